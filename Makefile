@@ -1,0 +1,48 @@
+# ulvs — keepalived and LVS/IPVS in Go, with the data path in userspace.
+# `make` alone lists the targets.
+
+GO      ?= go
+BIN     := bin
+CMDS    := $(notdir $(wildcard cmd/*))
+SHARED  ?= ../shared
+ROOT    := $(shell id -u 2>/dev/null | grep -qx 0 && echo 1 || echo 0)
+# As root every netns test must run: a missing tool fails instead of skipping.
+export ULVS_REQUIRE_NETNS ?= $(ROOT)
+
+.DEFAULT_GOAL := help
+.PHONY: help deps build test unit demo bench fuzz lint clean install
+
+help: ## list the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[1m%-10s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+deps: ## install the Debian packages and Go modules the tests need
+	@scripts/deps.sh test
+
+build: ## build every command into bin/
+	@mkdir -p $(BIN)
+	CGO_ENABLED=0 $(GO) build -o $(BIN)/ ./cmd/...
+
+test: deps build ## unit tests, fuzz seeds and (as root) the netns integration tests
+	$(GO) vet ./...
+	$(GO) test -count=1 -timeout 20m ./...
+
+unit: ## unit tests only (no deps, no root needed; netns tests skip)
+	ULVS_REQUIRE_NETNS=0 $(GO) test -count=1 -short ./...
+
+demo: build ## the main job on a fresh machine (see README)
+	@scripts/demo.sh
+
+bench: ## run the benchmarks and record the results under bench/results
+	@scripts/bench.sh
+
+fuzz: ## run every fuzz target briefly (FUZZTIME=10s each by default)
+	@scripts/fuzz.sh $(FUZZTIME)
+
+lint: ## gofmt, go vet and staticcheck
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt: files above need formatting"; exit 1; }
+	$(GO) vet ./...
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@2025.1.1 ./...
+
+clean: ## remove built binaries and test caches
+	rm -rf $(BIN)
+	$(GO) clean -testcache

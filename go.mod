@@ -1,0 +1,3 @@
+module github.com/ulvs/ulvs
+
+go 1.26.0

@@ -1,0 +1,4 @@
+// Package internal holds small pieces shared by more than one part of ulvs
+// that have no better home: the netns topology builder used by tests and
+// the lab, and the script runner with keepalived's script security rules.
+package internal
