@@ -11,7 +11,7 @@ import (
 )
 
 const (
-	chunkBits  = 12
+	chunkBits  = 10
 	chunkSize  = 1 << chunkBits
 	wheelBits  = 9
 	wheelSlots = 1 << wheelBits
@@ -126,7 +126,9 @@ func mix(h uint64) uint64 {
 }
 
 // Shard returns the shard that holds keys with hash h.
-func (t *Table) Shard(h uint64) *Shard { return &t.shards[h>>(64-t.shardBits)&(uint64(len(t.shards))-1)] }
+func (t *Table) Shard(h uint64) *Shard {
+	return &t.shards[h>>(64-t.shardBits)&(uint64(len(t.shards))-1)]
+}
 
 // Lock and Unlock guard the shard's entries.
 func (s *Shard) Lock() { s.mu.Lock() }
@@ -266,7 +268,7 @@ func (t *Table) Get(r Ref) (*Shard, *Entry) {
 // must be alive (its caller holds it or holds a connection it controls).
 func (t *Table) Hold(r Ref) {
 	s := &t.shards[r>>24]
-	s.entry(uint32(r)&(1<<24-1)).nctl.Add(1)
+	s.entry(uint32(r) & (1<<24 - 1)).nctl.Add(1)
 }
 
 // Release counts one connection less controlled by the template r.
@@ -275,7 +277,7 @@ func (t *Table) Release(r Ref) {
 		return
 	}
 	s := &t.shards[r>>24]
-	s.entry(uint32(r)&(1<<24-1)).nctl.Add(-1)
+	s.entry(uint32(r) & (1<<24 - 1)).nctl.Add(-1)
 }
 
 // Stats returns the table's counters.
@@ -334,4 +336,3 @@ func (t *Table) Flush() {
 }
 
 func (s *Shard) String() string { return fmt.Sprintf("shard %d (%d entries)", s.id, s.n) }
-
