@@ -10,29 +10,29 @@
 // several worker goroutines at once, while one control goroutine adds,
 // removes and reweights real servers:
 //
-//	svc, err := sched.New(sched.Config{Scheduler: "wlc"})
-//	d, err := svc.AddDest(sched.DestConfig{Addr: a, Port: 80, Weight: 3})
-//	dest := svc.Pick(&sched.Flow{Src: c, Dst: vip, SrcPort: cp, DstPort: 80, Proto: sched.ProtoTCP})
-//	dest.Bind(sched.ConnInactive) // the conn table binds the new connection
-//	dest.Activate()               // ... which became ESTABLISHED
-//	dest.Deactivate()             // ... FIN_WAIT
-//	dest.Unbind(sched.ConnInactive) // ... expired
+//		svc, err := sched.New(sched.Config{Scheduler: "wlc"})
+//		d, err := svc.AddDest(sched.DestConfig{Addr: a, Port: 80, Weight: 3})
+//		dest := svc.Pick(&sched.Flow{Src: c, Dst: vip, SrcPort: cp, DstPort: 80, Proto: sched.ProtoTCP})
+//		dest.Bind(sched.ConnInactive) // the conn table binds the new connection
+//		dest.Activate()               // ... which became ESTABLISHED
+//		dest.Deactivate()             // ... FIN_WAIT
+//		dest.Unbind(sched.ConnInactive) // ... expired
 //
-//   - Flow is what a scheduler sees of a new connection: addresses, ports,
-//     protocol, Inverse for ICMP errors (sh and mh then hash the destination)
-//     and a coarse clock Now for lblc and lblcr. Pick never reads the clock.
-//   - Dest is one real server. Its counters change only through Bind,
-//     Unbind, Activate and Deactivate, which keep the overload flag exactly
-//     as ip_vs_bind_dest and ip_vs_unbind_dest do (set when active+inactive
-//     reaches the upper threshold; cleared below the lower threshold, or
-//     below 3/4 of the upper one) and keep the schedulers' indexes current.
-//     A removed Dest stays valid for the connections that hold it.
-//   - Service is one virtual service: the dest list in kernel order (a new
-//     dest goes to the head, so configuration order comes out reversed),
-//     the scheduler, and its add/del/upd hooks run as the kernel runs them.
-//     AddDest, UpdateDest, RemoveDest, SetScheduler and Expire are the
-//     control side (serialized by a mutex); Pick allocates nothing, takes no
-//     lock and is safe concurrently with everything else.
+//	  - Flow is what a scheduler sees of a new connection: addresses, ports,
+//	    protocol, Inverse for ICMP errors (sh and mh then hash the destination)
+//	    and a coarse clock Now for lblc and lblcr. Pick never reads the clock.
+//	  - Dest is one real server. Its counters change only through Bind,
+//	    Unbind, Activate and Deactivate, which keep the overload flag exactly
+//	    as ip_vs_bind_dest and ip_vs_unbind_dest do (set when active+inactive
+//	    reaches the upper threshold; cleared below the lower threshold, or
+//	    below 3/4 of the upper one) and keep the schedulers' indexes current.
+//	    A removed Dest stays valid for the connections that hold it.
+//	  - Service is one virtual service: the dest list in kernel order (a new
+//	    dest goes to the head, so configuration order comes out reversed),
+//	    the scheduler, and its add/del/upd hooks run as the kernel runs them.
+//	    AddDest, UpdateDest, RemoveDest, SetScheduler and Expire are the
+//	    control side (serialized by a mutex); Pick allocates nothing, takes no
+//	    lock and is safe concurrently with everything else.
 //
 // New rejects an unknown scheduler name (ErrUnknownScheduler) and a
 // scheduler flag the scheduler does not use (ErrFlag): SCHED1 (sh-fallback,
