@@ -3,6 +3,7 @@ module github.com/ulvs/ulvs
 go 1.26.0
 
 require (
+	github.com/dgryski/go-sip13 v0.0.0-20200911182023-62edffca9245
 	github.com/google/go-cmp v0.7.0
 	github.com/gopacket/gopacket v1.7.7
 	github.com/vishvananda/netns v0.0.5
