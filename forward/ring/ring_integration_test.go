@@ -6,43 +6,15 @@ import (
 	"encoding/binary"
 	"net"
 	"net/netip"
-	"runtime"
 	"testing"
 	"time"
-
-	"github.com/vishvananda/netns"
 
 	"github.com/ulvs/ulvs/forward/frame"
 	"github.com/ulvs/ulvs/internal/topo"
 	"github.com/ulvs/ulvs/internal/topo/topotest"
 )
 
-// inNS runs fn on a thread inside the node's namespace: sockets it opens
-// stay in that namespace after the thread returns to the test's.
-func inNS(t testing.TB, n *topo.Node, fn func()) {
-	t.Helper()
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	orig, err := netns.Get()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer orig.Close()
-	h, err := netns.GetFromName(n.NS)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.Close()
-	if err := netns.Set(h); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		if err := netns.Set(orig); err != nil {
-			panic(err)
-		}
-	}()
-	fn()
-}
+func inNS(t testing.TB, n *topo.Node, fn func()) { t.Helper(); topotest.InNS(t, n, fn) }
 
 type pair struct {
 	a, b       *topo.Node
