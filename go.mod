@@ -3,6 +3,7 @@ module github.com/ulvs/ulvs
 go 1.26.0
 
 require (
+	github.com/cavaliergopher/cpio v1.0.1
 	github.com/dgryski/go-sip13 v0.0.0-20200911182023-62edffca9245
 	github.com/google/go-cmp v0.7.0
 	github.com/gopacket/gopacket v1.7.7
