@@ -61,6 +61,9 @@ type worker struct {
 	used    int
 	ipid    uint16
 	seg     frame.Segmenter
+	// flow is reused for every Pick: a local would escape through the
+	// scheduler's interface call and cost an allocation per connection.
+	flow sched.Flow
 	// ICMP errors the worker may still send this second (token bucket).
 	icmpTokens int
 	icmpSecond uint32
@@ -307,11 +310,12 @@ func (w *worker) advance(e *conntab.Entry, r *real, table conntab.TCPTable) {
 // returns the destination port and the template the connection holds.
 func (w *worker) schedule(s *service, sport, dport uint16) (*real, uint16, conntab.Ref) {
 	p := &w.p
-	flow := sched.Flow{Src: p.SrcAddr(), Dst: p.DstAddr(), SrcPort: sport, DstPort: dport, Proto: p.Proto,
+	flow := &w.flow
+	*flow = sched.Flow{Src: p.SrcAddr(), Dst: p.DstAddr(), SrcPort: sport, DstPort: dport, Proto: p.Proto,
 		Now: time.Duration(w.now) * time.Second / conntab.TicksPerSecond}
 	svcPort := s.cfg.Key.Port
 	if s.persist == 0 {
-		r := w.pick(s, &flow)
+		r := w.pick(s, flow)
 		if r == nil {
 			return nil, 0, 0
 		}
@@ -350,7 +354,7 @@ func (w *worker) schedule(s *service, sport, dport uint16) (*real, uint16, connt
 		}
 	}
 	if r == nil {
-		if r = w.pick(s, &flow); r == nil {
+		if r = w.pick(s, flow); r == nil {
 			sh.Unlock()
 			return nil, 0, 0
 		}
