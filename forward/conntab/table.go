@@ -236,6 +236,9 @@ func (s *Shard) RemoveLocked(e *Entry) {
 	s.expired.Add(1)
 }
 
+// RefLocked returns the reference of an entry of this shard.
+func (s *Shard) RefLocked(e *Entry) Ref { return Ref(s.id<<24 | s.indexOf(e)) }
+
 func (s *Shard) indexOf(e *Entry) uint32 {
 	p := uintptr(unsafe.Pointer(e))
 	for ci, c := range s.chunks {
