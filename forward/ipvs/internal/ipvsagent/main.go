@@ -1,0 +1,134 @@
+// Command ipvsagent is the guest agent of the kernel IPVS VM tests: the
+// built-in operations of package agent plus the forward.Backend methods of
+// the IPVS backend ("ipvs.*"), so that a test on the host programs the
+// guest kernel through exactly the code ulvsd runs.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/netip"
+	"os"
+	"sync"
+
+	"github.com/ulvs/ulvs/forward"
+	"github.com/ulvs/ulvs/forward/ipvs"
+	"github.com/ulvs/ulvs/internal/vm/agent"
+)
+
+// Arguments of the operations that take more than one value.
+type (
+	// RealArgs: ipvs.add_real, ipvs.update_real.
+	RealArgs struct {
+		Key  forward.ServiceKey
+		Real forward.RealConfig
+	}
+	// DeleteRealArgs: ipvs.delete_real.
+	DeleteRealArgs struct {
+		Key  forward.ServiceKey
+		Real netip.AddrPort
+	}
+	// VIPArgs: ipvs.set_vip.
+	VIPArgs struct {
+		Addr    netip.Addr
+		Enabled bool
+	}
+)
+
+type server struct {
+	mu sync.Mutex
+	b  forward.Backend
+}
+
+func (s *server) backend() (forward.Backend, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.b == nil {
+		return nil, errors.New("ipvsagent: no backend (call ipvs.new)")
+	}
+	return s.b, nil
+}
+
+// op adapts a backend call taking T to an agent handler.
+func op[T any](s *server, f func(forward.Backend, T) (any, error)) agent.Handler {
+	return func(_ context.Context, raw json.RawMessage) (any, error) {
+		var args T
+		if len(raw) > 0 {
+			if err := json.Unmarshal(raw, &args); err != nil {
+				return nil, err
+			}
+		}
+		b, err := s.backend()
+		if err != nil {
+			return nil, err
+		}
+		return f(b, args)
+	}
+}
+
+func main() {
+	s := &server{}
+	a := agent.New()
+	a.Handle("ipvs.new", func(_ context.Context, raw json.RawMessage) (any, error) {
+		var cfg ipvs.Config
+		if len(raw) > 0 {
+			if err := json.Unmarshal(raw, &cfg); err != nil {
+				return nil, err
+			}
+		}
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if s.b != nil {
+			_ = s.b.Close()
+			s.b = nil
+		}
+		b, err := ipvs.New(&cfg)
+		if err != nil {
+			return nil, err
+		}
+		s.b = b
+		return nil, nil
+	})
+	a.Handle("ipvs.add_service", op(s, func(b forward.Backend, c forward.ServiceConfig) (any, error) {
+		return nil, b.AddService(c)
+	}))
+	a.Handle("ipvs.update_service", op(s, func(b forward.Backend, c forward.ServiceConfig) (any, error) {
+		return nil, b.UpdateService(c)
+	}))
+	a.Handle("ipvs.delete_service", op(s, func(b forward.Backend, k forward.ServiceKey) (any, error) {
+		return nil, b.DeleteService(k)
+	}))
+	a.Handle("ipvs.add_real", op(s, func(b forward.Backend, r RealArgs) (any, error) {
+		return nil, b.AddReal(r.Key, r.Real)
+	}))
+	a.Handle("ipvs.update_real", op(s, func(b forward.Backend, r RealArgs) (any, error) {
+		return nil, b.UpdateReal(r.Key, r.Real)
+	}))
+	a.Handle("ipvs.delete_real", op(s, func(b forward.Backend, r DeleteRealArgs) (any, error) {
+		return nil, b.DeleteReal(r.Key, r.Real)
+	}))
+	a.Handle("ipvs.set_vip", op(s, func(b forward.Backend, v VIPArgs) (any, error) {
+		return nil, b.SetVIP(v.Addr, v.Enabled)
+	}))
+	a.Handle("ipvs.set_timeouts", op(s, func(b forward.Backend, t forward.Timeouts) (any, error) {
+		return nil, b.SetTimeouts(t)
+	}))
+	a.Handle("ipvs.services", op(s, func(b forward.Backend, _ struct{}) (any, error) {
+		return b.Services(), nil
+	}))
+	a.Handle("ipvs.conns", op(s, func(b forward.Backend, _ struct{}) (any, error) {
+		return b.Conns(), nil
+	}))
+	a.Handle("ipvs.close", func(context.Context, json.RawMessage) (any, error) {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if s.b == nil {
+			return nil, nil
+		}
+		err := s.b.Close()
+		s.b = nil
+		return nil, err
+	})
+	os.Exit(agent.Main(a))
+}
