@@ -87,3 +87,18 @@ func isStatic(p string) bool {
 	objs, err := SharedObjects(p, nil)
 	return err == nil && len(objs) == 0
 }
+
+// KernelConfig returns the value of a kernel configuration option (such as
+// CONFIG_HZ) from the kit's boot/config-<version>.
+func (k *Kit) KernelConfig(name string) (string, error) {
+	b, err := os.ReadFile(filepath.Join(k.Root, "boot", "config-"+k.Version))
+	if err != nil {
+		return "", fmt.Errorf("vm: %w", err)
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, name+"="); ok {
+			return strings.Trim(v, `"`), nil
+		}
+	}
+	return "", fmt.Errorf("vm: %s not set in config-%s", name, k.Version)
+}
