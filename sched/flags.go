@@ -76,7 +76,10 @@ func ParseFlags(name, list string) (uint32, error) {
 			return 0, fmt.Errorf("%w: unknown flag %q", ErrFlag, f)
 		}
 	}
-	return bits, checkFlags(name, bits)
+	if err := checkFlags(name, bits); err != nil {
+		return 0, err
+	}
+	return bits, nil
 }
 
 // FlagString renders flag bits with the scheduler's names, as ipvsadm -Ln

@@ -57,7 +57,6 @@ func TestTrace(t *testing.T) {
 	}
 }
 
-
 // TestReportJSON checks the JSON report of an mh run with a removal: the
 // removed server's flows move, few others do.
 func TestReportJSON(t *testing.T) {
