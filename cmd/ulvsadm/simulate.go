@@ -5,11 +5,13 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"net/netip"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/ulvs/ulvs/conf"
 	"github.com/ulvs/ulvs/sched"
 )
 
@@ -160,10 +162,12 @@ func parseSimFlags(args []string, stderr io.Writer) (*simConfig, error) {
 		fmt.Fprint(stderr, simUsage)
 		fs.PrintDefaults()
 	}
-	var flagList, vip, cnet, proto string
+	var flagList, vip, cnet, proto, confPath, vsArg string
 	fs.StringVar(&c.sched, "s", "wlc", "scheduler: "+strings.Join(sched.Names, ", "))
 	fs.StringVar(&flagList, "b", "", "scheduler flags: sh-fallback, sh-port, mh-fallback, mh-port, flag-1..3 (comma-separated)")
 	fs.Var(serverList{&c.servers}, "r", "real server `ADDR:PORT:WEIGHT` (repeatable, added in the order given)")
+	fs.StringVar(&confPath, "f", "", "keepalived.conf `FILE`: take --vs's real servers (in config order), lb_algo and lb_kind flags from it")
+	fs.StringVar(&vsArg, "vs", "", "with -f: the virtual_server `ADDR:PORT` (-s, -b, --vip and --proto still override)")
 	fs.IntVar(&c.n, "n", 1000, "number of new connections")
 	fs.StringVar(&vip, "vip", "198.18.0.10:80", "virtual service `ADDR:PORT`")
 	fs.StringVar(&cnet, "client-net", "198.18.128.0/17", "clients: the i-th connection comes from the i-th host address")
@@ -186,7 +190,19 @@ func parseSimFlags(args []string, stderr io.Writer) (*simConfig, error) {
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	var err error
+	var fromConf []serverSpec
+	if confPath != "" || vsArg != "" {
+		if fromConf, err = loadVS(c, confPath, vsArg, set, &vip, &proto); err != nil {
+			return nil, err
+		}
+		c.servers = append(fromConf, c.servers...)
+	}
+	if !set["b"] && len(fromConf) > 0 {
+		flagList = sched.FlagString(c.sched, c.flags)
+	}
 	if c.flags, err = sched.ParseFlags(c.sched, flagList); err != nil {
 		return nil, err
 	}
@@ -320,4 +336,49 @@ type sample struct {
 	Step   int     `json:"step"`
 	Time   float64 `json:"time_s"`
 	Active []int32 `json:"active"` // per server, in report order
+}
+
+// loadVS reads the virtual_server vsArg of the keepalived.conf at path: its
+// real servers in config order (so the scheduler sees them reversed, as
+// keepalived adds them), and unless given on the command line its lb_algo
+// and scheduler flags, its address and its protocol.
+func loadVS(c *simConfig, path, vsArg string, set map[string]bool, vip, proto *string) ([]serverSpec, error) {
+	if path == "" || vsArg == "" {
+		return nil, errors.New("-f FILE and --vs ADDR:PORT go together")
+	}
+	ap, err := netip.ParseAddrPort(vsArg)
+	if err != nil {
+		return nil, fmt.Errorf("--vs: %w", err)
+	}
+	cfg, err := conf.Load(path, conf.Options{})
+	if err != nil {
+		return nil, err
+	}
+	var vs *conf.VirtualServer
+	for _, v := range cfg.VirtualServers {
+		if v.Fwmark == 0 && v.Addr == ap.Addr() && v.Port == ap.Port() {
+			vs = v
+		}
+	}
+	if vs == nil {
+		return nil, fmt.Errorf("%s: no virtual_server %s", path, ap)
+	}
+	if !set["s"] {
+		c.sched = vs.Sched
+		if !set["b"] {
+			c.flags = vs.SchedFlags
+		}
+	}
+	if !set["vip"] {
+		*vip = ap.String()
+	}
+	if !set["proto"] && vs.Protocol != "" {
+		*proto = strings.ToLower(vs.Protocol)
+	}
+	var out []serverSpec
+	for _, rs := range vs.RealServers {
+		w := min(max(rs.Weight, 0), math.MaxInt32)
+		out = append(out, serverSpec{netip.AddrPortFrom(rs.Addr, rs.Port), int32(w)})
+	}
+	return out, nil
 }

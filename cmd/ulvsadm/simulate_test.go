@@ -163,3 +163,27 @@ func TestBadFlags(t *testing.T) {
 		}
 	}
 }
+
+// TestFromConfig takes the real servers and lb_algo of a virtual_server
+// from a keepalived.conf (the shared seed configuration): wrr over
+// .130 and .150 (weight 1 each), which keepalived adds in config order, so
+// the kernel list is .150, .130.
+func TestFromConfig(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join("..", "..", "..", "shared", "seed-configs", "000-dr-wrr-tcpcheck-sorry.conf")
+	if _, err := os.Stat(filepath.Dir(path)); err != nil {
+		t.Skipf("no shared/ checkout beside the repository: %v", err)
+	}
+	out, stderr, rc := runCmd(t, "simulate", "-f", path, "--vs", "192.168.64.200:80", "-n", "4", "--trace")
+	if rc != 0 {
+		t.Fatalf("rc %d: %s", rc, stderr)
+	}
+	want := "198.18.128.1:40000 -> 192.168.64.150:80\n198.18.128.2:40000 -> 192.168.64.130:80\n" +
+		"198.18.128.3:40000 -> 192.168.64.150:80\n198.18.128.4:40000 -> 192.168.64.130:80\n"
+	if diff := cmp.Diff(want, out); diff != "" {
+		t.Errorf("trace (-want +got):\n%s", diff)
+	}
+	if _, stderr, rc := runCmd(t, "simulate", "-f", path, "--vs", "192.168.64.201:80"); rc != 2 || !strings.Contains(stderr, "no virtual_server") {
+		t.Errorf("unknown vs: rc %d, %s", rc, stderr)
+	}
+}
