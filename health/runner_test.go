@@ -97,8 +97,8 @@ func spec(argv ...string) script.Spec { return script.Spec{Argv: argv} }
 // oneTCP is a service with one real server checked by TCP_CHECK.
 func oneTCP(t Timing, mod func(*VirtualServer)) *Config {
 	vs := VirtualServer{
-		Addr:  ap("198.18.0.10:80"),
-		Reals: []RealServer{{Addr: ap("198.18.0.11:80"), Weight: 5, NotifyUp: spec("/bin/echo", "up", "rs1"), NotifyDown: spec("/bin/echo", "down", "rs1"), Checks: []Check{{Kind: KindTCP}}}},
+		Addr:   ap("198.18.0.10:80"),
+		Reals:  []RealServer{{Addr: ap("198.18.0.11:80"), Weight: 5, NotifyUp: spec("/bin/echo", "up", "rs1"), NotifyDown: spec("/bin/echo", "down", "rs1"), Checks: []Check{{Kind: KindTCP}}}},
 		Timing: t,
 	}
 	if mod != nil {
