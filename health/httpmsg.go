@@ -79,9 +79,6 @@ func ParseResponseHeader(b []byte) (*ResponseHeader, error) {
 // AppendBinary appends the header block, with its final CRLF CRLF, to b.
 // ParseResponseHeader reads back what it writes.
 func (h *ResponseHeader) AppendBinary(b []byte) ([]byte, error) {
-	if h.Proto+h.Status == "" {
-		return b, errors.New("health: http: empty status line")
-	}
 	if strings.Contains(h.Proto, " ") || strings.Contains(h.Status, " ") ||
 		strings.Contains(h.Proto+" "+h.Status+" "+h.Reason, "\r\n") {
 		return b, errors.New("health: http: status line cannot be written back")
