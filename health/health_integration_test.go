@@ -433,7 +433,7 @@ func TestQuorumSorryNetns(t *testing.T) {
 		Addr: netip.MustParseAddrPort("198.18.70.100:80"), Quorum: 2, Timing: fast(0), Omega: true,
 		SorryServer: netip.MustParseAddrPort("198.18.70.13:80"),
 		QuorumUp:    spec(note, "quorum", "up"), QuorumDown: spec(note, "quorum", "down"),
-		Reals:       []RealServer{mk("198.18.70.11:80"), mk("198.18.70.12:80")},
+		Reals: []RealServer{mk("198.18.70.11:80"), mk("198.18.70.12:80")},
 	}}}
 	d := startDirector(t, l.lb, cfg)
 	d.waitLine("quorum up at start", time.Time{}, 10*time.Second, isEvent("quorum_up", ""))
