@@ -131,3 +131,14 @@ func FuzzParseResponseHeader(f *testing.F) {
 		}
 	})
 }
+
+func BenchmarkParseResponseHeader(b *testing.B) {
+	in := []byte("HTTP/1.1 200 OK\r\nServer: nginx/1.22.1\r\nDate: Mon, 23 Nov 2026 01:44:21 GMT\r\nContent-Type: text/html\r\nContent-Length: 12\r\nConnection: close\r\n\r\nhello world\n")
+	b.ReportAllocs()
+	b.SetBytes(int64(len(in)))
+	for b.Loop() {
+		if _, err := ParseResponseHeader(in); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -130,3 +130,14 @@ func TestFileStatus(t *testing.T) {
 		}
 	}
 }
+
+func BenchmarkStepGeneric(b *testing.B) {
+	s := newCkState(false)
+	report := func(alive bool) { s.up, s.hasRun = alive, true }
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		s.stepGeneric(i%7 != 0, &tm, report)
+		i++
+	}
+}
