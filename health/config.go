@@ -224,8 +224,8 @@ type HTTPCheck struct {
 	SNIName string
 	// TLS is the client configuration built from the SSL block (ca,
 	// certificate, key). Nil, as in keepalived without an SSL block,
-	// means no certificate verification.
-	TLS *tls.Config
+	// means no certificate verification. It is not serialised.
+	TLS *tls.Config `json:"-"`
 }
 
 // URL is one url block.

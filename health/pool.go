@@ -204,9 +204,9 @@ func (r *Runner) clearServiceRS(vs *vsState, rs *rsState, stopping bool) {
 	if !rs.set {
 		return
 	}
-	what := "Removing"
+	what := "removing"
 	if stopping {
-		what = "Shutting down"
+		what = "shutting down"
 	}
 	vs.log.Info(what+" service", zap.String("real_server", rs.key))
 	sav := rs.inhibit

@@ -199,7 +199,8 @@ func (r *Runner) do(ctx context.Context, op func()) error {
 // Apply applies a reloaded configuration as a difference (SIGHUP): services,
 // real servers and checkers that did not change keep their state and their
 // place in the pool; new ones start as at start-up; removed ones are taken
-// out. A configuration that does not validate changes nothing.
+// out. A configuration that does not validate changes nothing. Like
+// SetVIP and Status, it is served by Run and waits for it (or for ctx).
 func (r *Runner) Apply(ctx context.Context, cfg *Config) error {
 	var err error
 	if derr := r.do(ctx, func() { err = r.apply(cfg) }); derr != nil {

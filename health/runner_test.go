@@ -518,3 +518,24 @@ func TestBoundedGoroutines(t *testing.T) {
 		h.stop()
 	})
 }
+
+// TestSorryServerInhibit: the sorry server waits in the pool at weight 0
+// and takes weight 1 while it is in use.
+func TestSorryServerInhibit(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rs := ap("198.18.0.11:80")
+		h := newHarness(t, oneTCP(tcpTiming(10*time.Second, time.Second, time.Second, 0), func(v *VirtualServer) {
+			v.SorryServer = ap("198.18.0.99:80")
+			v.SorryServerInhibit = true
+			v.SMTPAlert = ptr(false)
+		}))
+		defer h.stop()
+		diff(t, "start", []string{"add " + svc + " 198.18.0.11:80 w=5", "add " + svc + " 198.18.0.99:80 w=0 sorry"}, h.sink.takeOps())
+		h.dial.set(rs, refuse)
+		h.at(10 * time.Second)
+		diff(t, "lost", []string{"remove " + svc + " 198.18.0.11:80 w=5", "update " + svc + " 198.18.0.99:80 w=1 sorry"}, h.sink.takeOps())
+		h.dial.set(rs, accept)
+		h.at(20 * time.Second)
+		diff(t, "regained", []string{"update " + svc + " 198.18.0.99:80 w=0 sorry", "add " + svc + " 198.18.0.11:80 w=5"}, h.sink.takeOps())
+	})
+}
