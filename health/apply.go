@@ -138,7 +138,7 @@ func (r *Runner) migrateCheckers(vs *vsState, ors, nrs *rsState) []*checker {
 			continue
 		}
 		// The old checker goes on with the new settings.
-		match.spec, match.alpha, match.vs, match.rs, match.name = nc.spec, nc.alpha, vs, nrs, nc.name
+		match.spec, match.alpha, match.vs, match.rs, match.name, match.target = nc.spec, nc.alpha, vs, nrs, nc.name, nc.target
 		if match.st.urlIt >= match.spec.prober.steps() {
 			match.st.urlIt, match.st.failedURL = 0, -1
 		}

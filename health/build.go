@@ -250,6 +250,7 @@ func (r *Runner) buildChecker(cfg *Config, v *VirtualServer, rc *RealServer, chk
 	if err != nil {
 		return nil, err
 	}
+	c.target = strings.TrimPrefix(c.name, chk.Kind.String()+" ")
 	c.spec.cmpKey = compareKey(chk, conn)
 	return c, nil
 }

@@ -71,6 +71,8 @@ type checker struct {
 	removed   bool
 
 	runs, failures uint64
+	consecutive    int
+	target         string
 	last           outcome
 	lastTime       time.Time
 }
@@ -298,8 +300,11 @@ func (r *Runner) handle(res result) {
 	}
 	o := res.o
 	c.runs++
-	if !o.ok {
+	if o.ok {
+		c.consecutive = 0
+	} else {
 		c.failures++
+		c.consecutive++
 	}
 	c.last, c.lastTime = o, res.start.Add(o.latency)
 	if !o.ok {

@@ -41,12 +41,17 @@ type CheckerStatus struct {
 	// Name is "KIND target", e.g. "HTTP_GET [198.18.0.11]:80".
 	Name string
 	Kind Kind
+	// Target is what is checked: "[IP]:PORT", an address (PING_CHECK),
+	// the script (MISC_CHECK) or the file (FILE_CHECK).
+	Target string
 	// Up is the checker's state; HasRun is false until its first verdict.
 	Up, HasRun bool
 	// Retries is how many retries are spent on the current failure.
 	Retries int
-	// Runs and Failures count attempts since start.
+	// Runs and Failures count attempts since start; Consecutive counts
+	// the failed attempts since the last success.
 	Runs, Failures uint64
+	Consecutive    int
 	// LastTime, LastOK, LastLatency and LastReason describe the last
 	// attempt.
 	LastTime    time.Time
@@ -74,8 +79,8 @@ func (r *Runner) status() []ServiceStatus {
 				ConfigWeight: rs.iweight, FailedCheckers: rs.numFailed}
 			for _, c := range rs.checkers {
 				rst.Checkers = append(rst.Checkers, CheckerStatus{
-					Name: c.name, Kind: c.kind, Up: c.st.up, HasRun: c.st.hasRun, Retries: c.st.retryIt,
-					Runs: c.runs, Failures: c.failures, LastTime: c.lastTime, LastOK: c.last.ok,
+					Name: c.name, Kind: c.kind, Target: c.target, Up: c.st.up, HasRun: c.st.hasRun, Retries: c.st.retryIt,
+					Runs: c.runs, Failures: c.failures, Consecutive: c.consecutive, LastTime: c.lastTime, LastOK: c.last.ok,
 					LastLatency: c.last.latency, LastReason: c.last.reason,
 				})
 			}
