@@ -79,7 +79,11 @@ func TestHealthChild(t *testing.T) {
 	}
 	out := &jsonOut{enc: json.NewEncoder(os.Stdout)}
 	log, _ := zap.NewDevelopment()
-	disp, err := NewDispatcher(DispatcherConfig{Logger: log})
+	dc := DispatcherConfig{Logger: log}
+	if m := os.Getenv("HEALTH_MAIL"); m != "" {
+		dc.Mail = &MailConfig{Server: m, Helo: "lb.example.test", From: "keepalived@lb.example.test", To: []string{"nobody@example.test"}}
+	}
+	disp, err := NewDispatcher(dc)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,7 +123,7 @@ type director struct {
 	proc *topo.Proc
 }
 
-func startDirector(t *testing.T, n *topo.Node, cfg *Config) *director {
+func startDirector(t *testing.T, n *topo.Node, cfg *Config, env ...string) *director {
 	t.Helper()
 	b, err := json.Marshal(cfg)
 	if err != nil {
@@ -129,7 +133,7 @@ func startDirector(t *testing.T, n *topo.Node, cfg *Config) *director {
 	if err := os.WriteFile(p, b, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	d := &director{t: t, proc: topotest.Reexec(t, n, "TestHealthChild", "HEALTH_CONFIG="+p)}
+	d := &director{t: t, proc: topotest.Reexec(t, n, "TestHealthChild", append([]string{"HEALTH_CONFIG=" + p}, env...)...)}
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("director log:\n%s", d.proc.Log())
@@ -249,7 +253,23 @@ func TestCheckersAgainstRealServers(t *testing.T) {
 	sum := "6f5902ac237024bdd0c176cb93063dc4" // MD5 of "hello world\n"
 	l.nginx(t, l.rs1, map[string][]byte{"/index.html": []byte("hello world\n")}, true)
 	smtpConf := filepath.Join(l.dir, "smtpd.conf")
-	os.WriteFile(smtpConf, []byte("listen on 198.18.70.11 port 25\naction \"local\" mbox\nmatch from any for any action \"local\"\n"), 0o644)
+	// opensmtpd will not deliver to root: mail goes to nobody's maildir,
+	// in a directory nobody can reach (t.TempDir's parent is private).
+	mailRoot, err := os.MkdirTemp("", "health-mail-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(mailRoot) })
+	maildir := filepath.Join(mailRoot, "Maildir")
+	if err := os.Mkdir(maildir, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []string{mailRoot, maildir} {
+		if err := os.Chmod(d, 0o777); err != nil {
+			t.Fatal(err)
+		}
+	}
+	os.WriteFile(smtpConf, []byte("listen on 198.18.70.11 port 25\naction \"local\" maildir \""+maildir+"\"\nmatch from any for any action \"local\"\n"), 0o644)
 	// opensmtpd wants its spool and control socket to itself: give it a
 	// private mount namespace with fresh /var/spool and /run.
 	smtpd, err := l.rs1.Start(l.dir, "unshare", "-m", "sh", "-c",
@@ -303,11 +323,12 @@ func TestCheckersAgainstRealServers(t *testing.T) {
 		{"PING_CHECK 198.18.70.77", netip.MustParseAddrPort("198.18.70.77:0"), Check{Kind: KindPing}},
 		{"HTTP_GET [198.18.70.11]:80", netip.AddrPortFrom(rs1, 80), Check{Kind: KindHTTP, HTTP: HTTPCheck{URLs: []URL{{Path: "/missing"}}}}},
 	}
-	cfg := &Config{}
+	cfg := &Config{RouterID: "lb1"}
 	for i, c := range failing {
 		cfg.Services = append(cfg.Services, VirtualServer{
 			Addr: netip.AddrPortFrom(netip.MustParseAddr("198.18.70.101"), uint16(1000+i)), Alpha: true, Timing: fast(0),
-			Reals: []RealServer{{Addr: c.rs, Weight: 1, Checks: []Check{c.c}}},
+			SMTPAlert: ptr(false),
+			Reals:     []RealServer{{Addr: c.rs, Weight: 1, Checks: []Check{c.c}}},
 		})
 	}
 	for i, c := range checks {
@@ -317,7 +338,12 @@ func TestCheckersAgainstRealServers(t *testing.T) {
 			Reals: []RealServer{{Addr: c.rs, Weight: 1, Checks: []Check{c.c}}},
 		})
 	}
-	d := startDirector(t, l.lb, cfg)
+	// The first service's checker coming up mails an smtp_alert through
+	// opensmtpd; the others do not mail.
+	for i := range cfg.Services[len(failing)+1:] {
+		cfg.Services[len(failing)+1+i].SMTPAlert = ptr(false)
+	}
+	d := startDirector(t, l.lb, cfg, "HEALTH_MAIL=198.18.70.11:25")
 	up := map[string]bool{}
 	failedRuns := map[string]uint64{}
 	d.waitStatus("every good checker up, every bad one failed twice", 30*time.Second, func(st []ServiceStatus) bool {
@@ -346,6 +372,22 @@ func TestCheckersAgainstRealServers(t *testing.T) {
 			}
 		}
 		return true
+	})
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("smtpd log:\n%s", smtpd.Log())
+		}
+	})
+	topotest.Eventually(t, 15*time.Second, "smtp_alert delivered by opensmtpd", func() bool {
+		files, _ := filepath.Glob(filepath.Join(maildir, "new", "*"))
+		for _, f := range files {
+			b, _ := os.ReadFile(f)
+			if strings.Contains(string(b), "Subject: [lb1] Realserver [198.18.70.11]:80 of virtual server [198.18.70.100]:tcp:1000 - UP") &&
+				strings.Contains(string(b), "=> TCP_CHECK CHECK succeed on service <=") {
+				return true
+			}
+		}
+		return false
 	})
 }
 
