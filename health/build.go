@@ -186,14 +186,12 @@ func (r *Runner) buildChecker(cfg *Config, v *VirtualServer, rc *RealServer, chk
 		}
 	}
 	c := &checker{
-		id:    r.nextID,
 		kind:  chk.Kind,
 		alpha: boolOr(v.Alpha, rc.Alpha, chk.Alpha),
 		spec:  checkSpec{t: t, logAll: boolOr(false, chk.LogAllFailures)},
 		st:    newCkState(false),
 		name:  chk.Kind.String() + " " + RSKey(conn.Dst),
 	}
-	r.nextID++
 	var err error
 	switch chk.Kind {
 	case KindTCP:

@@ -70,6 +70,7 @@ type FetchError struct {
 	Err error
 }
 
+// Error returns the message with the underlying error.
 func (e *FetchError) Error() string {
 	if e.Err == nil {
 		return "health: " + e.Msg
@@ -77,6 +78,7 @@ func (e *FetchError) Error() string {
 	return "health: " + e.Msg + ": " + e.Err.Error()
 }
 
+// Unwrap returns the underlying error.
 func (e *FetchError) Unwrap() error { return e.Err }
 
 // Do performs the fetch.

@@ -48,12 +48,10 @@ type Runner struct {
 	vips     map[netip.Addr]bool
 	ctx      context.Context
 	wg       sync.WaitGroup
-	nextID   int
 }
 
 // checker is one running checker.
 type checker struct {
-	id    int
 	name  string
 	kind  Kind
 	vs    *vsState
