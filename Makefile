@@ -10,7 +10,7 @@ ROOT    := $(shell id -u 2>/dev/null | grep -qx 0 && echo 1 || echo 0)
 export ULVS_REQUIRE_NETNS ?= $(ROOT)
 
 .DEFAULT_GOAL := help
-.PHONY: help deps build test unit demo bench fuzz lint clean install
+.PHONY: help deps build test unit demo bench fuzz lint clean install ipvs-vm-test
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[1m%-10s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -31,6 +31,9 @@ unit: ## unit tests only (no deps, no root needed; netns tests skip)
 
 demo: build ## the main job on a fresh machine (see README)
 	@scripts/demo.sh
+
+ipvs-vm-test: ## boot Debian's kernel under QEMU and prove the kernel IPVS backend and sched/ against it
+	@scripts/ipvs-vm.sh test
 
 bench: ## run the benchmarks and record the results under bench/results
 	@scripts/bench.sh
