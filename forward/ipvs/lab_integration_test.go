@@ -21,9 +21,22 @@ import (
 var (
 	clientAddr = netip.MustParseAddr("198.18.0.1")
 	guestAddr  = netip.MustParseAddr("198.18.0.2")
-	labVIPs    = []netip.Addr{netip.MustParseAddr("198.18.0.100"), netip.MustParseAddr("198.18.0.101")}
+	labVIPs    = []netip.Addr{netip.MustParseAddr("198.18.0.100"), netip.MustParseAddr("198.18.0.101"),
+		netip.MustParseAddr("198.18.0.102"), netip.MustParseAddr("198.18.0.103")}
 	labReals   = []netip.Addr{netip.MustParseAddr("198.18.0.11"), netip.MustParseAddr("198.18.0.12")}
 	labSorry   = netip.MustParseAddr("198.18.0.13")
+	// clientNets holds the extra client addresses of the scheduler oracle,
+	// on the same link as everything else.
+	clientNets = netip.MustParsePrefix("198.18.64.0/18")
+)
+
+// The scheduler oracle gives each case its own port (oracleBase + case):
+// the kernel keeps a deleted service's destinations in its trash, with
+// the connection counts of their lingering connections, and hands them
+// back to a new service with the same address and port.
+const (
+	oracleBase  = 8000
+	oraclePorts = 12
 )
 
 // ipvsModules are loaded at boot: the guest has no modprobe, so the kernel
@@ -66,7 +79,14 @@ func newLab(t *testing.T) *lab {
 				t.Fatal(err)
 			}
 		}
-		if _, err := n.StartNginx(topo.NginxConfig{Dir: t.TempDir(), Listen: []string{"80"}}); err != nil {
+		if err := n.IP("route", "add", clientNets.String(), "dev", "eth0"); err != nil {
+			t.Fatal(err)
+		}
+		listen := []string{"80"}
+		for p := range oraclePorts {
+			listen = append(listen, fmt.Sprint(oracleBase+p))
+		}
+		if _, err := n.StartNginx(topo.NginxConfig{Dir: t.TempDir(), Listen: listen}); err != nil {
 			t.Fatal(err)
 		}
 		l.reals = append(l.reals, n)
@@ -79,7 +99,8 @@ ip addr add %s/24 dev eth0
 echo 1 > /proc/sys/net/ipv4/ip_forward
 echo 0 > /proc/sys/net/ipv4/conf/all/send_redirects
 echo 0 > /proc/sys/net/ipv4/conf/eth0/send_redirects
-`, guestAddr)
+ip route add %s dev eth0
+`, guestAddr, clientNets)
 	for _, v := range labVIPs {
 		script += fmt.Sprintf("ip addr add %s/32 dev eth0\n", v)
 	}
