@@ -23,8 +23,8 @@ var (
 	guestAddr  = netip.MustParseAddr("198.18.0.2")
 	labVIPs    = []netip.Addr{netip.MustParseAddr("198.18.0.100"), netip.MustParseAddr("198.18.0.101"),
 		netip.MustParseAddr("198.18.0.102"), netip.MustParseAddr("198.18.0.103")}
-	labReals   = []netip.Addr{netip.MustParseAddr("198.18.0.11"), netip.MustParseAddr("198.18.0.12")}
-	labSorry   = netip.MustParseAddr("198.18.0.13")
+	labReals = []netip.Addr{netip.MustParseAddr("198.18.0.11"), netip.MustParseAddr("198.18.0.12")}
+	labSorry = netip.MustParseAddr("198.18.0.13")
 	// clientNets holds the extra client addresses of the scheduler oracle,
 	// on the same link as everything else.
 	clientNets = netip.MustParsePrefix("198.18.64.0/18")
