@@ -1,6 +1,13 @@
 #!/usr/bin/env bash
-# make bench: runs the Go micro-benchmarks of every package and records the
-# results under bench/results/ with the command and the machine they ran on.
+# make bench: runs the Go micro-benchmarks of every package, then (as root)
+# the end-to-end comparison of ulvs with its peers on a netns topology
+# (bench/lbbench), and records everything under bench/results/:
+#   micro-<date>.txt          the go test -bench output, with the command
+#   <date>.json, <date>.md    every metric per scenario and round, medians,
+#                             min–max, ratios to direct, and the micro results
+#   <date>-<metric>.svg       one chart per end-to-end metric
+# ROUNDS (default 3), DURATION (per measurement, default 5s), COUNT (go test
+# -count, default 1), SCENARIOS and LOADS (comma-separated names) tune it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p bench/results
@@ -13,3 +20,15 @@ cmd="go test -run '^\$' -bench . -benchmem -count ${COUNT:-1} ./..."
   eval "$cmd"
 } | tee "$out"
 echo "results written to $out"
+
+rounds=${ROUNDS:-3}
+if [ "$(id -u)" != 0 ]; then
+  echo "bench: the end-to-end comparison needs root (network namespaces); recording the micro-benchmarks only" >&2
+  rounds=0
+else
+  scripts/deps.sh bench
+fi
+mkdir -p bin
+go build -o bin/lbbench ./bench/lbbench
+bin/lbbench -rounds "$rounds" -d "${DURATION:-5s}" -micro "$out" -out "bench/results/$stamp" \
+  ${SCENARIOS:+-scenarios "$SCENARIOS"} ${LOADS:+-loads "$LOADS"}

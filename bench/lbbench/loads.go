@@ -1,0 +1,293 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+)
+
+// load is one measurement taken in every scenario: it returns metric
+// name → value. A load the scenario cannot carry returns nothing.
+type load struct {
+	name string
+	run  func(r *runner, t *target) (map[string]float64, error)
+}
+
+// runner holds what loads share.
+type runner struct {
+	l        *lab
+	d        time.Duration // length of one measurement
+	conns    int           // wrk connections
+	costPPS  int           // offered packets/s of the CPU-per-packet run
+	costCPS  int           // offered connections/s of the CPU-per-connection run
+	self     string        // this program, re-run in the client's namespace
+	logf     func(string, ...any)
+	// acct counts the CPU of the lab's processes; nil falls back to the
+	// machine's busy time beyond a quiet window.
+	acct *cpuAccount
+}
+
+// cpu measures the cores the lab used while fn ran.
+func (r *runner) cpu(fn func() error) (float64, error) {
+	if r.acct != nil {
+		return r.acct.cores(fn)
+	}
+	return busyBeyondQuiet(r.d, fn)
+}
+
+// loads run in this order in every scenario: the CPU costs first, on a
+// quiet machine, the flood last (a proxy may take a while to drain it).
+var loads = []load{
+	{"cpu per packet", (*runner).cpuPerPacket},
+	{"cpu per connection", (*runner).cpuPerConn},
+	{"wrk keep-alive", func(r *runner, t *target) (map[string]float64, error) { return r.wrk(t, false) }},
+	{"wrk close", func(r *runner, t *target) (map[string]float64, error) { return r.wrk(t, true) }},
+	{"iperf3", (*runner).iperf3},
+	{"udp flood", (*runner).flood},
+}
+
+// Metrics, with their units and which way is better.
+type metricInfo struct {
+	Unit   string `json:"unit"`
+	Higher bool   `json:"higher_is_better"`
+	Load   string `json:"load"`
+}
+
+var metrics = map[string]metricInfo{
+	"keepalive_rps":     {"req/s", true, "wrk keep-alive"},
+	"keepalive_p50_ms":  {"ms", false, "wrk keep-alive"},
+	"keepalive_p99_ms":  {"ms", false, "wrk keep-alive"},
+	"close_rps":         {"req/s", true, "wrk close"},
+	"close_p50_ms":      {"ms", false, "wrk close"},
+	"close_p99_ms":      {"ms", false, "wrk close"},
+	"iperf3_gbps":       {"Gbit/s", true, "iperf3"},
+	"udp_delivered_pps": {"pkt/s", true, "udp flood"},
+	"udp_loss_pct":      {"%", false, "udp flood"},
+	"cpu_ns_per_packet": {"ns CPU/pkt", false, "cpu per packet"},
+	"cpu_us_per_conn":   {"µs CPU/conn", false, "cpu per connection"},
+}
+
+// metricOrder is the order of columns in reports.
+var metricOrder = []string{"keepalive_rps", "keepalive_p50_ms", "keepalive_p99_ms", "close_rps", "close_p50_ms",
+	"close_p99_ms", "iperf3_gbps", "udp_delivered_pps", "udp_loss_pct", "cpu_ns_per_packet", "cpu_us_per_conn"}
+
+func (r *runner) ctx() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), r.d+60*time.Second)
+}
+
+func (r *runner) wrk(t *target, close bool) (map[string]float64, error) {
+	ctx, cancel := r.ctx()
+	defer cancel()
+	args := []string{"-t2", "-c" + strconv.Itoa(r.conns), "-d" + fmt.Sprintf("%ds", int(r.d.Seconds())), "--latency"}
+	prefix := "keepalive"
+	if close {
+		args = append(args, "-H", "Connection: close")
+		prefix = "close"
+	}
+	args = append(args, fmt.Sprintf("http://%v/", t.http))
+	out, err := r.l.client.Output(ctx, "wrk", args...)
+	if err != nil {
+		return nil, err
+	}
+	w, err := parseWrk([]byte(out))
+	if err != nil {
+		return nil, fmt.Errorf("%w\n%s", err, out)
+	}
+	if w.Requests > 0 && float64(w.Errors) > 0.01*float64(w.Requests) {
+		return nil, fmt.Errorf("wrk: %d errors in %d requests\n%s", w.Errors, w.Requests, out)
+	}
+	return map[string]float64{prefix + "_rps": w.RPS, prefix + "_p50_ms": ms(w.P50), prefix + "_p99_ms": ms(w.P99)}, nil
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+func (r *runner) iperf3(t *target) (map[string]float64, error) {
+	ctx, cancel := r.ctx()
+	defer cancel()
+	out, err := r.l.client.Output(ctx, "iperf3", "-c", t.iperf.Addr().String(), "-p", strconv.Itoa(int(t.iperf.Port())),
+		"-B", t.src.String(), "-t", strconv.Itoa(int(r.d.Seconds())), "-J")
+	bps, perr := parseIperf3([]byte(out))
+	if perr != nil {
+		return nil, fmt.Errorf("%w (%v)", perr, err)
+	}
+	return map[string]float64{"iperf3_gbps": bps / 1e9}, nil
+}
+
+// trafgenConfig is one 60-byte UDP frame to the target, from rotating
+// source ports (so that hashing balancers spread it).
+func trafgenConfig(l *lab, t *target) string {
+	return fmt.Sprintf(`{
+  eth(da=%v, sa=%v, type=0x0800),
+  ipv4(saddr=%v, daddr=%v, ttl=64),
+  udp(sp=dinc(1024, 65000), dp=%d),
+  fill(0x00, 18)
+}
+`, t.udpMAC, l.macs["client"], t.src, t.udp.Addr(), t.udp.Port())
+}
+
+// flood sends 60-byte UDP frames with trafgen (one core, as fast as it
+// can) for the measurement time and counts what the real servers got.
+func (r *runner) flood(t *target) (map[string]float64, error) {
+	if !t.udp.IsValid() {
+		return nil, nil
+	}
+	sent, got, secs, err := r.trafgen(t, "")
+	if err != nil {
+		return nil, err
+	}
+	loss := 0.0
+	if sent > 0 && got < sent {
+		loss = 100 * float64(sent-got) / float64(sent)
+	}
+	return map[string]float64{"udp_delivered_pps": float64(got) / secs, "udp_loss_pct": loss}, nil
+}
+
+// trafgen runs trafgen from the client (at rate, e.g. "50000pps", or
+// unlimited when "") and returns frames sent, frames the real servers
+// counted, and the seconds it ran.
+func (r *runner) trafgen(t *target, rate string) (sent, got uint64, secs float64, err error) {
+	cfg := filepath.Join(r.l.dir, "trafgen.cfg")
+	if err := os.WriteFile(cfg, []byte(trafgenConfig(r.l, t)), 0o644); err != nil {
+		return 0, 0, 0, err
+	}
+	tx0, err := txPackets(r.l.client)
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	rx0, err := r.l.udpDelivered()
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	args := []string{"-o", "eth0", "-i", cfg, "-P", "1", "--no-sock-mem"}
+	if rate != "" {
+		args = append(args, "-b", rate)
+	}
+	start := time.Now()
+	p, err := r.l.client.Start(r.l.dir, "trafgen", args...)
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	time.Sleep(r.d)
+	_ = p.Signal(syscall.SIGINT)
+	select {
+	case <-p.Done():
+	case <-time.After(10 * time.Second):
+		p.Kill()
+	}
+	secs = time.Since(start).Seconds()
+	// Frames in flight land within a few milliseconds.
+	time.Sleep(200 * time.Millisecond)
+	tx1, err := txPackets(r.l.client)
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	rx1, err := r.l.udpDelivered()
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	return tx1 - tx0, rx1 - rx0, secs, nil
+}
+
+// busyBeyondQuiet measures the machine's busy CPU (in cores) while fn
+// runs, minus what it was during a quiet window of length d just before:
+// the machine is shared, and this takes the background out as far as it
+// stays put for a few seconds.
+func busyBeyondQuiet(d time.Duration, fn func() error) (float64, error) {
+	quiet, err := busy(func() error { time.Sleep(d); return nil })
+	if err != nil {
+		return 0, err
+	}
+	b, err := busy(fn)
+	return b - quiet, err
+}
+
+// busy measures the machine's busy CPU (in cores) while fn runs.
+func busy(fn func() error) (float64, error) {
+	read := func() (cpuTimes, error) {
+		b, err := os.ReadFile("/proc/stat")
+		if err != nil {
+			return cpuTimes{}, err
+		}
+		return parseProcStat(b)
+	}
+	a, err := read()
+	if err != nil {
+		return 0, err
+	}
+	if err := fn(); err != nil {
+		return 0, err
+	}
+	b, err := read()
+	if err != nil {
+		return 0, err
+	}
+	if b.Total <= a.Total {
+		return 0, fmt.Errorf("/proc/stat did not advance")
+	}
+	ncpu := 1.0
+	if n, err := strconv.Atoi(os.Getenv("LBBENCH_NCPU")); err == nil && n > 0 {
+		ncpu = float64(n)
+	} else {
+		ncpu = float64(numCPU())
+	}
+	return ncpu * float64(b.Busy-a.Busy) / float64(b.Total-a.Total), nil
+}
+
+// paced runs this program's "pace" mode in the client's namespace: UDP
+// datagrams or TCP connections (HTTP/1.0 GET) at a fixed rate.
+func (r *runner) paced(mode string, dst netip.AddrPort, src netip.Addr, rate int) (paceResult, error) {
+	ctx, cancel := r.ctx()
+	defer cancel()
+	out, err := r.l.client.Output(ctx, r.self, "pace", "-mode", mode, "-dst", dst.String(), "-src", src.String(),
+		"-rate", strconv.Itoa(rate), "-d", r.d.String())
+	if err != nil {
+		return paceResult{}, err
+	}
+	var res paceResult
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		return res, fmt.Errorf("pace: %w: %q", err, out)
+	}
+	return res, nil
+}
+
+// cpuPerPacket offers costPPS UDP datagrams per second and returns the
+// machine's busy CPU, which the report turns into CPU per packet beyond
+// the direct scenario's.
+func (r *runner) cpuPerPacket(t *target) (map[string]float64, error) {
+	if !t.udp.IsValid() {
+		return nil, nil
+	}
+	var res paceResult
+	cores, err := r.cpu(func() error {
+		var err error
+		res, err = r.paced("udp", t.udp, t.src, r.costPPS)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return map[string]float64{"busy_cores_pkt": cores, "offered_pps": res.Rate}, nil
+}
+
+// cpuPerConn offers costCPS new connections per second.
+func (r *runner) cpuPerConn(t *target) (map[string]float64, error) {
+	var res paceResult
+	cores, err := r.cpu(func() error {
+		var err error
+		res, err = r.paced("tcp", t.http, t.src, r.costCPS)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if res.Errors > res.Done/100 {
+		return nil, fmt.Errorf("pace: %d of %d connections failed", res.Errors, res.Done)
+	}
+	return map[string]float64{"busy_cores_conn": cores, "offered_cps": res.Rate}, nil
+}

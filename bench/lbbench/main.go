@@ -1,0 +1,240 @@
+// Command lbbench measures ulvs against what its users would run instead,
+// in one run on one machine: the client talks to two nginx real servers
+// directly (the ceiling) and through each balancer in turn — kernel
+// nftables DR (netdev ingress) and NAT (dnat, numgen), HAProxy in tcp
+// mode, nginx stream, and ulvs once ulvsd can run a keepalived.conf — with
+// the same loads for all: wrk keep-alive and Connection: close, one iperf3
+// stream, a 60-byte UDP flood from trafgen, and the machine's CPU per
+// packet and per new connection at a fixed offered load.
+//
+// Scenarios are interleaved (A B C … A B C) for -rounds rounds, so that
+// the machine's drift (other builds on the same cores) spreads over all of
+// them; the report gives medians, min–max and ratios to direct. It needs
+// root and the Debian packages of `scripts/deps.sh bench`.
+//
+//	go run ./bench/lbbench -rounds 3 -d 10s -out bench/results/2026-11-23
+//
+// It also merges the Go micro-benchmarks (-micro FILE, `go test -bench`
+// output) into the same results.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"runtime"
+	"strings"
+	"time"
+)
+
+func main() {
+	if len(os.Args) > 1 && os.Args[1] == "pace" {
+		if err := paceMain(os.Args[2:]); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		return
+	}
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "lbbench:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	rounds := flag.Int("rounds", 3, "rounds of every scenario (interleaved)")
+	d := flag.Duration("d", 5*time.Second, "length of each measurement")
+	conns := flag.Int("c", 64, "wrk connections")
+	pps := flag.Int("cost-pps", 50000, "offered datagrams/s of the CPU-per-packet measurement")
+	cps := flag.Int("cost-cps", 2000, "offered connections/s of the CPU-per-connection measurement")
+	out := flag.String("out", "", "write OUT.json, OUT.md and OUT-<metric>.svg")
+	micro := flag.String("micro", "", "merge this `go test -bench` output")
+	only := flag.String("scenarios", "", "comma-separated scenario names (default all)")
+	loadsFlag := flag.String("loads", "", "comma-separated load names (default all)")
+	flag.Parse()
+	if *out == "" {
+		return fmt.Errorf("-out is required")
+	}
+	res := &Results{Date: time.Now().UTC().Format("2006-01-02T15:04:05Z"), Command: strings.Join(os.Args, " "),
+		Metrics: map[string]*Metric{},
+		Config:  Config{Rounds: *rounds, Duration: d.String(), WrkConns: *conns, CostPPS: *pps, CostCPS: *cps}}
+	res.Machine = machine()
+	if *micro != "" {
+		m, err := readMicro(*micro)
+		if err != nil {
+			return err
+		}
+		res.Micro = m
+	}
+	if *rounds > 0 {
+		if err := runRounds(res, *rounds, *d, *conns, *pps, *cps, pick(*only), pickLoads(*loadsFlag)); err != nil {
+			return err
+		}
+	}
+	res.Machine.LoadEnd = loadavg()
+	res.summarize()
+	if err := res.write(*out); err != nil {
+		return err
+	}
+	fmt.Printf("results written to %s.json, %s.md and %s-*.svg\n", *out, *out, *out)
+	return nil
+}
+
+func pick(list string) []scenario {
+	if list == "" {
+		return scenarios
+	}
+	var out []scenario
+	for _, s := range scenarios {
+		for _, n := range strings.Split(list, ",") {
+			if strings.EqualFold(strings.TrimSpace(n), s.name) {
+				out = append(out, s)
+			}
+		}
+	}
+	return out
+}
+
+func pickLoads(list string) []load {
+	if list == "" {
+		return loads
+	}
+	var out []load
+	for _, l := range loads {
+		for _, n := range strings.Split(list, ",") {
+			if strings.EqualFold(strings.TrimSpace(n), l.name) {
+				out = append(out, l)
+			}
+		}
+	}
+	return out
+}
+
+func runRounds(res *Results, rounds int, d time.Duration, conns, pps, cps int, scs []scenario, lds []load) error {
+	if os.Geteuid() != 0 {
+		return fmt.Errorf("needs root (network namespaces)")
+	}
+	for _, tool := range []string{"ip", "nft", "nginx", "haproxy", "wrk", "iperf3", "trafgen", "ethtool"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			return fmt.Errorf("%s not found: run `scripts/deps.sh bench`", tool)
+		}
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	dir, err := os.MkdirTemp("", "lbbench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	logf := func(f string, a ...any) { fmt.Fprintf(os.Stderr, f+"\n", a...) }
+	// Join the accounting cgroup before starting anything, so that every
+	// process of the lab inherits it.
+	acct, err := newCPUAccount()
+	if err != nil {
+		logf("no cpuacct cgroup (%v): CPU costs fall back to the machine's busy time", err)
+		res.Notes = append(res.Notes, "CPU costs: machine-wide busy time beyond a quiet window (no cpuacct cgroup): noisy on a shared machine.")
+	} else {
+		defer acct.close()
+		res.Notes = append(res.Notes, "CPU costs: scheduler run time of the lab's processes (a cpuacct cgroup), which includes the "+
+			"softirq work done in their context (the whole veth path of a packet runs in its sender's softirq); work deferred to "+
+			"ksoftirqd is not counted. Cost = (cores used in the scenario − cores used direct, same round) / offered rate.")
+	}
+	l, err := newLab(fmt.Sprintf("lbb%d", os.Getpid()%100000), dir, logf)
+	if err != nil {
+		return err
+	}
+	defer l.close()
+	r := &runner{l: l, d: d, conns: conns, costPPS: pps, costCPS: cps, self: self, logf: logf, acct: acct}
+	for _, s := range scs {
+		res.Order = append(res.Order, s.name)
+	}
+	record := func(s, metric string, v float64) {
+		m := res.Metrics[metric]
+		if m == nil {
+			m = &Metric{metricInfo: metrics[metric], Rounds: map[string][]float64{}}
+			res.Metrics[metric] = m
+		}
+		m.Rounds[s] = append(m.Rounds[s], v)
+	}
+	for round := 1; round <= rounds; round++ {
+		var base map[string]float64
+		for _, s := range scs {
+			logf("round %d/%d: %s", round, rounds, s.name)
+			t, err := s.setup(l)
+			if err != nil {
+				res.Errors = append(res.Errors, fmt.Sprintf("round %d %s setup: %v", round, s.name, err))
+				continue
+			}
+			got := map[string]float64{}
+			for _, ld := range lds {
+				vals, err := ld.run(r, t)
+				if err != nil {
+					res.Errors = append(res.Errors, fmt.Sprintf("round %d %s %s: %v", round, s.name, ld.name, err))
+					logf("  %s: %v", ld.name, err)
+					continue
+				}
+				for k, v := range vals {
+					got[k] = v
+				}
+			}
+			if err := t.teardown(); err != nil {
+				res.Errors = append(res.Errors, fmt.Sprintf("round %d %s teardown: %v", round, s.name, err))
+			}
+			if s.name == "direct" {
+				base = got
+			}
+			for k, v := range got {
+				if _, ok := metrics[k]; ok {
+					record(s.name, k, v)
+				}
+			}
+			// CPU costs: the busy cores beyond direct's in this round, per
+			// offered packet or connection.
+			if base != nil {
+				if b, ok := base["busy_cores_pkt"]; ok {
+					if v, ok := got["busy_cores_pkt"]; ok && got["offered_pps"] > 0 {
+						record(s.name, "cpu_ns_per_packet", (v-b)/got["offered_pps"]*1e9)
+					}
+				}
+				if b, ok := base["busy_cores_conn"]; ok {
+					if v, ok := got["busy_cores_conn"]; ok && got["offered_cps"] > 0 {
+						record(s.name, "cpu_us_per_conn", (v-b)/got["offered_cps"]*1e6)
+					}
+				}
+			}
+			logf("  %v", got)
+		}
+	}
+	return nil
+}
+
+func machine() Machine {
+	m := Machine{CPUs: runtime.NumCPU(), Go: runtime.Version(), LoadStart: loadavg()}
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, l := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(l, "model name"); ok {
+				m.CPU = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(v), ":"))
+				break
+			}
+		}
+	}
+	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
+		m.Kernel = strings.TrimSpace(string(b))
+	}
+	return m
+}
+
+func loadavg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "?"
+	}
+	return strings.Join(f[:3], " ")
+}

@@ -1,0 +1,192 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestParseWrk(t *testing.T) {
+	t.Parallel()
+	sample, err := os.ReadFile("testdata/wrk-close.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name    string
+		in      string
+		want    wrkResult
+		wantErr string
+	}{
+		{"wrk 4.1 report", string(sample), wrkResult{Requests: 1211, RPS: 1208.69, P50: 2650 * time.Microsecond,
+			P99: 11380 * time.Microsecond}, ""},
+		{"errors", "  Latency Distribution\n     50%  812.00us\n     99%    1.50s\n  10 requests in 1.00s, 1KB read\n" +
+			"  Socket errors: connect 1, read 2, write 0, timeout 3\n  Non-2xx or 3xx responses: 4\nRequests/sec:     10.00\n",
+			wrkResult{Requests: 10, RPS: 10, P50: 812 * time.Microsecond, P99: 1500 * time.Millisecond, Errors: 10}, ""},
+		{"no latency", "Requests/sec:     10.00\n", wrkResult{}, "latency distribution"},
+		{"bad latency", "     50%  12.0xs\n", wrkResult{}, "bad latency"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := parseWrk([]byte(tt.in))
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("error %v, want %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("parseWrk (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// formatWrk writes the parts of a wrk report that parseWrk reads.
+func formatWrk(r wrkResult) string {
+	return fmt.Sprintf("  Latency Distribution\n     50%% %.2fus\n     99%% %.2fus\n  %d requests in 1.00s, 1KB read\n"+
+		"  Socket errors: connect %d, read 0, write 0, timeout 0\nRequests/sec: %f\n",
+		float64(r.P50)/1e3, float64(r.P99)/1e3, r.Requests, r.Errors, r.RPS)
+}
+
+func FuzzParseWrk(f *testing.F) {
+	if b, err := os.ReadFile("testdata/wrk-close.txt"); err == nil {
+		f.Add(b)
+	}
+	f.Add([]byte("     50%  812.00us\n     99%    1.50s\nRequests/sec: 1\n  Socket errors: connect 1, read 2\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		r, err := parseWrk(b)
+		if err != nil {
+			return
+		}
+		r2, err := parseWrk([]byte(formatWrk(r)))
+		if err != nil {
+			t.Fatalf("re-parse: %v\n%s", err, formatWrk(r))
+		}
+		// Latencies are printed to 10 ns; requests/s to 1e-6.
+		if d := r.P50 - r2.P50; d > 10 || d < -10 {
+			t.Fatalf("P50 %v became %v", r.P50, r2.P50)
+		}
+		if r.Requests != r2.Requests || r.Errors != r2.Errors {
+			t.Fatalf("%+v became %+v", r, r2)
+		}
+	})
+}
+
+func TestParseIperf3(t *testing.T) {
+	t.Parallel()
+	b, err := os.ReadFile("testdata/iperf3.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := parseIperf3(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := 23191867131.10525; got != want {
+		t.Errorf("parseIperf3 = %v, want %v", got, want)
+	}
+	for _, bad := range []string{`{"error":"unable to connect to server"}`, `{}`, `not json`} {
+		if _, err := parseIperf3([]byte(bad)); err == nil {
+			t.Errorf("parseIperf3(%q) accepted", bad)
+		}
+	}
+}
+
+func TestParseNftCounter(t *testing.T) {
+	t.Parallel()
+	// nft 1.0.6 -j list counter inet lbbench_sink udpsink
+	in := `{"nftables": [{"metainfo": {"version": "1.0.6", "release_name": "Lester Gooch #5", "json_schema_version": 1}}, ` +
+		`{"counter": {"family": "inet", "name": "udpsink", "table": "lbbench_sink", "handle": 1, "packets": 986384, "bytes": 45373664}}]}`
+	got, err := parseNftCounter([]byte(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != 986384 {
+		t.Errorf("parseNftCounter = %d, want 986384", got)
+	}
+	if _, err := parseNftCounter([]byte(`{"nftables": []}`)); err == nil {
+		t.Error("a listing without a counter was accepted")
+	}
+}
+
+func TestParseProcStat(t *testing.T) {
+	t.Parallel()
+	in := "cpu  100 5 50 1000 20 1 4 0 0 0\ncpu0 50 2 25 500 10 1 2 0 0 0\nintr 12345\n"
+	got, err := parseProcStat([]byte(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (cpuTimes{Busy: 160, Total: 1180}); got != want {
+		t.Errorf("parseProcStat = %+v, want %+v", got, want)
+	}
+	if _, err := parseProcStat([]byte("cpu0 1 2 3 4 5\n")); err == nil {
+		t.Error("no aggregate line was accepted")
+	}
+}
+
+func FuzzParseProcStat(f *testing.F) {
+	f.Add([]byte("cpu  100 5 50 1000 20 1 4 0 0 0\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		c, err := parseProcStat(b)
+		if err != nil {
+			return
+		}
+		if c.Busy > c.Total {
+			t.Fatalf("busy %d > total %d", c.Busy, c.Total)
+		}
+	})
+}
+
+func TestMedian(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		in   []float64
+		want float64
+	}{{[]float64{3, 1, 2}, 2}, {[]float64{4, 1, 3, 2}, 2.5}, {[]float64{7}, 7}} {
+		if got := median(tt.in); got != tt.want {
+			t.Errorf("median(%v) = %v, want %v", tt.in, got, tt.want)
+		}
+	}
+}
+
+func TestSummarizeAndReport(t *testing.T) {
+	t.Parallel()
+	r := &Results{Date: "2026-11-23T00:00:00Z", Order: []string{"direct", "nft DR"}, Metrics: map[string]*Metric{
+		"keepalive_rps": {metricInfo: metrics["keepalive_rps"], Rounds: map[string][]float64{
+			"direct": {100, 110, 90}, "nft DR": {120, 100, 130}}},
+		"close_p99_ms": {metricInfo: metrics["close_p99_ms"], Rounds: map[string][]float64{
+			"direct": {2, 2, 2}, "nft DR": {4, 4, 5}}},
+		"cpu_ns_per_packet": {metricInfo: metrics["cpu_ns_per_packet"], Rounds: map[string][]float64{
+			"direct": {0, 0, 0}, "nft DR": {500, 600, 700}}},
+	}}
+	r.summarize()
+	if got := r.Metrics["keepalive_rps"].Ratio["nft DR"]; got != 1.2 {
+		t.Errorf("keep-alive ratio %v, want 1.2", got)
+	}
+	// Lower is better: the ratio is direct / scenario.
+	if got := r.Metrics["close_p99_ms"].Ratio["nft DR"]; got != 0.5 {
+		t.Errorf("p99 ratio %v, want 0.5", got)
+	}
+	if r.Metrics["cpu_ns_per_packet"].Ratio != nil {
+		t.Error("CPU costs have no ratio")
+	}
+	md := r.markdown("x")
+	for _, want := range []string{"| nft DR | 120.0 (100.0–130.0) [1.20] |", "| direct | 100.0 (90.0–110.0) |", "600.0 (500.0–700.0)"} {
+		if !strings.Contains(md, want) {
+			t.Errorf("markdown lacks %q:\n%s", want, md)
+		}
+	}
+	svg := barChart("keepalive_rps", r.Metrics["keepalive_rps"], r.Order)
+	if !strings.HasPrefix(svg, "<svg") || !strings.Contains(svg, "nft DR") || !strings.Contains(svg, "(1.20×)") {
+		t.Errorf("chart:\n%s", svg)
+	}
+}
