@@ -21,13 +21,13 @@ type load struct {
 
 // runner holds what loads share.
 type runner struct {
-	l        *lab
-	d        time.Duration // length of one measurement
-	conns    int           // wrk connections
-	costPPS  int           // offered packets/s of the CPU-per-packet run
-	costCPS  int           // offered connections/s of the CPU-per-connection run
-	self     string        // this program, re-run in the client's namespace
-	logf     func(string, ...any)
+	l       *lab
+	d       time.Duration // length of one measurement
+	conns   int           // wrk connections
+	costPPS int           // offered packets/s of the CPU-per-packet run
+	costCPS int           // offered connections/s of the CPU-per-connection run
+	self    string        // this program, re-run in the client's namespace
+	logf    func(string, ...any)
 	// acct counts the CPU of the lab's processes; nil falls back to the
 	// machine's busy time beyond a quiet window.
 	acct *cpuAccount
