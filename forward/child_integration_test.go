@@ -130,5 +130,19 @@ func startForwarder(t *testing.T, n *topo.Node, cc childConfig) (*rpc.Client, *t
 		return err == nil
 	})
 	t.Cleanup(func() { c.Close() })
+	topotest.Eventually(t, 10*time.Second, "next hops of the real servers resolved", func() bool {
+		var st []ServiceStatus
+		if err := c.Call("Ctl.Services", true, &st); err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range st {
+			for _, r := range s.Reals {
+				if r.NextHop == "" {
+					return false
+				}
+			}
+		}
+		return true
+	})
 	return c, p
 }

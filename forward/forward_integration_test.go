@@ -91,24 +91,29 @@ func newLab(t *testing.T, mode Method, n int, svc ServiceConfig, sorry bool, tim
 		}
 		if sorry && i == n {
 			l.sorry = node
-			svc.Sorry = &RealConfig{Addr: rsAddr(mode, i).Addr(), Port: 80}
+			svc.Sorry = &RealConfig{Addr: rsAddr(mode, i).Addr(), Port: svc.Key.Port}
 			continue
 		}
 		l.rs = append(l.rs, node)
-		reals = append(reals, RealConfig{Addr: rsAddr(mode, i).Addr(), Port: 80, Weight: 1})
+		reals = append(reals, RealConfig{Addr: rsAddr(mode, i).Addr(), Port: svc.Key.Port, Weight: 1})
 	}
 	// GRO would merge received segments, and tshark would judge the merged
 	// frame's checksum: the capture must see frames as they were sent.
 	topotest.Run(t, l.client, "ethtool", "-K", "eth0", "tx", "off", "gro", "off")
+	l.ctl, l.fwd = startForwarder(t, l.dir, childConfig{Config: Config{Interfaces: []string{"eth0"}, Workers: 1},
+		Timeouts: timeouts, Services: []childService{{Service: svc, Reals: reals}}})
+	return l
+}
+
+// startCapture starts tshark on the client.
+func (l *lab) startCapture() {
+	t := l.t
 	l.capFile = filepath.Join(t.TempDir(), "client.pcap")
 	var err error
 	if l.capture, err = l.client.Start(t.TempDir(), "tshark", "-q", "-i", "eth0", "-w", l.capFile); err != nil {
 		t.Fatal(err)
 	}
 	topotest.Eventually(t, 10*time.Second, "tshark capturing", func() bool { return strings.Contains(l.capture.Log(), "Capturing") })
-	l.ctl, l.fwd = startForwarder(t, l.dir, childConfig{Config: Config{Interfaces: []string{"eth0"}, Workers: 1},
-		Timeouts: timeouts, Services: []childService{{Service: svc, Reals: reals}}})
-	return l
 }
 
 func btoi(b bool) int {
@@ -163,7 +168,9 @@ func (l *lab) tsharkList(filter string, fields ...string) string {
 
 // stopCapture ends the capture so the file is complete.
 func (l *lab) stopCapture() {
-	_ = l.capture.Stop(5 * time.Second)
+	if l.capture != nil {
+		_ = l.capture.Stop(5 * time.Second)
+	}
 }
 
 // checkWire asserts the client saw no RST or ICMP from the director, no bad
@@ -183,7 +190,9 @@ func (l *lab) checkWire(allowFragNeeded bool) {
 		icmp = "icmp && !(icmp.type == 3 && icmp.code == 4)"
 	}
 	checks := map[string]string{
-		"RST or ICMP from the director": fmt.Sprintf("eth.src == %s && (tcp.flags.reset == 1 || %s)", mac, icmp),
+		// The director's own kernel sends with TTL 64; what the forwarder
+		// relays from a NAT real server left it with TTL 63.
+		"RST or ICMP from the director": fmt.Sprintf("eth.src == %s && ip.ttl == 64 && (tcp.flags.reset == 1 || %s)", mac, icmp),
 		// Frames the director sent to the client (what it is answerable
 		// for): the bridge may also flood the client a copy of a forwarded
 		// GSO frame whose checksum is legitimately partial.
@@ -194,7 +203,7 @@ func (l *lab) checkWire(allowFragNeeded bool) {
 		checks["a real server's address"] = "ip.src == 198.18.51.0/24"
 	}
 	total := l.tsharkCount("ip")
-	if total < 100 {
+	if total < 50 {
 		l.t.Fatalf("capture holds only %d IP packets", total)
 	}
 	for what, filter := range checks {
@@ -250,10 +259,6 @@ func TestModesEndToEnd(t *testing.T) {
 			l := newLab(t, mode, 2, ServiceConfig{Key: key, Scheduler: "rr", Method: mode}, false, Timeouts{})
 			before := ""
 			// Phase 1: the VIP is routed to the director, not on it.
-			got := l.curls(200, "/")
-			if got["rs1"] != 100 || got["rs2"] != 100 {
-				t.Fatalf("200 requests through rr gave %v, want 100 each", got)
-			}
 			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 			out, err := l.client.Output(ctx, "wrk", "-t2", "-c8", "-d10s", "http://"+labVIP.String()+"/")
 			cancel()
@@ -264,6 +269,13 @@ func TestModesEndToEnd(t *testing.T) {
 				t.Fatalf("wrk through %v had errors:\n%s", mode, out)
 			}
 			t.Logf("wrk %v:\n%s", mode, out)
+			// The capture covers the curls (a 10 s wrk would make it too
+			// large to analyse quickly; wrk's own error count covers it).
+			l.startCapture()
+			got := l.curls(200, "/")
+			if got["rs1"] != 100 || got["rs2"] != 100 {
+				t.Fatalf("200 requests through rr gave %v, want 100 each", got)
+			}
 			// Phase 2: the VIP also on the director (as a VRRP master adds
 			// it): its kernel must still stay out.
 			topotest.Run(t, l.dir, "ip", "addr", "add", labVIP.String()+"/32", "dev", "eth0")
@@ -317,19 +329,19 @@ func (l *lab) stateWithoutForwarder() string {
 func TestPersistenceQuiescentSorry(t *testing.T) {
 	t.Parallel()
 	key := ServiceKey{Addr: labVIP, Port: 80, Proto: TCP}
-	l := newLab(t, DR, 2, ServiceConfig{Key: key, Scheduler: "rr", Method: DR, Persistence: 2 * time.Second, Granularity: 24},
+	l := newLab(t, DR, 2, ServiceConfig{Key: key, Scheduler: "rr", Method: DR, Persistence: 4 * time.Second, Granularity: 24},
 		true, Timeouts{TCP: 5 * time.Second, TCPFin: time.Second})
 	// One client, then a second address of the same /24: all on one server.
 	got := l.curls(10, "/")
 	got2 := l.curls(10, "/", "--interface", labClient2.Addr().String())
-	if len(got) != 1 || len(got2) != 1 || fmt.Sprint(got) != strings.ReplaceAll(fmt.Sprint(got2), "10", "10") {
+	if len(got) != 1 || len(got2) != 1 || fmt.Sprint(got) != fmt.Sprint(got2) {
 		t.Fatalf("persistence /24 broken: %v then %v", got, got2)
 	}
 	var first string
 	for k := range got {
 		first = k
 	}
-	// Once the connections (FIN_WAIT 1 s) and the template (2 s) are gone,
+	// Once the connections (FIN_WAIT 1 s) and the template (4 s) are gone,
 	// rr moves the client on.
 	topotest.Eventually(t, 15*time.Second, "template expiry", func() bool {
 		var conns []Conn
@@ -392,7 +404,12 @@ func TestUDPLargeDatagrams(t *testing.T) {
 			t.Parallel()
 			key := ServiceKey{Addr: labVIP, Port: 53, Proto: UDP}
 			l := newLab(t, mode, 1, ServiceConfig{Key: key, Scheduler: "rr", Method: mode}, false, Timeouts{})
-			if _, err := l.rs[0].Start(t.TempDir(), "socat", "UDP4-RECVFROM:53,fork", "EXEC:cat"); err != nil {
+			// In DR the echo must answer from the VIP, so it binds to it.
+			listen := "UDP4-RECVFROM:53,fork"
+			if mode == DR {
+				listen += ",bind=" + labVIP.String()
+			}
+			if _, err := l.rs[0].Start(t.TempDir(), "socat", listen, "EXEC:cat"); err != nil {
 				t.Fatal(err)
 			}
 			if err := l.rs[0].WaitListening("udp", "53", 5*time.Second); err != nil {
@@ -401,7 +418,7 @@ func TestUDPLargeDatagrams(t *testing.T) {
 			for _, size := range []int{100, 1400, 4000} {
 				ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 				out, err := l.client.Output(ctx, "sh", "-c", fmt.Sprintf(
-					"head -c %d /dev/urandom | tee /tmp/u.$$ | socat -b9000 -T3 - UDP4:%s:53 | cmp - /tmp/u.$$ && echo SAME; rm -f /tmp/u.$$", size, labVIP))
+					"f=/tmp/udp.$$; head -c %d /dev/urandom > $f.out; socat -b9000 -t2 -T2 - UDP4:%s:53 < $f.out > $f.in; cmp $f.out $f.in 2>&1 && echo SAME; rm -f $f.out $f.in", size, labVIP))
 				cancel()
 				if err != nil || !strings.Contains(out, "SAME") {
 					t.Fatalf("%d-byte datagram through %v: %v %q", size, mode, err, out)
