@@ -48,10 +48,14 @@ var flagNames = []struct {
 }
 
 // ParseFlags parses ipvsadm's -b argument ("sh-fallback,sh-port", or
-// "flag-1,flag-2,flag-3") for scheduler name into flag bits. A name that
-// belongs to another scheduler is an error wrapping ErrFlag.
+// "flag-1,flag-2,flag-3") for scheduler name into flag bits. An unknown
+// scheduler wraps ErrUnknownScheduler; a flag name that belongs to another
+// scheduler, or that the scheduler does not use, wraps ErrFlag.
 func ParseFlags(name, list string) (uint32, error) {
 	var bits uint32
+	if _, err := lookupKind(name); err != nil {
+		return 0, err
+	}
 	if list == "" {
 		return 0, nil
 	}
@@ -63,16 +67,19 @@ func ParseFlags(name, list string) (uint32, error) {
 				continue
 			}
 			if fn.sched != "" && fn.sched != name {
-				return 0, fmt.Errorf("sched: %s: %q is for %s only: %w", name, f, fn.sched, ErrFlag)
+				return 0, fmt.Errorf("%w: %s: %q is for %s only", ErrFlag, name, f, fn.sched)
 			}
 			bits |= fn.bit
 			found = true
 		}
 		if !found {
-			return 0, fmt.Errorf("sched: unknown scheduler flag %q: %w", f, ErrFlag)
+			return 0, fmt.Errorf("%w: unknown flag %q", ErrFlag, f)
 		}
 	}
-	return bits, checkFlags(name, bits)
+	if err := checkFlags(name, bits); err != nil {
+		return 0, err
+	}
+	return bits, nil
 }
 
 // FlagString renders flag bits with the scheduler's names, as ipvsadm -Ln
@@ -106,13 +113,13 @@ func FlagString(name string, bits uint32) string {
 // and SCHED3 to none.
 func checkFlags(name string, bits uint32) error {
 	if bits&^FlagsSched != 0 {
-		return fmt.Errorf("sched: %s: flags %#x are not scheduler flags: %w", name, bits&^FlagsSched, ErrFlag)
+		return fmt.Errorf("%w: %s: %#x are not scheduler flags", ErrFlag, name, bits&^FlagsSched)
 	}
 	switch {
 	case bits&FlagSched3 != 0:
-		return fmt.Errorf("sched: %s: flag-3 is used by no scheduler: %w", name, ErrFlag)
+		return fmt.Errorf("%w: %s: flag-3 is used by no scheduler", ErrFlag, name)
 	case bits != 0 && name != "sh" && name != "mh":
-		return fmt.Errorf("sched: %s: %s apply to sh and mh only: %w", name, FlagString(name, bits), ErrFlag)
+		return fmt.Errorf("%w: %s: %s apply to sh and mh only", ErrFlag, name, FlagString(name, bits))
 	}
 	return nil
 }

@@ -324,20 +324,37 @@ func (fw *fenwick) sync(t *table, i int) {
 	}
 }
 
-// lowerBound returns the first position whose prefix sum is >= r (r >= 1),
-// or -1.
-func (fw *fenwick) lowerBound(r int64) int {
-	pos := 0
+// lowerBound2 returns, for r1 and r2 (>= 1), the first positions whose
+// prefix sums reach them, or -1. The two searches run interleaved and
+// branch-free: r is random, so a branch would mispredict half the time, and
+// the independent loads overlap.
+func (fw *fenwick) lowerBound2(r1, r2 int64) (int, int) {
+	p1, p2 := 0, 0
 	for step := fw.top; step > 0; step >>= 1 {
-		if next := pos + step; next <= fw.n {
-			if s := fw.sum[next].Load(); s < r {
-				pos = next
-				r -= s
+		if n1 := p1 + step; n1 <= fw.n {
+			s := fw.sum[n1].Load()
+			var lt int
+			if s < r1 {
+				lt = 1
 			}
+			p1 += step * lt
+			r1 -= s * int64(lt)
+		}
+		if n2 := p2 + step; n2 <= fw.n {
+			s := fw.sum[n2].Load()
+			var lt int
+			if s < r2 {
+				lt = 1
+			}
+			p2 += step * lt
+			r2 -= s * int64(lt)
 		}
 	}
-	if pos >= fw.n {
-		return -1
+	if p1 >= fw.n {
+		p1 = -1
 	}
-	return pos
+	if p2 >= fw.n {
+		p2 = -1
+	}
+	return p1, p2
 }

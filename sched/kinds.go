@@ -1,6 +1,9 @@
 package sched
 
-import "fmt"
+import (
+	"fmt"
+	"strings"
+)
 
 type schedKind uint8
 
@@ -27,7 +30,7 @@ func lookupKind(name string) (schedKind, error) {
 			return schedKind(i), nil
 		}
 	}
-	return 0, fmt.Errorf("sched: %q: %w", name, ErrUnknownScheduler)
+	return 0, fmt.Errorf("%w %q (want one of %s)", ErrUnknownScheduler, name, strings.Join(Names, ", "))
 }
 
 // buildLocked fills t's scheduler data: the algorithm, its index and, for

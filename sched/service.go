@@ -159,14 +159,14 @@ func (s *Service) Lookup(addr netip.Addr, port uint16) *Dest {
 
 func checkDest(c DestConfig) error {
 	if c.Weight < 0 {
-		return fmt.Errorf("sched: %s: weight %d less than zero: %w", netip.AddrPortFrom(c.Addr, c.Port), c.Weight, ErrRange)
+		return fmt.Errorf("%w: %s: weight %d less than zero", ErrRange, netip.AddrPortFrom(c.Addr, c.Port), c.Weight)
 	}
 	if c.LThreshold > c.UThreshold {
-		return fmt.Errorf("sched: %s: lower threshold %d is higher than upper threshold %d: %w",
-			netip.AddrPortFrom(c.Addr, c.Port), c.LThreshold, c.UThreshold, ErrRange)
+		return fmt.Errorf("%w: %s: lower threshold %d is higher than upper threshold %d",
+			ErrRange, netip.AddrPortFrom(c.Addr, c.Port), c.LThreshold, c.UThreshold)
 	}
 	if !c.Addr.IsValid() {
-		return fmt.Errorf("sched: invalid destination address: %w", ErrRange)
+		return fmt.Errorf("%w: invalid destination address", ErrRange)
 	}
 	return nil
 }
@@ -182,7 +182,7 @@ func (s *Service) AddDest(c DestConfig) (*Dest, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.findLocked(c.Addr, c.Port) >= 0 {
-		return nil, fmt.Errorf("sched: %s: %w", netip.AddrPortFrom(c.Addr, c.Port), ErrExists)
+		return nil, fmt.Errorf("%w: %s", ErrExists, netip.AddrPortFrom(c.Addr, c.Port))
 	}
 	var d *Dest
 	s.pruneTrashLocked()
@@ -212,7 +212,7 @@ func (s *Service) UpdateDest(c DestConfig) (*Dest, error) {
 	defer s.mu.Unlock()
 	i := s.findLocked(c.Addr, c.Port)
 	if i < 0 {
-		return nil, fmt.Errorf("sched: %s: %w", netip.AddrPortFrom(c.Addr, c.Port), ErrNotFound)
+		return nil, fmt.Errorf("%w: %s", ErrNotFound, netip.AddrPortFrom(c.Addr, c.Port))
 	}
 	d := s.list[i]
 	s.applyLocked(d, c, false)
@@ -227,7 +227,7 @@ func (s *Service) RemoveDest(addr netip.Addr, port uint16) error {
 	defer s.mu.Unlock()
 	i := s.findLocked(addr, port)
 	if i < 0 {
-		return fmt.Errorf("sched: %s: %w", netip.AddrPortFrom(addr, port), ErrNotFound)
+		return fmt.Errorf("%w: %s", ErrNotFound, netip.AddrPortFrom(addr, port))
 	}
 	d := s.list[i]
 	d.flags.And(^destAvailable)

@@ -20,8 +20,8 @@ func (twosAlgo) pick(s *Service, t *table, _ *Flow) *Dest {
 	// Add 1 so that the random weights are inclusive of total.
 	n := uint64(total) + 1
 	r1, r2 := s.randBelow(n), s.randBelow(n)
-	i1, i2 := fw.pickAt(r1), fw.pickAt(r2)
-	if i1 < 0 || i2 < 0 {
+	i1, i2 := fw.lowerBound2(max(int64(r1), 1), max(int64(r2), 1))
+	if i1, i2 = fw.eligibleFrom(i1), fw.eligibleFrom(i2); i1 < 0 || i2 < 0 {
 		return nil
 	}
 	d1, d2 := t.dests[i1], t.dests[i2]
@@ -33,17 +33,11 @@ func (twosAlgo) pick(s *Service, t *table, _ *Flow) *Dest {
 	return d1
 }
 
-// pickAt returns the first eligible dest at which r minus the running sum
-// of weights reaches zero or below: for r == 0 that is the first eligible
-// dest, otherwise the first whose prefix sum is >= r.
-func (fw *fenwick) pickAt(r uint64) int {
-	target := int64(r)
-	if target < 1 {
-		target = 1
-	}
-	i := fw.lowerBound(target)
-	// Under concurrent updates the sums may be momentarily off: never
-	// return a dest that is not eligible.
+// eligibleFrom returns i, or under concurrent updates (when the sums are
+// momentarily off) the first eligible position from i on: never a dest
+// that may not be chosen. With r = 0 the kernel takes the first eligible
+// dest, which is where a search for 1 lands.
+func (fw *fenwick) eligibleFrom(i int) int {
 	for i >= 0 && i < fw.n && fw.leaf[i].Load() == 0 {
 		i++
 	}
