@@ -129,6 +129,9 @@ type RealStatus struct {
 	ActiveConns, InactiveConns, PersistConns int32
 	Stats                                    Stats
 	Rates                                    Rates
+	// NextHop is the resolved Ethernet address packets to it go to (empty
+	// while unresolved: new connections to it are dropped until then).
+	NextHop string
 }
 
 // ServiceStatus is a virtual service's configuration and counters, with

@@ -445,6 +445,7 @@ func (w *worker) sendICMP(f *ring.Frame, kind int, mtu uint32) {
 	w.icmpTokens--
 	in := w.e.ifaceOf(f.Ifindex)
 	if in == nil {
+		w.e.log.Debug("icmp error not sent: unknown interface", zap.Int("ifindex", f.Ifindex))
 		return
 	}
 	p := &w.p

@@ -2,6 +2,7 @@ package forward
 
 import (
 	"fmt"
+	"net"
 	"net/netip"
 	"slices"
 	"sync"
@@ -410,8 +411,12 @@ func (u *Userspace) Services() []ServiceStatus {
 }
 
 func realStatus(r *real) RealStatus {
-	return RealStatus{Config: r.cfg, Method: r.method, ActiveConns: r.dest.ActiveConns(),
+	st := RealStatus{Config: r.cfg, Method: r.method, ActiveConns: r.dest.ActiveConns(),
 		InactiveConns: r.dest.InactiveConns(), PersistConns: r.dest.PersistConns(), Stats: r.stats.sum(), Rates: r.est.rates()}
+	if h := r.hop.Load(); h != nil {
+		st.NextHop = net.HardwareAddr(h.dstMAC[:]).String()
+	}
+	return st
 }
 
 func compareKey(a, b ServiceKey) int {

@@ -130,8 +130,9 @@ type uio struct {
 func (io *uio) run(i int) {
 	defer io.wg.Done()
 	runtime.LockOSThread()
-	w, r := io.workers[i], io.rings[i]
+	w, r, s := io.workers[i], io.rings[i], io.senders[i]
 	frames := make([]ring.Frame, 64)
+	var failed uint64
 	for {
 		n, err := r.Recv(frames, 100*time.Millisecond)
 		if err != nil {
@@ -149,6 +150,10 @@ func (io *uio) run(i int) {
 		}
 		// Frames alias the ring: send them before Recv gives them back.
 		w.flush()
+		if s.Failed != failed {
+			failed = s.Failed
+			io.u.e.log.Debug("transmit refused", zap.Uint64("failed", failed), zap.Error(s.LastErr))
+		}
 	}
 }
 
