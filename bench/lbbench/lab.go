@@ -42,6 +42,10 @@ type lab struct {
 	reals    []*topo.Node
 	macs     map[string]net.HardwareAddr // node name → eth0 MAC
 	log      func(format string, args ...any)
+	// self is this program, run in the namespaces for its subcommands;
+	// workers is the ulvs forwarder's worker count.
+	self    string
+	workers int
 }
 
 func newLab(prefix, dir string, log func(string, ...any)) (*lab, error) {
@@ -170,6 +174,9 @@ func (l *lab) udpDelivered() (uint64, error) {
 			return 0, err
 		}
 		sum += c
+		if os.Getenv("LBBENCH_DEBUG") != "" {
+			l.log("  %s udp sink: %d", n.Name, c)
+		}
 	}
 	return sum, nil
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"syscall"
@@ -50,6 +51,7 @@ var loads = []load{
 	{"wrk close", func(r *runner, t *target) (map[string]float64, error) { return r.wrk(t, true) }},
 	{"iperf3", (*runner).iperf3},
 	{"udp flood", (*runner).flood},
+	{"pinned loss-free", (*runner).lossFree},
 }
 
 // Metrics, with their units and which way is better.
@@ -60,22 +62,23 @@ type metricInfo struct {
 }
 
 var metrics = map[string]metricInfo{
-	"keepalive_rps":     {"req/s", true, "wrk keep-alive"},
-	"keepalive_p50_ms":  {"ms", false, "wrk keep-alive"},
-	"keepalive_p99_ms":  {"ms", false, "wrk keep-alive"},
-	"close_rps":         {"req/s", true, "wrk close"},
-	"close_p50_ms":      {"ms", false, "wrk close"},
-	"close_p99_ms":      {"ms", false, "wrk close"},
-	"iperf3_gbps":       {"Gbit/s", true, "iperf3"},
-	"udp_delivered_pps": {"pkt/s", true, "udp flood"},
-	"udp_loss_pct":      {"%", false, "udp flood"},
-	"cpu_ns_per_packet": {"ns CPU/pkt", false, "cpu per packet"},
-	"cpu_us_per_conn":   {"µs CPU/conn", false, "cpu per connection"},
+	"keepalive_rps":       {"req/s", true, "wrk keep-alive"},
+	"keepalive_p50_ms":    {"ms", false, "wrk keep-alive"},
+	"keepalive_p99_ms":    {"ms", false, "wrk keep-alive"},
+	"close_rps":           {"req/s", true, "wrk close"},
+	"close_p50_ms":        {"ms", false, "wrk close"},
+	"close_p99_ms":        {"ms", false, "wrk close"},
+	"iperf3_gbps":         {"Gbit/s", true, "iperf3"},
+	"udp_delivered_pps":   {"pkt/s", true, "udp flood"},
+	"udp_loss_pct":        {"%", false, "udp flood"},
+	"cpu_ns_per_packet":   {"ns CPU/pkt", false, "cpu per packet"},
+	"cpu_us_per_conn":     {"µs CPU/conn", false, "cpu per connection"},
+	"pinned_lossfree_pps": {"pkt/s", true, "pinned loss-free"},
 }
 
 // metricOrder is the order of columns in reports.
 var metricOrder = []string{"keepalive_rps", "keepalive_p50_ms", "keepalive_p99_ms", "close_rps", "close_p50_ms",
-	"close_p99_ms", "iperf3_gbps", "udp_delivered_pps", "udp_loss_pct", "cpu_ns_per_packet", "cpu_us_per_conn"}
+	"close_p99_ms", "iperf3_gbps", "udp_delivered_pps", "udp_loss_pct", "cpu_ns_per_packet", "cpu_us_per_conn", "pinned_lossfree_pps"}
 
 func (r *runner) ctx() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), r.d+60*time.Second)
@@ -290,4 +293,71 @@ func (r *runner) cpuPerConn(t *target) (map[string]float64, error) {
 		return nil, fmt.Errorf("pace: %d of %d connections failed", res.Errors, res.Done)
 	}
 	return map[string]float64{"busy_cores_conn": cores, "offered_cps": res.Rate}, nil
+}
+
+// lossFree finds the highest rate of 60-byte UDP frames the balancer
+// forwards with under 0.1 % loss while all its threads are pinned to the
+// last CPU: rates double until frames are lost (or the generator cannot
+// keep up), then a binary search narrows the edge. Probes are 2 s.
+func (r *runner) lossFree(t *target) (map[string]float64, error) {
+	if !t.pin || !t.udp.IsValid() || t.balancer == 0 {
+		return nil, nil
+	}
+	cpu := strconv.Itoa(numCPU() - 1)
+	if out, err := exec.Command("taskset", "-a", "-p", "-c", cpu, strconv.Itoa(t.balancer)).CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("taskset: %w: %s", err, out)
+	}
+	defer exec.Command("taskset", "-a", "-p", "-c", fmt.Sprintf("0-%d", numCPU()-1), strconv.Itoa(t.balancer)).Run()
+	saved := r.d
+	r.d = 2 * time.Second
+	defer func() { r.d = saved }()
+	probe := func(rate int) (ok bool, achieved float64, err error) {
+		sent, got, secs, err := r.trafgen(t, fmt.Sprintf("%dpps", rate))
+		if err != nil {
+			return false, 0, err
+		}
+		achieved = float64(sent) / secs
+		lost := sent > got && float64(sent-got) > 0.001*float64(sent)
+		r.logf("  pinned probe %d pps: sent %d, delivered %d in %.2fs", rate, sent, got, secs)
+		return !lost, achieved, nil
+	}
+	good, bad := 0.0, 0
+	rate := 25000
+	for bad == 0 && rate <= 4_000_000 {
+		ok, achieved, err := probe(rate)
+		if err != nil {
+			return nil, err
+		}
+		if achieved < 0.9*float64(rate) {
+			// The generator is the limit, not the balancer.
+			if ok {
+				good = achieved
+			}
+			bad = rate
+			break
+		}
+		if !ok {
+			bad = rate
+			break
+		}
+		good = achieved
+		rate *= 2
+	}
+	lo, hi := int(good), bad
+	for range 5 {
+		if hi == 0 || hi-lo < hi/20 {
+			break
+		}
+		mid := (lo + hi) / 2
+		ok, achieved, err := probe(mid)
+		if err != nil {
+			return nil, err
+		}
+		if ok && achieved >= 0.9*float64(mid) {
+			lo, good = mid, achieved
+		} else {
+			hi = mid
+		}
+	}
+	return map[string]float64{"pinned_lossfree_pps": good}, nil
 }

@@ -15,7 +15,13 @@
 //	go run ./bench/lbbench -rounds 3 -d 10s -out bench/results/2026-11-23
 //
 // It also merges the Go micro-benchmarks (-micro FILE, `go test -bench`
-// output) into the same results.
+// output) into the same results. LBBENCH_DEBUG=1 logs the real servers'
+// UDP counters and the ulvs forwarder's own counters.
+//
+// Subcommands, run by lbbench itself inside the namespaces: pace (fixed-
+// rate UDP or TCP sender), ulvs (ulvs's userspace forwarder with the
+// bench's services) and decap (ulvs's userspace IPIP decapsulator on a
+// real server).
 package main
 
 import (
@@ -29,12 +35,15 @@ import (
 )
 
 func main() {
-	if len(os.Args) > 1 && os.Args[1] == "pace" {
-		if err := paceMain(os.Args[2:]); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			os.Exit(1)
+	if len(os.Args) > 1 {
+		sub := map[string]func([]string) error{"pace": paceMain, "ulvs": ulvsMain, "decap": decapMain}[os.Args[1]]
+		if sub != nil {
+			if err := sub(os.Args[2:]); err != nil {
+				fmt.Fprintln(os.Stderr, "lbbench "+os.Args[1]+":", err)
+				os.Exit(1)
+			}
+			return
 		}
-		return
 	}
 	if err := run(); err != nil {
 		fmt.Fprintln(os.Stderr, "lbbench:", err)
@@ -51,6 +60,7 @@ func run() error {
 	out := flag.String("out", "", "write OUT.json, OUT.md and OUT-<metric>.svg")
 	micro := flag.String("micro", "", "merge this `go test -bench` output")
 	only := flag.String("scenarios", "", "comma-separated scenario names (default all)")
+	workers := flag.Int("workers", 0, "ulvs forwarding workers (0: one per CPU)")
 	loadsFlag := flag.String("loads", "", "comma-separated load names (default all)")
 	flag.Parse()
 	if *out == "" {
@@ -68,7 +78,7 @@ func run() error {
 		res.Micro = m
 	}
 	if *rounds > 0 {
-		if err := runRounds(res, *rounds, *d, *conns, *pps, *cps, pick(*only), pickLoads(*loadsFlag)); err != nil {
+		if err := runRounds(res, *rounds, *d, *conns, *pps, *cps, *workers, pick(*only), pickLoads(*loadsFlag)); err != nil {
 			return err
 		}
 	}
@@ -111,7 +121,7 @@ func pickLoads(list string) []load {
 	return out
 }
 
-func runRounds(res *Results, rounds int, d time.Duration, conns, pps, cps int, scs []scenario, lds []load) error {
+func runRounds(res *Results, rounds int, d time.Duration, conns, pps, cps, workers int, scs []scenario, lds []load) error {
 	if os.Geteuid() != 0 {
 		return fmt.Errorf("needs root (network namespaces)")
 	}
@@ -146,6 +156,7 @@ func runRounds(res *Results, rounds int, d time.Duration, conns, pps, cps int, s
 	if err != nil {
 		return err
 	}
+	l.self, l.workers = self, workers
 	defer l.close()
 	r := &runner{l: l, d: d, conns: conns, costPPS: pps, costCPS: cps, self: self, logf: logf, acct: acct}
 	for _, s := range scs {

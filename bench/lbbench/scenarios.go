@@ -30,9 +30,11 @@ type target struct {
 	// scenario cannot carry UDP.
 	http, iperf, udp netip.AddrPort
 	udpMAC           net.HardwareAddr
-	// balancer is the process doing the work, when it is one process (the
-	// pinned loss-free-rate search pins it); 0 for the kernel's peers.
+	// balancer is the process doing the work, when it is one process; 0
+	// for the kernel's peers. pin asks for the loss-free rate search with
+	// that process pinned to one core (the ulvs scenarios).
 	balancer int
+	pin      bool
 	teardown func() error
 }
 
@@ -44,6 +46,9 @@ var scenarios = []scenario{
 	{name: "nft NAT", setup: nftNAT},
 	{name: "HAProxy", setup: haproxy},
 	{name: "nginx stream", setup: nginxStream},
+	{name: "ulvs DR", setup: ulvsScenario("DR")},
+	{name: "ulvs NAT", setup: ulvsScenario("NAT")},
+	{name: "ulvs TUN", setup: ulvsScenario("TUN")},
 }
 
 func vipTarget(l *lab) *target {
