@@ -10,9 +10,10 @@ want=${1:-test}
 # nginx (real servers), curl/wrk (clients), tshark/tcpdump (wire checks),
 # nftables, iproute2, ethtool, psmisc (killall, used by the user's
 # vrrp_script), openssl (test certificates), dnsmasq (a real DNS server),
-# opensmtpd (a real SMTP server), iperf3, socat (UDP echo).
+# opensmtpd (a real SMTP server), iperf3, socat (UDP echo), qemu-system-x86
+# (the kernel IPVS VM tests; scripts/ipvs-vm.sh fetches the guest's kernel).
 test_pkgs=(keepalived nginx curl wrk tshark tcpdump nftables iproute2 ethtool psmisc procps
-  openssl dnsmasq-base opensmtpd iperf3 socat)
+  openssl dnsmasq-base opensmtpd iperf3 socat qemu-system-x86)
 demo_pkgs=(nginx curl iproute2 procps psmisc tcpdump tshark)
 bench_pkgs=(nginx curl wrk iperf3 netsniff-ng haproxy libnginx-mod-stream nftables iproute2 ethtool procps sysstat)
 
