@@ -7,7 +7,8 @@
 #                             min–max, ratios to direct, and the micro results
 #   <date>-<metric>.svg       one chart per end-to-end metric
 # ROUNDS (default 3), DURATION (per measurement, default 5s), COUNT (go test
-# -count, default 1), SCENARIOS and LOADS (comma-separated names) tune it.
+# -count, default 1), SCENARIOS and LOADS (comma-separated names) and VM=0
+# (no QEMU scenarios) tune it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p bench/results
@@ -22,13 +23,21 @@ cmd="go test -run '^\$' -bench . -benchmem -count ${COUNT:-1} ./..."
 echo "results written to $out"
 
 rounds=${ROUNDS:-3}
+vm=()
+mkdir -p bin
 if [ "$(id -u)" != 0 ]; then
   echo "bench: the end-to-end comparison needs root (network namespaces); recording the micro-benchmarks only" >&2
   rounds=0
 else
   scripts/deps.sh bench
+  # The (VM) scenarios: kernel IPVS and ulvs side by side in one QEMU guest
+  # (VM=0 leaves them out).
+  if [ "${VM:-1}" != 0 ]; then
+    scripts/ipvs-vm.sh fetch
+    CGO_ENABLED=0 go build -o bin/ipvsagent ./forward/ipvs/internal/ipvsagent
+    vm=(-vm -vm-cache "${ULVS_VM_CACHE:-.cache/ipvs-vm}" -vm-agent bin/ipvsagent)
+  fi
 fi
-mkdir -p bin
 go build -o bin/lbbench ./bench/lbbench
-bin/lbbench -rounds "$rounds" -d "${DURATION:-5s}" -micro "$out" -out "bench/results/$stamp" \
+bin/lbbench -rounds "$rounds" -d "${DURATION:-5s}" -micro "$out" -out "bench/results/$stamp" "${vm[@]}" \
   ${SCENARIOS:+-scenarios "$SCENARIOS"} ${LOADS:+-loads "$LOADS"}

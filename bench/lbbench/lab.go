@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ulvs/ulvs/internal/topo"
+	"github.com/ulvs/ulvs/internal/vm"
 )
 
 // The bench topology: one bridge, a client, a director and two real
@@ -46,6 +47,8 @@ type lab struct {
 	// workers is the ulvs forwarder's worker count.
 	self    string
 	workers int
+	// vm is the QEMU guest of the VM scenarios (nil without -vm).
+	vm *vm.Machine
 }
 
 func newLab(prefix, dir string, log func(string, ...any)) (*lab, error) {
@@ -141,7 +144,12 @@ func newLab(prefix, dir string, log func(string, ...any)) (*lab, error) {
 	return l, nil
 }
 
-func (l *lab) close() error { return l.tp.Close() }
+func (l *lab) close() error {
+	if l.vm != nil {
+		_ = l.vm.Close()
+	}
+	return l.tp.Close()
+}
 
 // nft loads a ruleset into a node.
 func nft(n *topo.Node, rules string) error {

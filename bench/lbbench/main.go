@@ -30,6 +30,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 )
@@ -61,6 +62,9 @@ func run() error {
 	micro := flag.String("micro", "", "merge this `go test -bench` output")
 	only := flag.String("scenarios", "", "comma-separated scenario names (default all)")
 	workers := flag.Int("workers", 0, "ulvs forwarding workers (0: one per CPU)")
+	vmOn := flag.Bool("vm", false, "add the VM scenarios: kernel IPVS and ulvs in DR mode inside one QEMU guest")
+	vmCache := flag.String("vm-cache", ".cache/ipvs-vm", "the VM kit (scripts/ipvs-vm.sh fetch)")
+	vmAgent := flag.String("vm-agent", "bin/ipvsagent", "the guest agent, built static from ./forward/ipvs/internal/ipvsagent")
 	loadsFlag := flag.String("loads", "", "comma-separated load names (default all)")
 	flag.Parse()
 	if *out == "" {
@@ -78,7 +82,15 @@ func run() error {
 		res.Micro = m
 	}
 	if *rounds > 0 {
-		if err := runRounds(res, *rounds, *d, *conns, *pps, *cps, *workers, pick(*only), pickLoads(*loadsFlag)); err != nil {
+		var vo *vmOptions
+		if *vmOn {
+			vo = &vmOptions{cache: *vmCache, agent: *vmAgent}
+		}
+		scs := pick(*only)
+		if vo == nil {
+			scs = slices.DeleteFunc(scs, func(s scenario) bool { return s.vm })
+		}
+		if err := runRounds(res, *rounds, *d, *conns, *pps, *cps, *workers, vo, scs, pickLoads(*loadsFlag)); err != nil {
 			return err
 		}
 	}
@@ -121,7 +133,7 @@ func pickLoads(list string) []load {
 	return out
 }
 
-func runRounds(res *Results, rounds int, d time.Duration, conns, pps, cps, workers int, scs []scenario, lds []load) error {
+func runRounds(res *Results, rounds int, d time.Duration, conns, pps, cps, workers int, vo *vmOptions, scs []scenario, lds []load) error {
 	if os.Geteuid() != 0 {
 		return fmt.Errorf("needs root (network namespaces)")
 	}
@@ -157,6 +169,14 @@ func runRounds(res *Results, rounds int, d time.Duration, conns, pps, cps, worke
 		return err
 	}
 	l.self, l.workers = self, workers
+	if vo != nil {
+		if err := l.bootVM(*vo); err != nil {
+			return fmt.Errorf("VM: %w", err)
+		}
+		res.Notes = append(res.Notes, "The (VM) scenarios run kernel IPVS and ulvs in DR mode inside one QEMU guest "+
+			"(Debian's kernel under TCG emulation, one vCPU) that takes the director's place: compare them with each other, "+
+			"not with the scenarios on the host; their CPU cost is mostly QEMU emulating the guest.")
+	}
 	defer l.close()
 	r := &runner{l: l, d: d, conns: conns, costPPS: pps, costCPS: cps, self: self, logf: logf, acct: acct}
 	for _, s := range scs {

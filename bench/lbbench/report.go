@@ -203,13 +203,14 @@ func (r *Results) markdown(base string) string {
 		}
 	}
 	if len(r.Micro) > 0 {
-		b.WriteString("\n## Micro-benchmarks\n\n| benchmark | ns/op | B/op | allocs/op | other |\n|---|---|---|---|---|\n")
+		b.WriteString("\n## Micro-benchmarks\n\n| package | benchmark | ns/op | B/op | allocs/op | other |\n|---|---|---|---|---|---|\n")
 		for _, m := range r.Micro {
 			var other []string
 			for _, k := range sortedKeys(m.Other) {
 				other = append(other, fmt.Sprintf("%s %s", fmtVal(m.Other[k]), k))
 			}
-			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s |\n", m.Name, fmtVal(m.NsPerOp), fmtVal(m.BytesPerOp),
+			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s |\n", strings.TrimPrefix(m.Pkg, "github.com/ulvs/ulvs/"), m.Name,
+				fmtVal(m.NsPerOp), fmtVal(m.BytesPerOp),
 				fmtVal(m.AllocsPerOp), strings.Join(other, ", "))
 		}
 	}

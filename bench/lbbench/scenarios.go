@@ -19,6 +19,8 @@ type scenario struct {
 	name string
 	// setup prepares the director (and real servers) for this scenario.
 	setup func(l *lab) (*target, error)
+	// vm marks the scenarios that need the QEMU guest (-vm).
+	vm bool
 }
 
 // target is where the loads go in a scenario.
@@ -49,6 +51,8 @@ var scenarios = []scenario{
 	{name: "ulvs DR", setup: ulvsScenario("DR")},
 	{name: "ulvs NAT", setup: ulvsScenario("NAT")},
 	{name: "ulvs TUN", setup: ulvsScenario("TUN")},
+	{name: "IPVS DR (VM)", setup: vmScenario("ipvs"), vm: true},
+	{name: "ulvs DR (VM)", setup: vmScenario("ulvs"), vm: true},
 }
 
 func vipTarget(l *lab) *target {

@@ -1,7 +1,8 @@
-// Command ipvsagent is the guest agent of the kernel IPVS VM tests: the
-// built-in operations of package agent plus the forward.Backend methods of
-// the IPVS backend ("ipvs.*"), so that a test on the host programs the
-// guest kernel through exactly the code ulvsd runs.
+// Command ipvsagent is the guest agent of the kernel IPVS VM tests and of
+// the bench's VM scenarios: the built-in operations of package agent plus
+// the forward.Backend methods ("ipvs.*") of the IPVS backend (ipvs.new) or
+// of ulvs's userspace forwarder (userspace.new), so that the host programs
+// the guest through exactly the code ulvsd runs.
 package main
 
 import (
@@ -33,6 +34,11 @@ type (
 	VIPArgs struct {
 		Addr    netip.Addr
 		Enabled bool
+	}
+	// UserspaceArgs: userspace.new.
+	UserspaceArgs struct {
+		Interfaces []string
+		Workers    int
 	}
 )
 
@@ -84,6 +90,29 @@ func main() {
 			s.b = nil
 		}
 		b, err := ipvs.New(&cfg)
+		if err != nil {
+			return nil, err
+		}
+		s.b = b
+		return nil, nil
+	})
+	// userspace.new starts ulvs's own userspace forwarder in the guest
+	// instead, driven by the same ipvs.* operations (the bench compares
+	// the two backends inside one VM).
+	a.Handle("userspace.new", func(_ context.Context, raw json.RawMessage) (any, error) {
+		var cfg UserspaceArgs
+		if len(raw) > 0 {
+			if err := json.Unmarshal(raw, &cfg); err != nil {
+				return nil, err
+			}
+		}
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if s.b != nil {
+			_ = s.b.Close()
+			s.b = nil
+		}
+		b, err := forward.NewUserspace(&forward.Config{Interfaces: cfg.Interfaces, Workers: cfg.Workers})
 		if err != nil {
 			return nil, err
 		}
