@@ -265,9 +265,9 @@ type VIP struct {
 	// Dev is the interface (default: the instance's, or its VMAC).
 	Dev string
 	// Scope is "global" (default), "site", "link", "host" or a number.
-	Scope string
-	Label string
-	Peer  netip.Prefix
+	Scope                      string
+	Label                      string
+	Peer                       netip.Prefix
 	Home, NoDAD, NoPrefixRoute bool
 }
 
@@ -287,12 +287,12 @@ type Route struct {
 
 // Rule is one virtual_rules line.
 type Rule struct {
-	From, To  netip.Prefix
-	Table     int
-	Priority  int
-	Mark      uint32
-	Mask      *uint32
-	Iif, Oif  string
-	Invert    bool
-	Family    Family
+	From, To netip.Prefix
+	Table    int
+	Priority int
+	Mark     uint32
+	Mask     *uint32
+	Iif, Oif string
+	Invert   bool
+	Family   Family
 }

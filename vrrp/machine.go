@@ -34,10 +34,10 @@ type machine struct {
 	masterPrio   uint8
 
 	// Deadlines; the zero time means disarmed.
-	downAt, advertAt, preemptAt      time.Time
-	garpAt, refreshAt, lowerGarpAt   time.Time
-	lastTransition                   time.Time
-	vipsSet                          bool
+	downAt, advertAt, preemptAt    time.Time
+	garpAt, refreshAt, lowerGarpAt time.Time
+	lastTransition                 time.Time
+	vipsSet                        bool
 	// ahSeq is keepalived's ipsecah_counter: the last AH sequence number
 	// sent or accepted; one counter serves both directions.
 	ahSeq uint32

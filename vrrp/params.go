@@ -80,7 +80,7 @@ type params struct {
 	group4   netip.Addr // multicast destination
 	group6   netip.Addr
 
-	garpDelay, garpRefresh, garpLowerDelay    time.Duration
+	garpDelay, garpRefresh, garpLowerDelay   time.Duration
 	garpRepeat, garpRefreshRep, garpLowerRep int
 }
 
