@@ -3,6 +3,7 @@ module github.com/ulvs/ulvs
 go 1.26.0
 
 require (
+	github.com/google/go-cmp v0.7.0
 	github.com/gopacket/gopacket v1.7.7
 	github.com/mdlayher/packet v1.2.0
 	github.com/vishvananda/netlink v1.3.1

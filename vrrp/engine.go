@@ -216,9 +216,14 @@ func (e *engine) startOne(acts []action, now time.Time, m *machine) []action {
 		// RFC 5798 §6.4.1: "If the Priority = 255 ... Send an
 		// ADVERTISEMENT ... Transition to the {Master} state".
 		// keepalived: "The simplest way to become master is to timeout
-		// from the backup state very quickly (1usec)".
-		m.state = StateBackup
-		return e.toMaster(acts, now, m)
+		// from the backup state very quickly (1usec)"; in a sync group
+		// that timeout goes through the group's rules.
+		if e.groupOf(m) == nil {
+			return m.becomeMaster(acts, now)
+		}
+		acts = m.enterBackup(acts, now)
+		m.downAt = now
+		return acts
 	default:
 		return m.enterBackup(acts, now)
 	}
@@ -289,8 +294,8 @@ func (e *engine) leaveFault(acts []action, now time.Time, m *machine) []action {
 	g := e.groupOf(m)
 	if g == nil {
 		if m.p.basePrio == PrioOwner && m.p.wantMast {
-			m.state = StateBackup
-			return e.toMaster(acts, now, m)
+			m.faultNotified = false
+			return m.becomeMaster(acts, now)
 		}
 		m.faultNotified = false
 		return m.enterBackup(acts, now)

@@ -27,6 +27,9 @@ type mailer struct {
 	timeout time.Duration
 	// sent, when set, is called after each attempt (tests).
 	sent func(subject string, err error)
+	// dial connects to the server (a net.Dialer by default; tests use a
+	// pipe).
+	dial func(ctx context.Context, addr string) (net.Conn, error)
 }
 
 func newMailer(g *Global, log *zap.Logger) *mailer {
@@ -85,8 +88,12 @@ func (m *mailer) alert(ctx context.Context, kind, name string, s State) {
 }
 
 func (m *mailer) send(ctx context.Context, subject, body string) error {
-	d := net.Dialer{Timeout: m.timeout}
-	conn, err := d.DialContext(ctx, "tcp", m.server)
+	dial := m.dial
+	if dial == nil {
+		d := net.Dialer{Timeout: m.timeout}
+		dial = func(ctx context.Context, addr string) (net.Conn, error) { return d.DialContext(ctx, "tcp", addr) }
+	}
+	conn, err := dial(ctx, m.server)
 	if err != nil {
 		return fmt.Errorf("vrrp: smtp: %w", err)
 	}

@@ -1,0 +1,582 @@
+package vrrp
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"go.uber.org/zap/zaptest"
+
+	"github.com/ulvs/ulvs/internal/script"
+)
+
+// fakeScripts stands in for internal/script: every script line maps to a
+// fakeRunner by its words joined with blanks.
+type fakeScripts struct {
+	mu      sync.Mutex
+	runners map[string]*fakeRunner
+}
+
+func (f *fakeScripts) get(name string) *fakeRunner {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.runners == nil {
+		f.runners = map[string]*fakeRunner{}
+	}
+	r, ok := f.runners[name]
+	if !ok {
+		r = &fakeRunner{ok: true}
+		f.runners[name] = r
+	}
+	return r
+}
+
+func (f *fakeScripts) prepare(_ script.Policy, argv []string, _, _ string) (runner, error) {
+	return f.get(strings.Join(argv, " ")), nil
+}
+
+// fakeRunner records its calls; it succeeds while ok, and takes hang to
+// run (killed at its timeout).
+type fakeRunner struct {
+	mu    sync.Mutex
+	ok    bool
+	hang  time.Duration
+	calls []string
+	times []time.Time
+}
+
+func (r *fakeRunner) set(ok bool, hang time.Duration) {
+	r.mu.Lock()
+	r.ok, r.hang = ok, hang
+	r.mu.Unlock()
+}
+
+func (r *fakeRunner) Run(ctx context.Context, timeout time.Duration, extra ...string) script.Result {
+	r.mu.Lock()
+	r.calls = append(r.calls, strings.Join(extra, " "))
+	r.times = append(r.times, time.Now())
+	ok, hang := r.ok, r.hang
+	r.mu.Unlock()
+	if hang > 0 {
+		d := hang
+		if timeout > 0 && timeout < d {
+			d = timeout
+		}
+		t := time.NewTimer(d)
+		defer t.Stop()
+		select {
+		case <-ctx.Done():
+			return script.Result{ExitCode: -1, Err: ctx.Err()}
+		case <-t.C:
+		}
+		if timeout > 0 && timeout < hang {
+			return script.Result{ExitCode: -1, TimedOut: true}
+		}
+	}
+	if ok {
+		return script.Result{}
+	}
+	return script.Result{ExitCode: 1}
+}
+
+func (r *fakeRunner) Calls() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.calls)
+}
+
+// testNode is a Node on a MemHost with its events collected.
+type testNode struct {
+	t      *testing.T
+	n      *Node
+	host   *MemHost
+	cancel context.CancelFunc
+	done   chan struct{}
+
+	mu     sync.Mutex
+	events []Event
+}
+
+func startNode(t *testing.T, host *MemHost, scripts *fakeScripts, cfg Config) *testNode {
+	t.Helper()
+	cfg.Network, cfg.System = host, host
+	cfg.Logger = zaptest.NewLogger(t).Named(host.Name())
+	n, err := New(&cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if scripts != nil {
+		n.prepare = scripts.prepare
+	}
+	tn := &testNode{t: t, n: n, host: host, done: make(chan struct{})}
+	evs := n.Events()
+	ctx, cancel := context.WithCancel(context.Background())
+	tn.cancel = cancel
+	go func() {
+		for ev := range evs {
+			tn.mu.Lock()
+			tn.events = append(tn.events, ev)
+			tn.mu.Unlock()
+		}
+	}()
+	go func() {
+		defer close(tn.done)
+		if err := n.Run(ctx); err != nil {
+			t.Error(err)
+		}
+	}()
+	t.Cleanup(tn.stop)
+	return tn
+}
+
+func (tn *testNode) stop() {
+	tn.cancel()
+	<-tn.done
+}
+
+func (tn *testNode) state(name string) State {
+	for _, s := range tn.n.Status().Instances {
+		if s.Name == name {
+			return s.State
+		}
+	}
+	return StateInit
+}
+
+// lastEvent returns the last event of the named instance or group.
+func (tn *testNode) lastEvent(name string) (Event, bool) {
+	tn.mu.Lock()
+	defer tn.mu.Unlock()
+	for i := len(tn.events) - 1; i >= 0; i-- {
+		if tn.events[i].Name == name {
+			return tn.events[i], true
+		}
+	}
+	return Event{}, false
+}
+
+func (tn *testNode) eventLog() []string {
+	tn.mu.Lock()
+	defer tn.mu.Unlock()
+	var out []string
+	for _, e := range tn.events {
+		out = append(out, fmt.Sprintf("%s %v->%v", e.Name, e.Prev, e.State))
+	}
+	return out
+}
+
+var (
+	hostA = netip.MustParseAddr("198.18.0.11")
+	hostB = netip.MustParseAddr("198.18.0.12")
+)
+
+func pair(t *testing.T) (*MemLAN, *MemHost, *MemHost) {
+	lan := NewMemLAN()
+	return lan, lan.Host("a", hostA, netip.MustParseAddr("fe80::11")), lan.Host("b", hostB, netip.MustParseAddr("fe80::12"))
+}
+
+// lastAdvertFrom records when src last sent an advert with priority > 0.
+type advertClock struct {
+	mu   sync.Mutex
+	last map[netip.Addr]time.Time
+}
+
+func clockAdverts(lan *MemLAN) *advertClock {
+	c := &advertClock{last: map[netip.Addr]time.Time{}}
+	lan.Tap(func(_ *MemHost, p *Packet) {
+		c.mu.Lock()
+		c.last[p.Src] = time.Now()
+		c.mu.Unlock()
+	})
+	return c
+}
+
+func (c *advertClock) at(src netip.Addr) time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.last[src]
+}
+
+// TestFailoverTimings runs two nodes on an in-memory LAN under
+// testing/synctest and checks the takeover times to the microsecond: kill
+// -9 of the master (its cable cut, no priority 0) → the backup is master
+// 3 × advert + skew after the last advert it heard; graceful stop → skew
+// after the priority 0 advert; and the higher priority preempts back.
+func TestFailoverTimings(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		version int
+		adv     time.Duration
+		// skewB and downB are the backup's (priority 100) skew and master
+		// down interval.
+		skewB, downB time.Duration
+	}{
+		{"v2 advert_int 1", 2, time.Second, 609375 * time.Microsecond, 3609375 * time.Microsecond},
+		{"v3 advert_int 0.1", 3, 100 * time.Millisecond, 60937 * time.Microsecond, 360937 * time.Microsecond},
+	}
+	for _, tc := range tests {
+		for _, graceful := range []bool{false, true} {
+			name := tc.name + " crash"
+			if graceful {
+				name = tc.name + " graceful"
+			}
+			t.Run(name, func(t *testing.T) {
+				t.Parallel()
+				synctest.Test(t, func(t *testing.T) {
+					lan, ha, hb := pair(t)
+					clock := clockAdverts(lan)
+					mk := func(prio int) Config {
+						return Config{Instances: []Instance{inst("VI_1", 51, prio, func(i *Instance) {
+							i.Version, i.AdvertInt = tc.version, tc.adv
+							i.AuthType, i.AuthPass = AuthPass, "1111"
+						})}}
+					}
+					a := startNode(t, ha, nil, mk(150))
+					b := startNode(t, hb, nil, mk(100))
+					time.Sleep(10 * tc.adv)
+					synctest.Wait()
+					if a.state("VI_1") != StateMaster || b.state("VI_1") != StateBackup {
+						t.Fatalf("states a=%v b=%v, want MASTER/BACKUP", a.state("VI_1"), b.state("VI_1"))
+					}
+					if !ha.HasAddress(vip) || hb.HasAddress(vip) {
+						t.Fatalf("VIP on a=%v b=%v, want a only", ha.HasAddress(vip), hb.HasAddress(vip))
+					}
+					var from time.Time
+					var want time.Duration
+					if graceful {
+						from, want = time.Now(), tc.skewB
+						a.stop()
+					} else {
+						ha.SetCable(false)
+						from, want = clock.at(hostA), tc.downB
+					}
+					time.Sleep(5 * tc.adv)
+					synctest.Wait()
+					ev, ok := b.lastEvent("VI_1")
+					if !ok || ev.State != StateMaster {
+						t.Fatalf("b's last event %+v, want MASTER", ev)
+					}
+					if got := ev.Time.Sub(from); got != want {
+						t.Errorf("b became master %v after the last advert, want exactly %v", got, want)
+					}
+					if !hb.HasAddress(vip) {
+						t.Error("b does not hold the VIP")
+					}
+					if graceful {
+						if ha.HasAddress(vip) {
+							t.Error("a kept the VIP after a graceful stop")
+						}
+						if st := b.n.Status().Instances[0].Stats; st.PriZeroRcvd != 1 {
+							t.Errorf("b counted %d priority 0 adverts, want 1", st.PriZeroRcvd)
+						}
+						// Bring a back: the higher priority preempts.
+						a = startNode(t, ha, nil, mk(150))
+					} else {
+						ha.SetCable(true) // a is still master: both masters meet
+					}
+					time.Sleep(10 * tc.adv)
+					synctest.Wait()
+					if a.state("VI_1") != StateMaster || b.state("VI_1") != StateBackup {
+						t.Errorf("after a returns: a=%v b=%v, want MASTER/BACKUP", a.state("VI_1"), b.state("VI_1"))
+					}
+					if !ha.HasAddress(vip) || hb.HasAddress(vip) {
+						t.Errorf("VIP on a=%v b=%v, want a only", ha.HasAddress(vip), hb.HasAddress(vip))
+					}
+				})
+			})
+		}
+	}
+}
+
+// TestMasterAdvertsEveryInterval checks the master's cadence is exact and
+// that a hanging track script (killed at its timeout) does not delay it.
+func TestMasterAdvertsEveryInterval(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		lan, ha, _ := pair(t)
+		var mu sync.Mutex
+		var sent []time.Time
+		lan.Tap(func(_ *MemHost, p *Packet) {
+			mu.Lock()
+			sent = append(sent, time.Now())
+			mu.Unlock()
+		})
+		fs := &fakeScripts{}
+		fs.get("check").set(true, 10*time.Second) // hangs far past its 2 s timeout
+		startNode(t, ha, fs, Config{
+			Scripts:   []Script{{Name: "chk", Argv: []string{"check"}, Interval: 2 * time.Second, Timeout: 2 * time.Second, Weight: -10}},
+			Instances: []Instance{inst("VI_1", 51, 255, func(i *Instance) { i.State = StateMaster; i.TrackScripts = []TrackRef{{Name: "chk"}} })},
+		})
+		time.Sleep(20 * time.Second)
+		synctest.Wait()
+		mu.Lock()
+		defer mu.Unlock()
+		if len(sent) < 10 {
+			t.Fatalf("%d adverts in 20 s", len(sent))
+		}
+		for i := 1; i < len(sent); i++ {
+			if d := sent[i].Sub(sent[i-1]); d != time.Second {
+				t.Fatalf("advert %d came %v after the previous one, want 1s", i, d)
+			}
+		}
+	})
+}
+
+// TestTrackScriptMovesVIP is the user's nginx scenario (seed
+// 001-nginx-vrrp-script: vrrp_script "killall -0 nginx" interval 1 weight
+// -15 fall 2 rise 1; VI_1 vrid 66 prio 100 MASTER / 90 BACKUP) against the
+// in-memory LAN: when nginx stops on the master its priority falls to 85
+// and the VIP moves after fall × interval plus the backup's down timer;
+// the notify scripts get the states.
+func TestTrackScriptMovesVIP(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		_, ha, hb := pair(t)
+		v := netip.MustParseAddr("198.18.166.100")
+		mk := func(state State, prio int) Config {
+			return Config{
+				Global: Global{McastGroup4: netip.MustParseAddr("224.24.1.1")},
+				Scripts: []Script{{Name: "nginx", Argv: []string{"killall", "-0", "nginx", "&&", "exit", "0", "||", "exit", "1"},
+					Interval: time.Second, Weight: -15, Fall: 2, Rise: 1}},
+				Instances: []Instance{{Name: "VI_1", State: state, Interface: "eth0", VRID: 66, Priority: prio,
+					AdvertInt: time.Second, AuthType: AuthPass, AuthPass: "111111",
+					VIPs:         []VIP{{Prefix: netip.PrefixFrom(v, 24), Dev: "eth0"}},
+					TrackScripts: []TrackRef{{Name: "nginx"}},
+					NotifyMaster: &Notify{Argv: []string{"notify.sh", "master"}},
+					NotifyBackup: &Notify{Argv: []string{"notify.sh", "backup"}},
+					Notify:       &Notify{Argv: []string{"generic"}},
+				}},
+			}
+		}
+		fa, fb := &fakeScripts{}, &fakeScripts{}
+		a := startNode(t, ha, fa, mk(StateMaster, 100))
+		b := startNode(t, hb, fb, mk(StateBackup, 90))
+		time.Sleep(10 * time.Second)
+		synctest.Wait()
+		if a.state("VI_1") != StateMaster || !ha.HasAddress(v) || hb.HasAddress(v) {
+			t.Fatalf("a=%v b=%v; VIP a=%v b=%v", a.state("VI_1"), b.state("VI_1"), ha.HasAddress(v), hb.HasAddress(v))
+		}
+		stopped := time.Now()
+		const nginxCheck = "killall -0 nginx && exit 0 || exit 1"
+		fa.get(nginxCheck).set(false, 0) // nginx stops on a
+		time.Sleep(10 * time.Second)
+		synctest.Wait()
+		if b.state("VI_1") != StateMaster || a.state("VI_1") != StateBackup || !hb.HasAddress(v) || ha.HasAddress(v) {
+			t.Fatalf("after nginx stopped: a=%v b=%v; VIP a=%v b=%v", a.state("VI_1"), b.state("VI_1"), ha.HasAddress(v), hb.HasAddress(v))
+		}
+		if st := a.n.Status().Instances[0]; st.EffectivePriority != 85 {
+			t.Errorf("a's effective priority %d, want 100-15", st.EffectivePriority)
+		}
+		// fall 2 at interval 1: failed by the second failing run (≤ 2 s),
+		// then b (90) discards a's adverts (85) and takes over after its
+		// down timer (3 s + 166/256 s).
+		ev, _ := b.lastEvent("VI_1")
+		if d := ev.Time.Sub(stopped); d > 2*time.Second+3648438*time.Microsecond {
+			t.Errorf("VIP moved %v after nginx stopped, want ≤ 2 s + 3.648 s", d)
+		}
+		// notify_master / notify_backup get their configured arguments only.
+		if got := len(fa.get("notify.sh master").Calls()); got != 1 {
+			t.Errorf("a's notify_master ran %d times, want 1", got)
+		}
+		if got := fa.get("notify.sh backup").Calls(); len(got) != 2 || got[0] != "" {
+			t.Errorf("a's notify_backup calls %q, want two without extra arguments", got)
+		}
+		gotA := fa.get("generic").Calls()
+		wantA := []string{"INSTANCE VI_1 BACKUP 100", "INSTANCE VI_1 MASTER 100", "INSTANCE VI_1 BACKUP 85"}
+		if diff := cmp.Diff(wantA, gotA); diff != "" {
+			t.Errorf("a's generic notify calls (-want +got):\n%s", diff)
+		}
+		gotB := fb.get("generic").Calls()
+		wantB := []string{"INSTANCE VI_1 BACKUP 90", "INSTANCE VI_1 MASTER 90"}
+		if diff := cmp.Diff(wantB, gotB); diff != "" {
+			t.Errorf("b's generic notify calls (-want +got):\n%s", diff)
+		}
+		// nginx back on a: 85 → 100 and a preempts again.
+		fa.get(nginxCheck).set(true, 0)
+		time.Sleep(10 * time.Second)
+		synctest.Wait()
+		if a.state("VI_1") != StateMaster || !ha.HasAddress(v) || hb.HasAddress(v) {
+			t.Errorf("after nginx restarted: a=%v b=%v", a.state("VI_1"), b.state("VI_1"))
+		}
+	})
+}
+
+// TestUnicastWithMulticastDropped: unicast_peer works on a LAN that drops
+// every multicast packet.
+func TestUnicastWithMulticastDropped(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		lan, ha, hb := pair(t)
+		lan.SetDrop(func(_ *MemHost, p *Packet) bool { return p.Dst.IsMulticast() })
+		mk := func(prio int, self, peer netip.Addr) Config {
+			return Config{Instances: []Instance{inst("VI_1", 51, prio, func(i *Instance) {
+				i.UnicastSrcIP, i.UnicastPeers = self, []Peer{{Addr: peer}}
+			})}}
+		}
+		a := startNode(t, ha, nil, mk(150, hostA, hostB))
+		b := startNode(t, hb, nil, mk(100, hostB, hostA))
+		time.Sleep(10 * time.Second)
+		synctest.Wait()
+		if a.state("VI_1") != StateMaster || b.state("VI_1") != StateBackup {
+			t.Fatalf("a=%v b=%v, want MASTER/BACKUP", a.state("VI_1"), b.state("VI_1"))
+		}
+		if ha.HasAddress(vip) == hb.HasAddress(vip) {
+			t.Errorf("VIP on a=%v b=%v, want exactly one", ha.HasAddress(vip), hb.HasAddress(vip))
+		}
+		if st := b.n.Status().Instances[0].Stats; st.AdvertRcvd < 5 {
+			t.Errorf("b received %d adverts", st.AdvertRcvd)
+		}
+	})
+}
+
+// TestMismatchIgnoredAndCounted: a node with another password, and one
+// with another VRID, do not disturb a pair; both become master on their
+// own and the pair counts the mismatches.
+func TestMismatchIgnoredAndCounted(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		lan, ha, hb := pair(t)
+		hc := lan.Host("c", netip.MustParseAddr("198.18.0.13"))
+		hd := lan.Host("d", netip.MustParseAddr("198.18.0.14"))
+		mk := func(prio, vrid int, pass string) Config {
+			return Config{Instances: []Instance{inst("VI_1", vrid, prio, func(i *Instance) { i.AuthType, i.AuthPass = AuthPass, pass })}}
+		}
+		a := startNode(t, ha, nil, mk(100, 51, "good"))
+		b := startNode(t, hb, nil, mk(90, 51, "good"))
+		c := startNode(t, hc, nil, mk(200, 51, "evil"))
+		d := startNode(t, hd, nil, mk(200, 52, "good"))
+		time.Sleep(10 * time.Second)
+		synctest.Wait()
+		for _, x := range []struct {
+			n    *testNode
+			want State
+		}{{a, StateMaster}, {b, StateBackup}, {c, StateMaster}, {d, StateMaster}} {
+			if got := x.n.state("VI_1"); got != x.want {
+				t.Errorf("%s: %v, want %v", x.n.host.Name(), got, x.want)
+			}
+		}
+		st := a.n.Status()
+		if st.Instances[0].Stats.AuthFailure == 0 {
+			t.Error("a did not count c's bad password")
+		}
+		if st.UnknownVRID == 0 {
+			t.Error("a did not count d's VRID 52")
+		}
+	})
+}
+
+// TestStaleVIPsRemovedAtStart: a VIP left on the interface by a crash is
+// removed when the instance starts as backup.
+func TestStaleVIPsRemovedAtStart(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		_, ha, _ := pair(t)
+		if err := ha.AddAddress("eth0", VIP{Prefix: netip.PrefixFrom(vip, 32)}); err != nil {
+			t.Fatal(err)
+		}
+		a := startNode(t, ha, nil, Config{Instances: []Instance{inst("VI_1", 51, 100)}})
+		time.Sleep(time.Second)
+		synctest.Wait()
+		if a.state("VI_1") != StateBackup || ha.HasAddress(vip) {
+			t.Errorf("state %v, stale VIP present %v", a.state("VI_1"), ha.HasAddress(vip))
+		}
+		// The source address is the interface's, not the stale VIP.
+		if src := a.n.Status().Instances[0].SourceAddr; src != hostA {
+			t.Errorf("source %v, want %v", src, hostA)
+		}
+	})
+}
+
+// TestLinkDownIsFault: the instance's interface going down is a FAULT
+// (priority 0 sent, VIPs removed); back up, it is a backup again.
+func TestLinkDownIsFault(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		_, ha, _ := pair(t)
+		a := startNode(t, ha, nil, Config{Instances: []Instance{inst("VI_1", 51, 100)}})
+		time.Sleep(5 * time.Second)
+		synctest.Wait()
+		ha.SetLink("eth0", false)
+		synctest.Wait()
+		if a.state("VI_1") != StateFault || ha.HasAddress(vip) {
+			t.Errorf("state %v, VIP %v; want FAULT without VIP", a.state("VI_1"), ha.HasAddress(vip))
+		}
+		if got := a.n.Status().Instances[0].Stats.PriZeroSent; got != 1 {
+			t.Errorf("priority 0 sent %d times, want 1", got)
+		}
+		ha.SetLink("eth0", true)
+		synctest.Wait()
+		if a.state("VI_1") != StateBackup {
+			t.Errorf("state %v after link up, want BACKUP", a.state("VI_1"))
+		}
+		want := []string{"VI_1 INIT->BACKUP", "VI_1 BACKUP->MASTER", "VI_1 MASTER->FAULT", "VI_1 FAULT->BACKUP"}
+		if diff := cmp.Diff(want, a.eventLog()); diff != "" {
+			t.Errorf("events (-want +got):\n%s", diff)
+		}
+	})
+}
+
+// TestReload applies a changed configuration: the master keeps its state,
+// gains the new VIP and loses the removed one; a removed instance leaves
+// (as keepalived's DELETED, notified as FAULT); a new one starts.
+func TestReload(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		_, ha, _ := pair(t)
+		v2 := netip.MustParseAddr("198.18.0.101")
+		v3 := netip.MustParseAddr("198.18.0.102")
+		fs := &fakeScripts{}
+		cfg := Config{Instances: []Instance{
+			inst("VI_1", 51, 255, func(i *Instance) { i.State = StateMaster; i.Notify = &Notify{Argv: []string{"n"}} }),
+			inst("VI_2", 52, 255, func(i *Instance) {
+				i.State = StateMaster
+				i.VIPs = []VIP{{Prefix: netip.PrefixFrom(v2, 32)}}
+				i.Notify = &Notify{Argv: []string{"n"}}
+			}),
+		}}
+		a := startNode(t, ha, fs, cfg)
+		time.Sleep(3 * time.Second)
+		synctest.Wait()
+		cfg2 := Config{Instances: []Instance{
+			inst("VI_1", 51, 255, func(i *Instance) {
+				i.State = StateMaster
+				i.VIPs = []VIP{{Prefix: netip.PrefixFrom(v3, 32)}}
+				i.Notify = &Notify{Argv: []string{"n"}}
+			}),
+			inst("VI_3", 53, 100, func(i *Instance) { i.VIPs = nil; i.Notify = &Notify{Argv: []string{"n"}} }),
+		}}
+		if err := a.n.Apply(&cfg2); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Second)
+		synctest.Wait()
+		if diff := cmp.Diff([]string{"eth0 198.18.0.102/32"}, ha.Addresses()); diff != "" {
+			t.Errorf("addresses after reload (-want +got):\n%s", diff)
+		}
+		want := []string{"VI_1 INIT->MASTER", "VI_2 INIT->MASTER", "VI_2 MASTER->DELETED", "VI_3 INIT->BACKUP"}
+		if diff := cmp.Diff(want, a.eventLog()); diff != "" {
+			t.Errorf("events (-want +got):\n%s", diff)
+		}
+		calls := fs.get("n").Calls()
+		if !slices.Contains(calls, "INSTANCE VI_2 FAULT 255") {
+			t.Errorf("notify calls %q lack the deleted instance as FAULT", calls)
+		}
+		// A config that does not check out changes nothing.
+		bad := cfg2
+		bad.Instances = append(slices.Clone(cfg2.Instances), inst("VI_1", 54, 100))
+		if err := a.n.Apply(&bad); err == nil {
+			t.Error("Apply accepted an instance defined twice")
+		}
+		if got := len(a.n.Status().Instances); got != 2 {
+			t.Errorf("%d instances after a failed reload, want 2", got)
+		}
+	})
+}
