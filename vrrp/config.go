@@ -19,13 +19,13 @@ type Config struct {
 	Instances  []Instance
 
 	// Logger receives the log; nil means no logging.
-	Logger *zap.Logger
+	Logger *zap.Logger `json:"-"`
 	// Network opens the VRRP sockets; nil means the system's raw sockets
 	// (Linux only).
-	Network Network
+	Network Network `json:"-"`
 	// System adds addresses, routes and rules, sends gratuitous ARP and
 	// reports links; nil means the system's (Linux only, netlink).
-	System System
+	System System `json:"-"`
 }
 
 // Global holds the global_defs settings that concern VRRP.

@@ -280,7 +280,7 @@ func TestEngineScenarios(t *testing.T) {
 			ins:  []Instance{inst("VI_1", 51, 150, func(i *Instance) { i.PreemptDelay = 5 * time.Second })},
 			steps: []step{
 				{at: 0, ev: start, want: "0:sweep 0:BACKUP"},
-				{at: time.Second, ev: rx(t, 0, peerB, 100), want: ""},  // starts the delay: until 6 s
+				{at: time.Second, ev: rx(t, 0, peerB, 100), want: ""}, // starts the delay: until 6 s
 				{at: 5 * time.Second, ev: rx(t, 0, peerB, 100), want: "", deadline: 5*time.Second + 3414062*time.Microsecond},
 				{at: 7 * time.Second, ev: rx(t, 0, peerB, 100), want: "", deadline: 5*time.Second + 3414062*time.Microsecond},
 				{at: 5*time.Second + 3414062*time.Microsecond, ev: tick, want: "0:send(150) 0:set-vips 0:garp(5) 0:MASTER"},
@@ -379,7 +379,7 @@ func TestEngineScenarios(t *testing.T) {
 				{at: down100, ev: tick, want: "", state: StateBackup},
 				// VI_2's timer runs out: both go.
 				{at: 2*time.Second + down100, ev: tick,
-					want: "1:send(100) 1:set-vips 1:garp(5) 1:MASTER 0:send(100) 0:set-vips 0:garp(5) 0:MASTER group0:MASTER",
+					want:  "1:send(100) 1:set-vips 1:garp(5) 1:MASTER 0:send(100) 0:set-vips 0:garp(5) 0:MASTER group0:MASTER",
 					state: StateMaster},
 				// A higher priority on VI_2: both back down.
 				{at: 7 * time.Second, ev: rx(t, 1, peerB, 200), want: "1:clear 1:BACKUP 0:clear 0:BACKUP group0:BACKUP"},

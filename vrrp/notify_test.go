@@ -256,4 +256,3 @@ func fakeSMTP(c net.Conn, lines *[]string) {
 		}
 	}
 }
-
