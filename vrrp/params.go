@@ -43,6 +43,20 @@ func (s State) String() string {
 	return fmt.Sprintf("STATE(%d)", uint8(s))
 }
 
+// MarshalText returns the state's name, so JSON shows "MASTER".
+func (s State) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// UnmarshalText parses a state name.
+func (s *State) UnmarshalText(b []byte) error {
+	for x := StateInit; x <= StateDeleted; x++ {
+		if x.String() == string(b) {
+			*s = x
+			return nil
+		}
+	}
+	return fmt.Errorf("vrrp: unknown state %q", b)
+}
+
 // Priorities with a meaning (RFC 5798 §5.2.4).
 const (
 	PrioStop  = 0

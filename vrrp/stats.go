@@ -42,11 +42,10 @@ type InstanceStatus struct {
 	Interface string `json:"ifp_ifname"`
 	VRID      int    `json:"vrid"`
 	Version   int    `json:"version"`
-	State     State  `json:"-"`
-	StateName string `json:"state"`
+	State     State  `json:"state"`
 	// WantState is the state the instance would be in without its sync
 	// group.
-	WantState         State         `json:"-"`
+	WantState         State         `json:"wantstate"`
 	BasePriority      int           `json:"base_priority"`
 	EffectivePriority int           `json:"effective_priority"`
 	AdverInt          time.Duration `json:"adver_int"`
@@ -72,10 +71,9 @@ type TrackStatus struct {
 
 // GroupStatus is a snapshot of one sync group.
 type GroupStatus struct {
-	Name      string   `json:"gname"`
-	State     State    `json:"-"`
-	StateName string   `json:"state"`
-	Members   []string `json:"members"`
+	Name    string   `json:"gname"`
+	State   State    `json:"state"`
+	Members []string `json:"members"`
 }
 
 // Status is a snapshot of the whole VRRP side.

@@ -21,12 +21,12 @@ func (n *Node) status() Status {
 		for i, in := range n.cfg.Instances {
 			p := ps[i]
 			s.Instances = append(s.Instances, InstanceStatus{Name: in.Name, Interface: in.Interface, VRID: int(p.vrid),
-				Version: int(p.version), State: StateInit, StateName: StateInit.String(), WantState: StateInit,
+				Version: int(p.version), State: StateInit, WantState: StateInit,
 				BasePriority: int(p.basePrio), EffectivePriority: int(p.basePrio), AdverInt: p.adverInt,
 				MasterAdverInt: p.adverInt, VIPs: slices.Clone(p.vips)})
 		}
 		for _, g := range n.cfg.Groups {
-			s.Groups = append(s.Groups, GroupStatus{Name: g.Name, State: StateInit, StateName: StateInit.String(),
+			s.Groups = append(s.Groups, GroupStatus{Name: g.Name, State: StateInit,
 				Members: slices.Clone(g.Members)})
 		}
 		return s
@@ -34,7 +34,7 @@ func (n *Node) status() Status {
 	for _, in := range n.insts {
 		m := in.m
 		st := InstanceStatus{Name: in.cfg.Name, Interface: in.cfg.Interface, VRID: int(in.p.vrid),
-			Version: int(in.p.version), State: m.state, StateName: m.state.String(), WantState: m.want,
+			Version: int(in.p.version), State: m.state, WantState: m.want,
 			BasePriority: int(in.p.basePrio), EffectivePriority: int(m.prio), AdverInt: in.p.adverInt,
 			MasterAdverInt: m.masterAdvInt, MasterAddr: m.masterAddr, MasterPriority: int(m.masterPrio),
 			SourceAddr: in.src, VIPs: slices.Clone(in.p.vips), VIPsSet: m.vipsSet,
@@ -46,7 +46,7 @@ func (n *Node) status() Status {
 	}
 	for i, g := range n.groups {
 		gs := n.eng.groups[i]
-		s.Groups = append(s.Groups, GroupStatus{Name: g.cfg.Name, State: gs.state, StateName: gs.state.String(),
+		s.Groups = append(s.Groups, GroupStatus{Name: g.cfg.Name, State: gs.state,
 			Members: slices.Clone(g.cfg.Members)})
 	}
 	s.UnknownVRID = n.counters.unknownVRID
