@@ -157,6 +157,11 @@ func (t *raw6) init(cfg TransportConfig) error {
 	if err := t.pc.SetHopLimit(TTL); err != nil {
 		return fmt.Errorf("vrrp: %w", err)
 	}
+	// keepalived sends with traffic class 0xc0 (network control), as its
+	// IPv4 adverts have TOS 0xc0.
+	if err := t.pc.SetTrafficClass(0xc0); err != nil {
+		return fmt.Errorf("vrrp: %w", err)
+	}
 	if cfg.Group.IsValid() {
 		if err := t.pc.JoinGroup(t.ifi, &net.IPAddr{IP: cfg.Group.AsSlice()}); err != nil {
 			return fmt.Errorf("vrrp: join %v on %s: %w", cfg.Group, t.ifi.Name, err)
