@@ -27,7 +27,10 @@ import (
 // keepalived run beside it, and a netlink watch that timestamps when a
 // VIP appears or disappears in a namespace.
 
-const childTest = "TestULVSChild"
+const (
+	childTest  = "TestULVSChild"
+	childReady = "ULVS_CHILD_READY"
+)
 
 // TestULVSChild is not a test of its own: it is the body of a ulvs node
 // that the interop tests start inside a namespace. It runs the Config in
@@ -60,6 +63,7 @@ func TestULVSChild(t *testing.T) {
 	defer stop()
 	usr1 := make(chan os.Signal, 1)
 	signal.Notify(usr1, syscall.SIGUSR1)
+	fmt.Println(childReady) // SIGUSR1 would kill us before this
 	go func() {
 		for range usr1 {
 			st, _ := json.Marshal(n.Status())
@@ -138,6 +142,9 @@ func (l *lab) startULVS(name string, cfg Config) *ulvs {
 // Status asks the node for its status (SIGUSR1) and reads it.
 func (u *ulvs) Status() Status {
 	u.l.t.Helper()
+	topotest.Eventually(u.l.t, 10*time.Second, "ulvs child not ready", func() bool {
+		return strings.Contains(u.proc.Log(), childReady)
+	})
 	_ = os.Remove(u.status)
 	if err := u.proc.Signal(syscall.SIGUSR1); err != nil {
 		u.l.t.Fatalf("signal ulvs: %v", err)

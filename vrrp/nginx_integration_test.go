@@ -47,9 +47,9 @@ var nginxSeeds = []nginxSeed{
 		// 001-nginx-vrrp-script.conf: weight -15, interval 1, fall 2, rise
 		// 1; VI_1 vrid 66 MASTER 100 (the backup, from the document's
 		// second node, BACKUP 90); vrrp_mcast_group4 224.24.1.1.
-		name:   "001-nginx-vrrp-script",
-		global: Global{RouterID: "CentOS7.3", McastGroup4: netip.MustParseAddr("224.24.1.1")},
-		script: Script{Name: "nginx", Interval: time.Second, Weight: -15, Fall: 2, Rise: 1},
+		name:    "001-nginx-vrrp-script",
+		global:  Global{RouterID: "CentOS7.3", McastGroup4: netip.MustParseAddr("224.24.1.1")},
+		script:  Script{Name: "nginx", Interval: time.Second, Weight: -15, Fall: 2, Rise: 1},
 		n1State: StateMaster, n1Prio: 100, n2State: StateBackup, n2Prio: 90, vrid: 66, pass: "111111",
 		moves: true, wantPrio: 85,
 	},
@@ -58,9 +58,9 @@ var nginxSeeds = []nginxSeed{
 		// VI_1 vrid 51 MASTER 100 on server1, BACKUP 80 on server2. A weight
 		// of 1 cannot bridge 100 vs 80: nginx stopping on server1 only takes
 		// its priority from 101 to 100, and the VIP stays.
-		name:   "003-nginx-server1-2",
-		global: Global{RouterID: "keep_101"},
-		script: Script{Name: "check_nginx_alive", Interval: 3 * time.Second, Weight: 1},
+		name:    "003-nginx-server1-2",
+		global:  Global{RouterID: "keep_101"},
+		script:  Script{Name: "check_nginx_alive", Interval: 3 * time.Second, Weight: 1},
 		n1State: StateMaster, n1Prio: 100, n2State: StateBackup, n2Prio: 80, vrid: 51, pass: "1111",
 		moves: false, wantPrio: 100,
 	},
@@ -69,9 +69,9 @@ var nginxSeeds = []nginxSeed{
 		// root"; VI_1 vrid 51 MASTER 100. The document has no second node;
 		// the lab's backup has 98, between 95 and 100, so the weight moves
 		// the VIP.
-		name:   "004-nginx-check",
-		global: Global{RouterID: "LVS_DEVEL"},
-		script: Script{Name: "check_nginx", Interval: 2 * time.Second, Weight: -5, User: "root", Group: "root"},
+		name:    "004-nginx-check",
+		global:  Global{RouterID: "LVS_DEVEL"},
+		script:  Script{Name: "check_nginx", Interval: 2 * time.Second, Weight: -5, User: "root", Group: "root"},
 		n1State: StateMaster, n1Prio: 100, n2State: StateBackup, n2Prio: 98, vrid: 51, pass: "1111",
 		moves: true, wantPrio: 95,
 	},

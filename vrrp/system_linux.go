@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -30,6 +31,14 @@ type netSystem struct {
 	mu  sync.Mutex
 	// conns caches one packet socket per interface and EtherType.
 	conns map[[2]int]*packet.Conn
+	// bases counts the VMACs on each base interface and keeps the base's
+	// ARP sysctls as they were, to restore when the last VMAC goes.
+	bases map[string]*vmacBase
+}
+
+type vmacBase struct {
+	vmacs []string
+	saved map[string]string
 }
 
 // NewSystem returns the Linux System. A nil logger means none.
@@ -37,7 +46,7 @@ func NewSystem(log *zap.Logger) System {
 	if log == nil {
 		log = zap.NewNop()
 	}
-	return &netSystem{log: log, conns: map[[2]int]*packet.Conn{}}
+	return &netSystem{log: log, conns: map[[2]int]*packet.Conn{}, bases: map[string]*vmacBase{}}
 }
 
 var _ System = (*netSystem)(nil)
@@ -324,12 +333,27 @@ func (s *netSystem) AddVMAC(name, base string, mac net.HardwareAddr) error {
 			return fmt.Errorf("vrrp: vmac %s: %w", name, err)
 		}
 	}
-	// Only the VIPs live on the VMAC: it must answer ARP for them alone
-	// (keepalived sets arp_ignore and arp_filter on VMAC interfaces).
-	for k, v := range map[string]string{"arp_ignore": "1", "arp_filter": "1"} {
-		p := filepath.Join("/proc/sys/net/ipv4/conf", name, k)
-		if err := os.WriteFile(p, []byte(v), 0o644); err != nil {
-			s.log.Warn("cannot set VMAC sysctl", zap.String("path", p), zap.Error(err))
+	// keepalived (vrrp_if_config.c) sets arp_ignore=1 and arp_filter=1
+	// on the VMAC and its base interface, so that ARP for a VIP is answered
+	// by the VMAC alone, with the virtual MAC, and not by the base too.
+	s.mu.Lock()
+	b := s.bases[base]
+	if b == nil {
+		b = &vmacBase{saved: map[string]string{}}
+		for _, k := range []string{"arp_ignore", "arp_filter"} {
+			if v, err := os.ReadFile(arpSysctl(base, k)); err == nil {
+				b.saved[k] = strings.TrimSpace(string(v))
+			}
+		}
+		s.bases[base] = b
+	}
+	b.vmacs = append(b.vmacs, name)
+	s.mu.Unlock()
+	for _, dev := range []string{base, name} {
+		for _, k := range []string{"arp_ignore", "arp_filter"} {
+			if err := os.WriteFile(arpSysctl(dev, k), []byte("1"), 0o644); err != nil {
+				s.log.Warn("cannot set VMAC sysctl", zap.String("interface", dev), zap.String("sysctl", k), zap.Error(err))
+			}
 		}
 	}
 	l, err := netlink.LinkByName(name)
@@ -342,12 +366,25 @@ func (s *netSystem) AddVMAC(name, base string, mac net.HardwareAddr) error {
 	return nil
 }
 
+func arpSysctl(dev, key string) string { return filepath.Join("/proc/sys/net/ipv4/conf", dev, key) }
+
 func (s *netSystem) DelVMAC(name string) error {
 	l, err := netlink.LinkByName(name)
 	if err != nil {
 		return nil
 	}
 	s.mu.Lock()
+	for base, b := range s.bases {
+		if i := slices.Index(b.vmacs, name); i >= 0 {
+			b.vmacs = slices.Delete(b.vmacs, i, i+1)
+			if len(b.vmacs) == 0 {
+				for k, v := range b.saved {
+					_ = os.WriteFile(arpSysctl(base, k), []byte(v), 0o644)
+				}
+				delete(s.bases, base)
+			}
+		}
+	}
 	for k, c := range s.conns {
 		if k[0] == l.Attrs().Index {
 			_ = c.Close()
