@@ -154,21 +154,31 @@ func TestInteropKeepalived(t *testing.T) {
 	}
 }
 
-// TestInteropMismatch: a keepalived with another password, and one
-// instance with a VRID ulvs does not have, are ignored and counted.
+// TestInteropMismatch: a keepalived with another password, an instance
+// with a VRID ulvs does not have, and one whose address count differs are
+// ignored and counted. (keepalived 2.2.7 drops adverts whose address count
+// differs from its own — "received an unexpected ip number count" — and so
+// does ulvs.)
 func TestInteropMismatch(t *testing.T) {
 	t.Parallel()
 	l := newLab(t, "u", "k")
 	v := netip.MustParseAddr("198.18.0.100")
-	u := l.startULVS("u", Config{Instances: []Instance{{Name: "VI_1", Interface: "eth0", VRID: 51, Priority: 100,
-		AuthType: AuthPass, AuthPass: "2222", VIPs: []VIP{{Prefix: netip.MustParsePrefix("198.18.0.100/24")}}}}})
+	v3 := netip.MustParseAddr("198.18.0.104")
+	u := l.startULVS("u", Config{Instances: []Instance{
+		{Name: "VI_1", Interface: "eth0", VRID: 51, Priority: 100,
+			AuthType: AuthPass, AuthPass: "2222", VIPs: []VIP{{Prefix: netip.MustParsePrefix("198.18.0.100/24")}}},
+		{Name: "VI_3", Interface: "eth0", VRID: 54, Priority: 100,
+			VIPs: []VIP{{Prefix: netip.PrefixFrom(v3, 24)}, {Prefix: netip.MustParsePrefix("198.18.0.105/24")}}},
+	}})
 	k := l.startKeepalived("k", kaInstance{Name: "VI_1", State: "MASTER", Iface: "eth0", VRID: 51, Prio: 150, Advert: "1",
 		Pass: "1111", VIPs: []string{"198.18.0.100/24"}}.String()+
 		kaInstance{Name: "VI_2", State: "MASTER", Iface: "eth0", VRID: 53, Prio: 150, Advert: "1",
-			VIPs: []string{"198.18.0.103/24"}}.String())
+			VIPs: []string{"198.18.0.103/24"}}.String()+
+		kaInstance{Name: "VI_3", State: "MASTER", Iface: "eth0", VRID: 54, Prio: 150, Advert: "1",
+			VIPs: []string{"198.18.0.104/24"}}.String())
 	// Each ignores the other: both end up master of VRID 51.
-	topotest.Eventually(t, 15*time.Second, "both nodes should hold the VIP", func() bool {
-		return len(l.holders(v)) == 2
+	topotest.Eventually(t, 15*time.Second, "both nodes should hold the VIPs", func() bool {
+		return len(l.holders(v)) == 2 && len(l.holders(v3)) == 2
 	})
 	st := u.Status()
 	if st.Instances[0].Stats.AuthFailure == 0 {
@@ -177,8 +187,12 @@ func TestInteropMismatch(t *testing.T) {
 	if st.UnknownVRID == 0 {
 		t.Error("ulvs counted no advert of the unknown VRID 53")
 	}
+	if st.Instances[1].Stats.AddrListErr == 0 {
+		t.Errorf("ulvs counted no address count mismatch: %+v", st.Instances[1].Stats)
+	}
 	topotest.Eventually(t, 5*time.Second, "keepalived did not log the bad password", func() bool {
-		return strings.Contains(k.proc.Log(), "received an invalid passwd")
+		log := k.proc.Log()
+		return strings.Contains(log, "received an invalid passwd") && strings.Contains(log, "unexpected ip number count 2, expected 1")
 	})
 }
 
