@@ -580,3 +580,104 @@ func TestReload(t *testing.T) {
 		}
 	})
 }
+
+// TestSyncGroupNode: a sync group's members move together on one node and
+// its generic notify gets "GROUP name STATE 0".
+func TestSyncGroupNode(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		_, ha, hb := pair(t)
+		v2 := netip.MustParseAddr("198.18.0.101")
+		mk := func(prio int) Config {
+			return Config{
+				Groups: []SyncGroup{{Name: "G", Members: []string{"VI_1", "VI_2"}, Notify: &Notify{Argv: []string{"gn"}}}},
+				Instances: []Instance{inst("VI_1", 51, prio),
+					inst("VI_2", 52, prio, func(i *Instance) { i.VIPs = []VIP{{Prefix: netip.PrefixFrom(v2, 32)}} })},
+			}
+		}
+		fa := &fakeScripts{}
+		a := startNode(t, ha, fa, mk(150))
+		startNode(t, hb, nil, mk(100))
+		time.Sleep(10 * time.Second)
+		synctest.Wait()
+		if !ha.HasAddress(vip) || !ha.HasAddress(v2) || hb.HasAddress(vip) || hb.HasAddress(v2) {
+			t.Fatalf("a holds %v, b holds %v", ha.Addresses(), hb.Addresses())
+		}
+		// A FAULT on one member of a's group takes both instances to b.
+		ha.AddLink(Link{Name: "eth9", Index: 9, Up: true})
+		a.stop()
+		a = startNode(t, ha, fa, func() Config {
+			c := mk(150)
+			c.Instances[1].TrackInterfaces = []TrackRef{{Name: "eth9"}}
+			return c
+		}())
+		time.Sleep(10 * time.Second)
+		synctest.Wait()
+		ha.SetLink("eth9", false)
+		time.Sleep(10 * time.Second)
+		synctest.Wait()
+		if ha.HasAddress(vip) || ha.HasAddress(v2) || !hb.HasAddress(vip) || !hb.HasAddress(v2) {
+			t.Errorf("after the fault: a holds %v, b holds %v", ha.Addresses(), hb.Addresses())
+		}
+		st := a.n.Status()
+		if st.Groups[0].State != StateFault || st.Instances[0].State != StateFault || st.Instances[1].State != StateFault {
+			t.Errorf("a's group %v, instances %v %v", st.Groups[0].State, st.Instances[0].State, st.Instances[1].State)
+		}
+		got := fa.get("gn").Calls()
+		if !slices.Contains(got, "GROUP G MASTER 0") || !slices.Contains(got, "GROUP G FAULT 0") {
+			t.Errorf("group notify calls %q", got)
+		}
+	})
+}
+
+// TestNodeLifecycle covers the API around Run: Status and Apply before
+// Run, Run only once, the events channel closed after Run.
+func TestNodeLifecycle(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		h := NewMemLAN().Host("a", hostA)
+		cfg := Config{Instances: []Instance{inst("VI_1", 51, 100)}, Network: h, System: h}
+		n, err := New(&cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		st := n.Status()
+		if len(st.Instances) != 1 || st.Instances[0].State != StateInit || st.Instances[0].EffectivePriority != 100 {
+			t.Errorf("status before Run: %+v", st)
+		}
+		cfg2 := Config{Instances: []Instance{inst("VI_1", 51, 120)}}
+		if err := n.Apply(&cfg2); err != nil {
+			t.Fatal(err)
+		}
+		if got := n.Status().Instances[0].BasePriority; got != 120 {
+			t.Errorf("priority after Apply before Run: %d", got)
+		}
+		evs := n.Events()
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error)
+		go func() { done <- n.Run(ctx) }()
+		var got []string
+		collected := make(chan struct{})
+		go func() {
+			for e := range evs {
+				got = append(got, e.State.String())
+			}
+			close(collected)
+		}()
+		time.Sleep(5 * time.Second)
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		<-collected
+		if diff := cmp.Diff([]string{"BACKUP", "MASTER", "STOP"}, got); diff != "" {
+			t.Errorf("events (-want +got):\n%s", diff)
+		}
+		if err := n.Run(context.Background()); err == nil {
+			t.Error("second Run accepted")
+		}
+		if st := n.Status(); st.Instances[0].State != StateStop || st.Instances[0].Stats.PriZeroSent != 1 {
+			t.Errorf("status after Run: %+v", st.Instances[0])
+		}
+	})
+}
