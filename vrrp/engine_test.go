@@ -534,3 +534,32 @@ func TestAHReplayRejected(t *testing.T) {
 		t.Errorf("stats %+v, want 1 accepted and 1 replay", got)
 	}
 }
+
+// FuzzEngineReceive feeds arbitrary packets to instances of every
+// authentication kind: no panic, and nothing but a valid advert is counted
+// as received.
+func FuzzEngineReceive(f *testing.F) {
+	f.Add([]byte{0x21, 51, 200, 1, 1, 1, 0, 0, 198, 18, 0, 100, '1', '1', '1', '1', 0, 0, 0, 0}, uint8(255), false)
+	f.Add(make([]byte, ahLen+20), uint8(255), true)
+	f.Fuzz(func(t *testing.T, payload []byte, ttl uint8, ah bool) {
+		in := inst("a", 51, 100, func(i *Instance) { i.AuthType, i.AuthPass = AuthPass, "1111" })
+		proto := uint8(ProtoVRRP)
+		if ah {
+			in.AuthType, proto = AuthAH, ProtoAH
+		}
+		e := testEngine(t, Global{}, nil, in, inst("b", 52, 100, func(i *Instance) { i.Version = 3 }))
+		e.Step(t0, evTrack{Inst: 0, Priority: 100})
+		e.Step(t0, evTrack{Inst: 1, Priority: 100})
+		e.Step(t0, evStart{})
+		for i := range e.ms {
+			pkt := &Packet{Src: peerB, Dst: Group4, TTL: ttl, Proto: proto, Payload: payload}
+			e.Step(t0.Add(time.Second), evPacket{Inst: i, Packet: pkt})
+			st := e.ms[i].stats
+			if st.AdvertRcvd > 0 {
+				if _, err := ParseAdvert(payload[min(len(payload), map[bool]int{true: ahLen}[ah && i == 0]):], IPv4); err != nil {
+					t.Fatalf("instance %d counted an advert that does not parse: %v", i, err)
+				}
+			}
+		}
+	})
+}
