@@ -77,7 +77,19 @@ func TestWireMatchesKeepalived(t *testing.T) {
 			u := l.startULVS("u", Config{Instances: []Instance{in}})
 			time.Sleep(2500 * time.Millisecond)
 			_ = u.proc.Stop(5 * time.Second)
-			time.Sleep(300 * time.Millisecond)
+			// tcpdump may lag on a loaded machine: wait until both priority 0
+			// adverts are in the capture before stopping it.
+			ksrc, usrc := l.addrOf("k", ka.VIPs[0]), l.addrOf("u", ka.VIPs[0])
+			topotest.Eventually(t, 15*time.Second, "the capture lacks the priority 0 adverts", func() bool {
+				m := dissectQuiet(pcap)
+				last := func(src string) string {
+					if ps := m[src]; len(ps) > 0 {
+						return ps[len(ps)-1]["vrrp.prio"]
+					}
+					return ""
+				}
+				return last(ksrc) == "0" && last(usrc) == "0"
+			})
 			defer func() {
 				if t.Failed() {
 					out, _ := exec.Command("tshark", "-r", pcap).CombinedOutput()
@@ -87,7 +99,7 @@ func TestWireMatchesKeepalived(t *testing.T) {
 			_ = dump.Stop(2 * time.Second)
 
 			byNode := dissect(t, pcap)
-			kp, up := byNode[l.addrOf("k", ka.VIPs[0])], byNode[l.addrOf("u", ka.VIPs[0])]
+			kp, up := byNode[ksrc], byNode[usrc]
 			if len(kp) < 2 || len(up) < 2 {
 				t.Fatalf("captured %d adverts from keepalived and %d from ulvs, want at least 2 each (by source: %v)",
 					len(kp), len(up), keys(byNode))
@@ -153,14 +165,29 @@ func keys(m map[string][]map[string]string) []string {
 // the compared fields of every VRRP packet in order.
 func dissect(t *testing.T, pcap string) map[string][]map[string]string {
 	t.Helper()
+	m, err := dissectErr(pcap)
+	if err != nil {
+		t.Fatalf("tshark: %v", err)
+	}
+	return m
+}
+
+// dissectQuiet is dissect for polling: errors (a capture still being
+// written) read as nothing yet.
+func dissectQuiet(pcap string) map[string][]map[string]string {
+	m, _ := dissectErr(pcap)
+	return m
+}
+
+func dissectErr(pcap string) (map[string][]map[string]string, error) {
 	args := []string{"-r", pcap, "-o", "ip.check_checksum:TRUE", "-T", "fields", "-E", "separator=|", "-E", "occurrence=a",
 		"-E", "aggregator=,", "-e", "ip.src", "-e", "ipv6.src"}
 	for _, f := range tsharkFields {
 		args = append(args, "-e", f)
 	}
 	out, err := exec.Command("tshark", args...).Output()
-	if err != nil {
-		t.Fatalf("tshark: %v", err)
+	if err != nil && len(out) == 0 {
+		return nil, err
 	}
 	res := map[string][]map[string]string{}
 	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
@@ -178,5 +205,5 @@ func dissect(t *testing.T, pcap string) map[string][]map[string]string {
 		}
 		res[src] = append(res[src], m)
 	}
-	return res
+	return res, nil
 }
