@@ -43,6 +43,7 @@ var interopCases = []interopCase{
 // stop within skew (+100 ms), because priority 0 is sent; the higher
 // priority preempts back; nopreempt holds.
 func TestInteropKeepalived(t *testing.T) {
+	t.Parallel()
 	for _, tc := range interopCases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -201,6 +202,7 @@ func TestInteropMismatch(t *testing.T) {
 // drop works (both become master of it); the unicast one has one master,
 // which fails over on kill -9.
 func TestInteropUnicast(t *testing.T) {
+	t.Parallel()
 	for _, tc := range interopCases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -86,12 +87,28 @@ func TestULVSChild(t *testing.T) {
 	<-printed
 }
 
+// slowly polls cond every 500 ms for up to timeout: for conditions that
+// run tshark, whose start-up costs a good part of a CPU second and would
+// load the machine the timing tests run on.
+func slowly(t *testing.T, timeout time.Duration, msg string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("after %v: %s", timeout, msg)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+}
+
 // lab is a switch with VRRP nodes on 198.18.0.0/24 and a client.
 type lab struct {
-	t     *testing.T
-	tp    *topo.Topology
-	nodes map[string]*topo.Node
-	dir   string
+	t       *testing.T
+	tp      *topo.Topology
+	nodes   map[string]*topo.Node
+	dir     string
+	mu      sync.Mutex
+	handles map[string]*netlink.Handle
 }
 
 // newLab builds a topology with the named nodes; node i gets
@@ -193,16 +210,55 @@ func tail(s string, n int) string {
 	return strings.Join(lines, "\n")
 }
 
-// holders returns the nodes that hold addr.
+// holders returns the nodes that hold addr (netlink in each namespace:
+// cheap enough to poll).
 func (l *lab) holders(addr netip.Addr) []string {
 	var out []string
 	for name, n := range l.nodes {
-		o, err := n.Output(context.Background(), "ip", "-o", "addr", "show")
-		if err == nil && strings.Contains(o, " "+addr.String()+"/") {
-			out = append(out, name)
+		h := l.handle(n.NS)
+		addrs, err := h.AddrList(nil, netlink.FAMILY_ALL)
+		if err != nil {
+			l.t.Fatalf("addresses in %s: %v", n.NS, err)
+		}
+		for _, a := range addrs {
+			if ip, ok := netip.AddrFromSlice(a.IP); ok && ip.Unmap() == addr {
+				out = append(out, name)
+				break
+			}
 		}
 	}
+	slices.Sort(out)
 	return out
+}
+
+// handle returns a netlink handle in the namespace, cached for the test.
+func (l *lab) handle(ns string) *netlink.Handle {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if h, ok := l.handles[ns]; ok {
+		return h
+	}
+	nsh, err := netns.GetFromName(ns)
+	if err != nil {
+		l.t.Fatal(err)
+	}
+	h, err := netlink.NewHandleAt(nsh)
+	nsh.Close()
+	if err != nil {
+		l.t.Fatal(err)
+	}
+	if l.handles == nil {
+		l.handles = map[string]*netlink.Handle{}
+		l.t.Cleanup(func() {
+			l.mu.Lock()
+			defer l.mu.Unlock()
+			for _, h := range l.handles {
+				h.Close()
+			}
+		})
+	}
+	l.handles[ns] = h
+	return h
 }
 
 // waitHolder waits until exactly node holds addr.

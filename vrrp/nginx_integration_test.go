@@ -82,6 +82,7 @@ var nginxSeeds = []nginxSeed{
 // nginx on the master lowers its priority and (where the weights allow)
 // the VIP moves, and the notify scripts receive the states.
 func TestNginxScenario(t *testing.T) {
+	t.Parallel()
 	for _, sd := range nginxSeeds {
 		t.Run(sd.name, func(t *testing.T) {
 			t.Parallel()

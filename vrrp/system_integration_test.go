@@ -150,7 +150,7 @@ func TestSystemOnLinux(t *testing.T) {
 	}
 	// garp_master_repeat 2 at once and 2 after garp_master_delay; tcpdump
 	// may lag on a loaded machine, so wait for them before stopping it.
-	topotest.Eventually(t, 15*time.Second, "gratuitous ARP/NA missing from the capture", func() bool {
+	slowly(t, 15*time.Second, "gratuitous ARP/NA missing from the capture", func() bool {
 		got, _ := counts()
 		for _, w := range wants {
 			if got[w] < 4 {

@@ -33,6 +33,7 @@ var tsharkFields = []string{
 // the same settings and has tshark dissect both: the same fields, no
 // checksum or malformed warnings.
 func TestWireMatchesKeepalived(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name string
 		ka   kaInstance
@@ -80,7 +81,7 @@ func TestWireMatchesKeepalived(t *testing.T) {
 			// tcpdump may lag on a loaded machine: wait until both priority 0
 			// adverts are in the capture before stopping it.
 			ksrc, usrc := l.addrOf("k", ka.VIPs[0]), l.addrOf("u", ka.VIPs[0])
-			topotest.Eventually(t, 15*time.Second, "the capture lacks the priority 0 adverts", func() bool {
+			slowly(t, 15*time.Second, "the capture lacks the priority 0 adverts", func() bool {
 				m := dissectQuiet(pcap)
 				last := func(src string) string {
 					if ps := m[src]; len(ps) > 0 {
