@@ -136,13 +136,15 @@ func TestFailoverBenchmark(t *testing.T) {
 		}
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "# VRRP failover: client-observed outage, ulvs vs keepalived %s\n\n", keepalivedVersion())
+	fmt.Fprintf(&b, "# VRRP failover: client-observed outage, ulvs vs %s\n\n", keepalivedVersion())
 	fmt.Fprintf(&b, "Run %s on %s.\n\n", time.Now().UTC().Format(time.RFC3339), hostInfo())
 	b.WriteString("Command: `sudo ULVS_BENCH_FAILOVER=1 go test ./vrrp -run TestFailoverBenchmark -count=1 -v -timeout 30m`\n\n")
 	b.WriteString("A client on the same bridge pings the VIP every 10 ms; the outage is the longest gap between two\n")
 	b.WriteString("answered probes (10 ms resolution). *crash*: the master's link is cut and its daemon killed with\n")
 	b.WriteString("SIGKILL (the host dies; no priority 0). *graceful*: SIGTERM (priority 0 sent, VIPs removed).\n")
 	b.WriteString("Both nodes of a pair run the same implementation (master priority 150, backup 100).\n")
+	b.WriteString("The expected value is the backup's timer: Master_Down_Interval, which runs from the master's last\n")
+	b.WriteString("advert (so a crash between two adverts is noticed sooner), or Skew_Time after priority 0.\n")
 	fmt.Fprintf(&b, "%d runs each; min / median / max.\n\n", reps)
 	b.WriteString("| version | failover | expected (backup's timer) | ulvs | keepalived |\n|---|---|---|---|---|\n")
 	for _, tc := range interopCases {

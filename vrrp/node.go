@@ -20,8 +20,9 @@ type Node struct {
 	net Network
 	sys System
 	// prepare turns a script line into a runner (internal/script by
-	// default; tests replace it).
-	prepare func(pol script.Policy, argv []string, user, group string) (runner, error)
+	// default; tests replace it). A script that may run but is insecure
+	// comes with a warning.
+	prepare func(pol script.Policy, argv []string, user, group string) (r runner, warning string, err error)
 	// filePoll is how often track files are read.
 	filePoll time.Duration
 
@@ -137,15 +138,17 @@ func New(cfg *Config) (*Node, error) {
 	return n, nil
 }
 
-func prepareScript(pol script.Policy, argv []string, user, group string) (runner, error) {
+func prepareScript(pol script.Policy, argv []string, user, group string) (runner, string, error) {
 	s, err := pol.Prepare(script.Spec{Argv: argv, User: user, Group: group})
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	if s.Disabled != nil {
-		return nil, s.Disabled
+		return nil, "", s.Disabled
 	}
-	return s, nil
+	// keepalived logs "Unsafe permissions found for script" and runs it
+	// anyway unless enable_script_security.
+	return s, s.Insecure, nil
 }
 
 // resolveAll resolves every instance and checks the sync groups: an
@@ -301,6 +304,12 @@ func (n *Node) do(op func()) {
 
 func (n *Node) handleRx(msg rxMsg) {
 	pkt := msg.pkt
+	if msg.tr.key.Group.IsValid() != pkt.Dst.IsMulticast() {
+		// A raw socket gets every VRRP packet to this host: unicast ones
+		// on a multicast instance's socket (and the reverse) belong to the
+		// other socket.
+		return
+	}
 	off := 0
 	if msg.tr.key.Proto == ProtoAH {
 		off = ahLen

@@ -38,8 +38,8 @@ func (f *fakeScripts) get(name string) *fakeRunner {
 	return r
 }
 
-func (f *fakeScripts) prepare(_ script.Policy, argv []string, _, _ string) (runner, error) {
-	return f.get(strings.Join(argv, " ")), nil
+func (f *fakeScripts) prepare(_ script.Policy, argv []string, _, _ string) (runner, string, error) {
+	return f.get(strings.Join(argv, " ")), "", nil
 }
 
 // fakeRunner records its calls; it succeeds while ok, and takes hang to

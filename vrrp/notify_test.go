@@ -256,3 +256,47 @@ func fakeSMTP(c net.Conn, lines *[]string) {
 		}
 	}
 }
+
+// TestInsecureScriptDisabled: with enable_script_security, a track script
+// running as root from a directory anyone may write to is disabled
+// ("Disabling track script") and so not tracked: its failures do not put
+// the instance in FAULT. Without it the script runs (and fails here).
+func TestInsecureScriptDisabled(t *testing.T) {
+	t.Parallel()
+	if os.Geteuid() != 0 {
+		t.Skip("the path rules apply to scripts run as root")
+	}
+	for _, secure := range []bool{true, false} {
+		t.Run(map[bool]string{true: "enable_script_security", false: "no script security"}[secure], func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			if err := os.Chmod(dir, 0o777); err != nil { // world-writable, no sticky bit
+				t.Fatal(err)
+			}
+			fail := writeScript(t, dir, "fail.sh", "exit 1")
+			h := NewMemLAN().Host("a", hostA)
+			cfg := &Config{
+				Global:    Global{EnableScriptSecurity: secure, ScriptUser: "root"},
+				Scripts:   []Script{{Name: "chk", Argv: []string{fail}, Interval: 100 * time.Millisecond}},
+				Instances: []Instance{inst("VI_1", 51, 255, func(i *Instance) { i.State = StateMaster; i.TrackScripts = []TrackRef{{Name: "chk"}} })},
+				Logger:    zaptest.NewLogger(t), Network: h, System: h,
+			}
+			n, err := New(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan error, 1)
+			go func() { done <- n.Run(ctx) }()
+			defer func() { cancel(); <-done }()
+			want := StateFault
+			if secure {
+				want = StateMaster
+			}
+			eventually(t, 5*time.Second, "state "+want.String(), func() bool {
+				s := n.Status().Instances[0]
+				return s.State == want && (len(s.Trackers) == 0) == secure
+			})
+		})
+	}
+}

@@ -24,10 +24,13 @@ func (n *Node) prepareNotify(what, owner string, s *Notify) runner {
 	if s == nil || len(s.Argv) == 0 {
 		return nil
 	}
-	r, err := n.prepare(n.policy(), s.Argv, s.User, s.Group)
+	r, warn, err := n.prepare(n.policy(), s.Argv, s.User, s.Group)
 	if err != nil {
 		n.log.Warn("disabling notify script", zap.String("script", what), zap.String("owner", owner), zap.Error(err))
 		return nil
+	}
+	if warn != "" {
+		n.log.Warn(warn, zap.String("script", what), zap.String("owner", owner))
 	}
 	return r
 }
@@ -156,10 +159,12 @@ func (n *Node) setup(ctx context.Context) error {
 	n.trk = make(chan trackMsg)
 	n.ts = trackState{scripts: map[string]*scriptTrack{}, files: map[string]*fileTrack{}, links: map[string]bool{}}
 	n.nt = &notifier{log: n.log, ctx: ctx, mail: newMailer(&n.cfg.Global, n.log)}
+	opened := map[string]bool{}
 	for _, f := range []FIFO{n.cfg.Global.NotifyFIFO, n.cfg.Global.VRRPNotifyFIFO} {
-		if f.Path == "" || (f.Path == n.cfg.Global.NotifyFIFO.Path && f != n.cfg.Global.NotifyFIFO) {
-			continue // the same FIFO named twice is written once
+		if f.Path == "" || opened[f.Path] {
+			continue // keepalived: the same FIFO named twice is written once
 		}
+		opened[f.Path] = true
 		w, err := openFIFO(f, n.log)
 		if err != nil {
 			return err
@@ -273,10 +278,13 @@ func (n *Node) startScript(ctx context.Context, s Script) {
 		s.Interval = time.Second
 	}
 	s.Rise, s.Fall = max(s.Rise, 1), max(s.Fall, 1)
-	r, err := n.prepare(n.policy(), s.Argv, s.User, s.Group)
+	r, warn, err := n.prepare(n.policy(), s.Argv, s.User, s.Group)
 	if err != nil {
 		n.log.Warn("Disabling track script "+s.Name, zap.Error(err))
 		return
+	}
+	if warn != "" {
+		n.log.Warn(warn, zap.String("vrrp_script", s.Name))
 	}
 	st := newScriptTrack(s, r)
 	sctx, cancel := context.WithCancel(ctx)
