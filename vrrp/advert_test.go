@@ -245,3 +245,28 @@ func FuzzParseAdvert(f *testing.F) {
 		}
 	})
 }
+
+func BenchmarkAdvert(b *testing.B) {
+	a := Advert{Version: 3, Family: IPv4, VRID: 51, Priority: 100, AdverInt: 100,
+		Addrs: []netip.Addr{netip.MustParseAddr("198.18.0.100"), netip.MustParseAddr("198.18.0.101")}}
+	ph := &Pseudo{Src: netip.MustParseAddr("198.18.0.11"), Dst: Group4}
+	buf := make([]byte, 0, 64)
+	msg, _ := a.AppendBinary(nil)
+	b.Run("append+checksum", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			_ = a.SetChecksum(ph)
+			buf, _ = a.AppendBinary(buf[:0])
+		}
+	})
+	b.Run("parse+verify", func(b *testing.B) {
+		b.ReportAllocs()
+		b.SetBytes(int64(len(msg)))
+		for b.Loop() {
+			if _, err := ParseAdvert(msg, IPv4); err != nil {
+				b.Fatal(err)
+			}
+			_ = VerifyChecksum(msg, ph)
+		}
+	})
+}
