@@ -3,10 +3,13 @@ module github.com/ulvs/ulvs
 go 1.26.0
 
 require (
+	github.com/dgryski/go-sip13 v0.0.0-20200911182023-62edffca9245
 	github.com/google/go-cmp v0.7.0
 	github.com/gopacket/gopacket v1.7.7
 	github.com/mdlayher/packet v1.2.0
+	github.com/spf13/pflag v1.1.0
 	github.com/vishvananda/netlink v1.3.1
+	github.com/vishvananda/netns v0.0.5
 	go.uber.org/zap v1.28.0
 	golang.org/x/net v0.62.0
 	golang.org/x/sys v0.49.0
@@ -14,7 +17,6 @@ require (
 
 require (
 	github.com/mdlayher/socket v0.7.0 // indirect
-	github.com/vishvananda/netns v0.0.5 // indirect
 	go.uber.org/multierr v1.10.0 // indirect
 	golang.org/x/sync v0.23.0 // indirect
 )

@@ -1,7 +1,75 @@
-// Package sched implements the IPVS schedulers (rr, wrr, lc, wlc, sed, nq,
-// fo, ovf, sh, dh, mh, lblc, lblcr, twos), making decision for decision the
-// choices of the Linux kernel's net/netfilter/ipvs/ip_vs_*.c.
+// Package sched implements the IPVS schedulers — rr, wrr, lc, wlc, lblc,
+// lblcr, dh, sh, sed, nq, fo, ovf, mh and twos — making decision for
+// decision the choices of the Linux kernel's net/netfilter/ipvs/ip_vs_*.c,
+// and making them in O(1) or O(log n) where the kernel scans every real
+// server.
 //
-// Schedulers are pure: no I/O, no locks and no allocation in Pick. They work
-// on a copy-on-write snapshot of the real servers of one virtual service.
+// # API contract
+//
+// The data path (package forward) calls Pick on every new connection from
+// several worker goroutines at once, while one control goroutine adds,
+// removes and reweights real servers:
+//
+//		svc, err := sched.New(sched.Config{Scheduler: "wlc"})
+//		d, err := svc.AddDest(sched.DestConfig{Addr: a, Port: 80, Weight: 3})
+//		dest := svc.Pick(&sched.Flow{Src: c, Dst: vip, SrcPort: cp, DstPort: 80, Proto: sched.ProtoTCP})
+//		dest.Bind(sched.ConnInactive) // the conn table binds the new connection
+//		dest.Activate()               // ... which became ESTABLISHED
+//		dest.Deactivate()             // ... FIN_WAIT
+//		dest.Unbind(sched.ConnInactive) // ... expired
+//
+//	  - Flow is what a scheduler sees of a new connection: addresses, ports,
+//	    protocol, Inverse for ICMP errors (sh and mh then hash the destination)
+//	    and a coarse clock Now for lblc and lblcr. Pick never reads the clock.
+//	  - Dest is one real server. Its counters change only through Bind,
+//	    Unbind, Activate and Deactivate, which keep the overload flag exactly
+//	    as ip_vs_bind_dest and ip_vs_unbind_dest do (set when active+inactive
+//	    reaches the upper threshold; cleared below the lower threshold, or
+//	    below 3/4 of the upper one) and keep the schedulers' indexes current.
+//	    A removed Dest stays valid for the connections that hold it.
+//	  - Service is one virtual service: the dest list in kernel order (a new
+//	    dest goes to the head, so configuration order comes out reversed),
+//	    the scheduler, and its add/del/upd hooks run as the kernel runs them.
+//	    AddDest, UpdateDest, RemoveDest, SetScheduler and Expire are the
+//	    control side (serialized by a mutex); Pick allocates nothing, takes no
+//	    lock and is safe concurrently with everything else.
+//
+// New rejects an unknown scheduler name (ErrUnknownScheduler) and a
+// scheduler flag the scheduler does not use (ErrFlag): SCHED1 (sh-fallback,
+// mh-fallback) and SCHED2 (sh-port, mh-port) apply to sh and mh only;
+// SCHED3 (flag-3) to none.
+//
+// # How it stays exact and fast
+//
+// Every control change publishes a new immutable table (copy on write):
+// the dest list, the sh/dh/mh lookup tables rebuilt from it, and for the
+// connection-driven schedulers a tournament tree over list positions whose
+// nodes hold the leftmost best dest under the kernel's own comparison
+// (overhead = active<<8 + inactive; loh*w(d) > doh*w(least) in 64 bits).
+// The leftmost best is what the kernel's "keep the first, replace only on
+// strictly better" scan returns, so the choice is the kernel's while Pick
+// reads one word. Counter changes re-compute one leaf and refresh its
+// ancestors with compare-and-swap. rr and wrr keep their position in one
+// word moved by compare-and-swap; wrr skips passes that cannot match.
+//
+// # What is left out, or differs
+//
+//   - sh and dh hash with hash_32 (GOLDEN_RATIO_32 = 0x61C88647, top 8
+//     bits), as the kernel has since Linux 4.x; very old kernels used
+//     (x * 2654435761) & 255 and chose differently.
+//   - twos is random by design: the same distribution, not the same
+//     sequence.
+//   - lblc and lblcr allocate a cache entry (and lblcr a new member set)
+//     on the slow path where the kernel calls kmalloc: a destination
+//     address seen for the first time, or a set that changes. Picks that
+//     hit the cache allocate nothing. Two concurrent misses for the same
+//     new address may create two entries (the kernel serializes them with
+//     a spinlock); the newer one wins.
+//   - Decisions under concurrent counter changes are as good as the
+//     kernel's racy reads, not more: the exactness claims are for
+//     sequential histories, which is what the tests check.
+//   - Overhead arithmetic is the kernel's int: it wraps beyond 2^23 active
+//     connections on one real server.
+//   - No persistence, connection table or sysctl other than
+//     lblc(r)_expiration: those belong to package forward.
 package sched

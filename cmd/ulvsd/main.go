@@ -1,0 +1,95 @@
+// Command ulvsd runs a keepalived configuration: VRRP, health checkers and
+// a userspace IPVS, with keepalived's command line and signals.
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/ulvs/ulvs/conf"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "0.1.0-dev"
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	o, err := parseOptions(args, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "ulvsd: %v\n", err)
+		fmt.Fprintf(stderr, "Try 'ulvsd --help' for more information.\n")
+		return 1
+	}
+	switch {
+	case o.help:
+		usage(stdout)
+		return 0
+	case o.version:
+		fmt.Fprintf(stdout, "ulvsd %s (reads keepalived 2.x configurations)\n", version)
+		return 0
+	case o.signum != "":
+		n, ok := signalNumber(o.signum)
+		if !ok {
+			fmt.Fprintf(stderr, "ulvsd: unknown signal name %q\n", o.signum)
+			return 1
+		}
+		fmt.Fprintln(stdout, n)
+		return 0
+	case o.keywords:
+		fmt.Fprint(stdout, conf.KeywordTable())
+		return 0
+	case o.configTest:
+		return configTest(o, stdout, stderr)
+	case o.dumpConf:
+		res, err := conf.Read(o.configFile, loadOptions(o))
+		if res == nil {
+			fmt.Fprintf(stderr, "ulvsd: %v\n", err)
+			return 1
+		}
+		if err != nil {
+			fmt.Fprint(stderr, res.Diags.Errors())
+			return 1
+		}
+		conf.Dump(stdout, res.Tree)
+		return 0
+	case o.describe:
+		res, err := conf.Read(o.configFile, loadOptions(o))
+		if res == nil {
+			fmt.Fprintf(stderr, "ulvsd: %v\n", err)
+			return 1
+		}
+		fmt.Fprint(stderr, res.Diags)
+		describe(stdout, o.configFile, res.Config)
+		if err != nil {
+			return 1
+		}
+		return 0
+	}
+	fmt.Fprintf(stderr, "ulvsd: this build reads and checks configurations only (-t, --dump-conf, --describe, --keywords); "+
+		"running VRRP, checkers and forwarding is not part of it yet\n")
+	return 1
+}
+
+func loadOptions(o *options) conf.Options {
+	return conf.Options{ConfigID: o.configID, AllConfig: o.allConfig}
+}
+
+// signalNumber maps keepalived's --signum names to Linux signal numbers.
+func signalNumber(name string) (int, bool) {
+	const sigrtmin, sigrtmax = 34, 64 // glibc's values
+	n, ok := map[string]int{
+		"STOP":        15, // SIGTERM
+		"RELOAD":      1,  // SIGHUP
+		"DATA":        10, // SIGUSR1
+		"STATS":       12, // SIGUSR2
+		"STATS_CLEAR": sigrtmax - 1,
+		"JSON":        sigrtmin + 2,
+		"TDUMP":       sigrtmax,
+	}[strings.ToUpper(name)]
+	return n, ok
+}

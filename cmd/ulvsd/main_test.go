@@ -1,0 +1,117 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func runCLI(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := run(args, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func seedDir(t *testing.T) string {
+	t.Helper()
+	d, _ := filepath.Abs(filepath.Join("..", "..", "..", "shared", "seed-configs"))
+	if _, err := os.Stat(d); err != nil {
+		t.Fatalf("seed configs missing: %v", err)
+	}
+	return d
+}
+
+// TestConfigTestSeeds runs `ulvsd -t -f FILE` on every seed config, as the
+// seed README asks.
+func TestConfigTestSeeds(t *testing.T) {
+	dir := seedDir(t)
+	files, _ := filepath.Glob(filepath.Join(dir, "*.conf"))
+	for _, f := range files {
+		name := filepath.Base(f)
+		t.Run(name, func(t *testing.T) {
+			code, _, stderr := runCLI(t, "-t", "-f", f)
+			if name == "001-nginx-dual-master-b-truncated.conf" {
+				if code != 1 {
+					t.Fatalf("exit %d, want 1", code)
+				}
+				for _, want := range []string{
+					f + ":59: error: vrrp_instance VI_1: block opened here is never closed",
+					f + ":59: error: vrrp_instance VI_1 defined twice",
+				} {
+					if !strings.Contains(stderr, want) {
+						t.Errorf("stderr lacks %q:\n%s", want, stderr)
+					}
+				}
+				return
+			}
+			if code != 0 {
+				t.Fatalf("exit %d, want 0:\n%s", code, stderr)
+			}
+			for _, l := range strings.Split(strings.TrimSpace(stderr), "\n") {
+				if l != "" && !strings.HasPrefix(l, f+":") {
+					t.Errorf("message not in FILE:LINE form: %q", l)
+				}
+			}
+		})
+	}
+}
+
+func TestConfigTestInterfaceWarning(t *testing.T) {
+	f := filepath.Join(t.TempDir(), "k.conf")
+	os.WriteFile(f, []byte("vrrp_instance V {\n interface ulvsnoif0\n virtual_router_id 9\n virtual_ipaddress {\n  198.18.0.9\n }\n}\n"), 0o644)
+	code, _, stderr := runCLI(t, "-t", "-f", f)
+	if code != 0 || !strings.Contains(stderr, f+":2: warning: interface ulvsnoif0 not found on this machine") {
+		t.Errorf("exit %d, stderr:\n%s", code, stderr)
+	}
+}
+
+func TestDumpConfIsAFixedPoint(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "inc.conf"), []byte("vrrp_script s {\n script \"/bin/echo 'x y'\"\n}\n"), 0o644)
+	main := filepath.Join(dir, "keepalived.conf")
+	os.WriteFile(main, []byte("$VIP=198.18.0.10\ninclude inc.conf\n@node1 vrrp_instance V { interface eth0\n"+
+		"virtual_router_id 1\nvirtual_ipaddress { $VIP }\ntrack_script { s } }\n"), 0o644)
+	code, dump1, stderr := runCLI(t, "--dump-conf", "-i", "node1", "-f", main)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if !strings.Contains(dump1, "virtual_ipaddress {\n        198.18.0.10\n    }") || strings.Contains(dump1, "include") {
+		t.Errorf("dump not resolved:\n%s", dump1)
+	}
+	again := filepath.Join(dir, "dump.conf")
+	os.WriteFile(again, []byte(dump1), 0o644)
+	code, dump2, stderr := runCLI(t, "--dump-conf", "-f", again)
+	if code != 0 || dump2 != dump1 {
+		t.Errorf("exit %d (%s); second dump differs:\n%s\n---\n%s", code, stderr, dump1, dump2)
+	}
+}
+
+func TestOptions(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		code int
+		out  string
+	}{
+		{[]string{"-x"}, 1, "option -x is not supported: SNMP"},
+		{[]string{"-lnDx"}, 1, "option -x is not supported"},
+		{[]string{"--snmp"}, 1, "option --snmp is not supported"},
+		{[]string{"-P", "-C"}, 1, "exclude each other"},
+		{[]string{"--signum=RELOAD"}, 0, "1\n"},
+		{[]string{"--signum", "JSON"}, 0, "36\n"},
+		{[]string{"--keywords"}, 0, "| vrrp_instance | `virtual_router_id` | supported |"},
+		{[]string{"-v"}, 0, "ulvsd "},
+		{[]string{"stray"}, 1, "unexpected argument"},
+	} {
+		code, stdout, stderr := runCLI(t, tc.args...)
+		if code != tc.code || !strings.Contains(stdout+stderr, tc.out) {
+			t.Errorf("ulvsd %v: exit %d, output %q; want exit %d containing %q", tc.args, code, stdout+stderr, tc.code, tc.out)
+		}
+	}
+	o, err := parseOptions([]string{"-lnD", "-f", "x.conf", "-t"}, &bytes.Buffer{})
+	if err != nil || !o.logConsole || !o.dontFork || !o.logDetail || o.configFile != "x.conf" || !o.configTest {
+		t.Errorf("combined short flags: %+v %v", o, err)
+	}
+}

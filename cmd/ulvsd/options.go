@@ -1,0 +1,164 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/spf13/pflag"
+)
+
+// defaultConfigFile is keepalived's default configuration path.
+const defaultConfigFile = "/etc/keepalived/keepalived.conf"
+
+// options are ulvsd's command-line settings: keepalived's flags, plus
+// ulvs's own long options.
+type options struct {
+	configFile  string
+	vrrpOnly    bool // -P
+	checkOnly   bool // -C
+	logConsole  bool // -l
+	logDetail   bool // -D
+	logFacility string
+	logFile     string // -g[=FILE]
+	noSyslog    bool
+	dontFork    bool // -n
+	dumpConf    bool // -d
+	configTest  bool // -t
+	testLog     string
+	pidFile     string
+	vrrpPidFile string
+	checkPid    string
+	configID    string
+	allConfig   bool // -e
+	dontRelVRRP bool // -V
+	dontRelIPVS bool // -I
+	dontRespawn bool // -R
+	releaseVIPs bool // -X
+	addrMonitor bool // -a
+	umask       string
+	signum      string
+	version     bool
+	help        bool
+
+	// ulvs's own
+	keywords bool
+	describe bool
+	control  string
+	metrics  string
+	backend  string
+	jsonLogs bool
+}
+
+// refused are keepalived options ulvsd does not support, with why.
+var refused = map[string]string{
+	"x": "SNMP is not supported by ulvs (use the Prometheus metrics: --metrics)",
+	"A": "SNMP is not supported by ulvs (use the Prometheus metrics: --metrics)",
+	"s": "network namespaces: start ulvsd with `ip netns exec NAME ulvsd ...` instead",
+	"m": "core dump settings are left to the service manager",
+	"M": "core dump settings are left to the service manager",
+	"T": "genhash mode: run the genhash command instead",
+	"B": "BFD is not supported by ulvs",
+	"L": "keepalived's memory checker does not apply to Go",
+}
+
+var refusedLong = map[string]string{
+	"snmp":              "x",
+	"snmp-agent-socket": "A",
+	"namespace":         "s",
+	"core-dump":         "m",
+	"core-dump-pattern": "M",
+	"genhash":           "T",
+	"no_bfd":            "B",
+	"mem-check-log":     "L",
+}
+
+func newFlagSet(o *options, out io.Writer) *pflag.FlagSet {
+	fs := pflag.NewFlagSet("ulvsd", pflag.ContinueOnError)
+	fs.SetOutput(out)
+	fs.SortFlags = false
+	fs.StringVarP(&o.configFile, "use-file", "f", defaultConfigFile, "use the configuration file `FILE`")
+	fs.BoolVarP(&o.vrrpOnly, "vrrp", "P", false, "only run the VRRP subsystem")
+	fs.BoolVarP(&o.checkOnly, "check", "C", false, "only run the health checkers and forwarding")
+	fs.BoolVarP(&o.logConsole, "log-console", "l", false, "log to the console in readable lines (default: JSON)")
+	fs.BoolVarP(&o.logDetail, "log-detail", "D", false, "detailed logs")
+	fs.StringVarP(&o.logFacility, "log-facility", "S", "daemon", "syslog facility (0-7, local0-7, user, daemon)")
+	fs.StringVarP(&o.logFile, "log-file", "g", "", "also log to `FILE` (default /tmp/keepalived.log)")
+	fs.Lookup("log-file").NoOptDefVal = "/tmp/keepalived.log"
+	fs.BoolVarP(&o.noSyslog, "no-syslog", "G", false, "do not log to syslog")
+	fs.BoolVarP(&o.dontFork, "dont-fork", "n", false, "stay in the foreground")
+	fs.BoolVarP(&o.dumpConf, "dump-conf", "d", false, "print the resolved configuration in canonical keepalived syntax and exit")
+	fs.StringVarP(&o.testLog, "config-test", "t", "", "check the configuration and exit (0: would run, 1: would not)")
+	fs.Lookup("config-test").NoOptDefVal = "-"
+	fs.StringVarP(&o.pidFile, "pid", "p", "/run/keepalived.pid", "pid file `FILE`")
+	fs.StringVarP(&o.vrrpPidFile, "vrrp_pid", "r", "/run/keepalived_vrrp.pid", "VRRP pid file (written with the same pid)")
+	fs.StringVarP(&o.checkPid, "checkers_pid", "c", "/run/keepalived_checkers.pid", "checkers pid file (written with the same pid)")
+	fs.StringVarP(&o.configID, "config-id", "i", "", "config id for @ID conditional lines (default: host name)")
+	fs.BoolVarP(&o.allConfig, "all-config", "e", false, "a missing include file is an error")
+	fs.BoolVarP(&o.dontRelVRRP, "dont-release-vrrp", "V", false, "do not remove VIPs and routes on stop")
+	fs.BoolVarP(&o.dontRelIPVS, "dont-release-ipvs", "I", false, "do not remove virtual services on stop")
+	fs.BoolVarP(&o.dontRespawn, "dont-respawn", "R", false, "accepted for compatibility: ulvsd has no child processes")
+	fs.BoolVarP(&o.releaseVIPs, "release-vips", "X", false, "drop VIPs on a signalled transition")
+	fs.BoolVarP(&o.addrMonitor, "address-monitoring", "a", false, "log netlink address changes")
+	fs.StringVarP(&o.umask, "umask", "u", "", "umask for files ulvsd creates")
+	fs.StringVar(&o.signum, "signum", "", "print the number of the signal `NAME` (STOP, RELOAD, DATA, STATS, STATS_CLEAR, JSON) and exit")
+	fs.BoolVarP(&o.version, "version", "v", false, "print the version and exit")
+	fs.BoolVarP(&o.help, "help", "h", false, "print this help and exit")
+	fs.BoolVar(&o.keywords, "keywords", false, "print the keyword coverage table and exit")
+	fs.BoolVar(&o.describe, "describe", false, "print what the configuration sets up and exit")
+	fs.StringVar(&o.control, "control", "/run/ulvs/ulvsd.sock", "control socket for ulvsadm")
+	fs.StringVar(&o.metrics, "metrics", "", "serve Prometheus metrics on `ADDR` (e.g. 127.0.0.1:9650); off by default")
+	fs.StringVar(&o.backend, "backend", "userspace", "forwarding backend: userspace or ipvs")
+	fs.BoolVar(&o.jsonLogs, "log-json", false, "log JSON lines even with -l")
+	return fs
+}
+
+// parseOptions parses the command line. Options keepalived has but ulvsd
+// does not support are refused with the reason.
+func parseOptions(args []string, out io.Writer) (*options, error) {
+	for _, a := range args {
+		if a == "--" {
+			break
+		}
+		if strings.HasPrefix(a, "--") {
+			name, _, _ := strings.Cut(a[2:], "=")
+			if short, ok := refusedLong[name]; ok {
+				return nil, fmt.Errorf("option --%s is not supported: %s", name, refused[short])
+			}
+			continue
+		}
+		if strings.HasPrefix(a, "-") && len(a) > 1 {
+			for _, c := range a[1:] {
+				if why, ok := refused[string(c)]; ok {
+					return nil, fmt.Errorf("option -%c is not supported: %s", c, why)
+				}
+				// Options taking a value end the cluster.
+				if strings.ContainsRune("fSgtprciu", c) {
+					break
+				}
+			}
+		}
+	}
+	o := &options{}
+	fs := newFlagSet(o, out)
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	o.configTest = fs.Changed("config-test")
+	if o.testLog == "-" {
+		o.testLog = ""
+	}
+	if o.vrrpOnly && o.checkOnly {
+		return nil, fmt.Errorf("-P (VRRP only) and -C (checkers only) exclude each other")
+	}
+	return o, nil
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintf(w, "Usage: ulvsd [OPTION...]\n\nulvsd runs a keepalived configuration: VRRP, health checkers and a userspace IPVS.\n\n")
+	fs := newFlagSet(&options{}, w)
+	fs.PrintDefaults()
+}

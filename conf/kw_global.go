@@ -1,0 +1,525 @@
+package conf
+
+import (
+	"net/netip"
+	"strings"
+	"sync"
+	"time"
+)
+
+var (
+	rootOnce sync.Once
+	root     *level
+)
+
+// rootLevel returns the registry's top level, built once.
+func rootLevel() *level {
+	rootOnce.Do(func() {
+		root = newLevel("(top level)")
+		root.add(
+			kwBlk("global_defs", globalLevel(), func(b *builder, n *Node) {
+				if !b.cfg.Global.Pos.IsValid() {
+					b.cfg.Global.Pos = n.Pos
+				}
+			}, nil),
+			kwVals("static_ipaddress", func(b *builder, n *Node) {
+				for _, l := range n.Kids {
+					if a, ok := b.ipAddress(l, "static_ipaddress"); ok {
+						b.cfg.StaticAddresses = append(b.cfg.StaticAddresses, a)
+					}
+				}
+			}),
+			kwVals("static_routes", func(b *builder, n *Node) {
+				for _, l := range n.Kids {
+					if r, ok := b.route(l, "static_routes"); ok {
+						b.cfg.StaticRoutes = append(b.cfg.StaticRoutes, r)
+					}
+				}
+			}),
+			kwVals("static_rules", func(b *builder, n *Node) {
+				for _, l := range n.Kids {
+					if r, ok := b.rule(l, "static_rules"); ok {
+						b.cfg.StaticRules = append(b.cfg.StaticRules, r)
+					}
+				}
+			}),
+			kwBlk("vrrp_script", vrrpScriptLevel(), openVRRPScript, closeVRRPScript),
+			kwBlk("track_file", trackFileLevel(), openTrackFile, nil),
+			alias(kwBlk("vrrp_track_file", trackFileLevel(), openTrackFile, nil), "track_file"),
+			kwBlk("vrrp_track_process", trackProcessLevel(), openTrackProcess, nil),
+			kwBlk("vrrp_sync_group", syncGroupLevel(), openSyncGroup, nil),
+			kwBlk("vrrp_instance", instanceLevel(), openInstance, closeInstance),
+			kwVals("virtual_server_group", vsgHandler),
+			kwBlk("virtual_server", virtualServerLevel(), openVirtualServer, closeVirtualServer),
+			kwBlk("SSL", sslLevel(), func(b *builder, n *Node) {
+				if b.cfg.SSL == nil {
+					b.cfg.SSL = &SSLContext{Pos: n.Pos}
+				}
+			}, nil),
+			unsupportedBlock("bfd_instance", "BFD is not implemented"),
+			unsupportedBlock("track_group", "tracking of static addresses and routes is not implemented"),
+			unsupportedBlock("garp_group", "per-interface GARP groups are not implemented"),
+			unsupportedBlock("linkbeat_interfaces", "interfaces are tracked through netlink only"),
+			unsupportedBlock("interface_up_down_delays", "interface up/down delays are not implemented"),
+			unsupported("net_namespace", "run ulvsd inside the namespace instead (ip netns exec)"),
+			unsupported("net_namespace_ipvs", "run ulvsd inside the namespace instead"),
+			ignored("namespace_with_ipsets", "ulvs does not use ipsets"),
+			ignored("instance", "keepalived's multi-instance paths; ulvs uses -p and the control socket path"),
+			ignored("use_pid_dir", "ulvs uses the pid file given with -p"),
+			ignored("linkbeat_use_polling", "interfaces are tracked through netlink only"),
+			ignored("child_wait_time", "ulvsd is a single process"),
+		)
+	})
+	return root
+}
+
+func globalLevel() *level {
+	g := func(b *builder) *GlobalDefs { return &b.cfg.Global }
+	garp := func(b *builder) *Garp { return &b.cfg.Global.Garp }
+	lv := newLevel("global_defs")
+	lv.add(
+		kw("router_id", func(b *builder, n *Node) {
+			if v, ok := b.str(n); ok {
+				g(b).RouterID = v
+			}
+		}),
+		kwVals("notification_email", func(b *builder, n *Node) {
+			for _, l := range n.Kids {
+				g(b).NotificationEmail = append(g(b).NotificationEmail, l.Args...)
+			}
+		}),
+		kw("notification_email_from", func(b *builder, n *Node) {
+			if v, ok := b.str(n); ok {
+				g(b).NotificationEmailFrom = v
+			}
+		}),
+		kw("smtp_server", func(b *builder, n *Node) {
+			if !b.need(n, 1) {
+				return
+			}
+			b.only(n, 2)
+			g(b).SMTPServer = n.Args[0]
+			if len(n.Args) > 1 {
+				if p, ok := b.portAt(n, 1); ok {
+					g(b).SMTPPort = p
+				}
+			}
+		}),
+		kw("smtp_connect_timeout", func(b *builder, n *Node) {
+			if v, ok := b.timer(n, time.Second, 0); ok {
+				g(b).SMTPConnectTimeout = v
+			}
+		}),
+		kw("smtp_helo_name", func(b *builder, n *Node) {
+			if v, ok := b.str(n); ok {
+				g(b).SMTPHeloName = v
+			}
+		}),
+		kw("smtp_alert", func(b *builder, n *Node) { g(b).SMTPAlert = boolPtr(b.optBool(n)) }),
+		kw("smtp_alert_vrrp", func(b *builder, n *Node) { g(b).SMTPAlertVRRP = boolPtr(b.optBool(n)) }),
+		kw("smtp_alert_checker", func(b *builder, n *Node) { g(b).SMTPAlertChecker = boolPtr(b.optBool(n)) }),
+		kw("checker_log_all_failures", func(b *builder, n *Node) { g(b).CheckerLogAllFailures = b.optBool(n) }),
+		kw("no_email_faults", func(b *builder, n *Node) { g(b).NoEmailFaults = true }),
+		ignored("no_checker_emails", "checker e-mails follow smtp_alert_checker"),
+		kw("vrrp_mcast_group4", func(b *builder, n *Node) {
+			if a, ok := b.addr(n); ok {
+				if !a.Is4() || !a.IsMulticast() {
+					b.d.errorf(n.Pos, "vrrp_mcast_group4: %s is not an IPv4 multicast address", a)
+					return
+				}
+				g(b).McastGroup4 = a
+			}
+		}),
+		kw("vrrp_mcast_group6", func(b *builder, n *Node) {
+			if a, ok := b.addr(n); ok {
+				if !a.Is6() || !a.IsMulticast() {
+					b.d.errorf(n.Pos, "vrrp_mcast_group6: %s is not an IPv6 multicast address", a)
+					return
+				}
+				g(b).McastGroup6 = a
+			}
+		}),
+		kw("vrrp_version", func(b *builder, n *Node) {
+			if v, ok := b.int(n, 2, 3); ok {
+				g(b).VRRPVersion = v
+			}
+		}),
+		kw("vrrp_garp_master_delay", func(b *builder, n *Node) {
+			if v, ok := b.int(n, 0, 255); ok {
+				garp(b).MasterDelay = time.Duration(v) * time.Second
+				b.mark(&b.cfg.Global, "garp")
+			}
+		}),
+		kw("vrrp_garp_master_repeat", func(b *builder, n *Node) {
+			if v, ok := b.int(n, 1, 255); ok {
+				garp(b).MasterRepeat = v
+				b.mark(&b.cfg.Global, "garp")
+			}
+		}),
+		kw("vrrp_garp_master_refresh", func(b *builder, n *Node) {
+			if v, ok := b.int(n, 0, 1<<20); ok {
+				garp(b).MasterRefresh = time.Duration(v) * time.Second
+				b.mark(&b.cfg.Global, "garp")
+			}
+		}),
+		kw("vrrp_garp_master_refresh_repeat", func(b *builder, n *Node) {
+			if v, ok := b.int(n, 1, 255); ok {
+				garp(b).MasterRefreshRepeat = v
+				b.mark(&b.cfg.Global, "garp")
+			}
+		}),
+		kw("vrrp_garp_lower_prio_delay", func(b *builder, n *Node) {
+			if v, ok := b.int(n, 0, 255); ok {
+				garp(b).LowerPrioDelay = time.Duration(v) * time.Second
+				b.mark(&b.cfg.Global, "garp_lower_delay")
+			}
+		}),
+		kw("vrrp_garp_lower_prio_repeat", func(b *builder, n *Node) {
+			if v, ok := b.int(n, 0, 255); ok {
+				garp(b).LowerPrioRepeat = v
+				b.mark(&b.cfg.Global, "garp_lower_repeat")
+			}
+		}),
+		// keepalived's shipped default config has "vrrp_garp_interval 0",
+		// which current keepalived rejects (min 1 µs); ulvs accepts 0 = off.
+		kw("vrrp_garp_interval", func(b *builder, n *Node) {
+			if v, ok := b.timer(n, 0, time.Second); ok {
+				g(b).GarpInterval = v
+			}
+		}),
+		kw("vrrp_gna_interval", func(b *builder, n *Node) {
+			if v, ok := b.timer(n, 0, time.Second); ok {
+				g(b).GnaInterval = v
+			}
+		}),
+		kw("vrrp_min_garp", func(b *builder, n *Node) { g(b).MinGarp = b.optBool(n) }),
+		unsupported("vrrp_garp_extra_if", "GARPs on extra interfaces are not implemented"),
+		alias(unsupported("vrrp_vmac_garp_intvl", "GARPs on extra interfaces are not implemented"), "vrrp_garp_extra_if"),
+		kw("vrrp_strict", func(b *builder, n *Node) { g(b).Strict = true }),
+		kw("vrrp_skip_check_adv_addr", func(b *builder, n *Node) { g(b).SkipCheckAdvAddr = b.optBool(n) }),
+		kw("vrrp_check_unicast_src", func(b *builder, n *Node) { g(b).CheckUnicastSrc = true }),
+		kw("vrrp_lower_prio_no_advert", func(b *builder, n *Node) { g(b).LowerPrioNoAdvert = b.optBool(n) }),
+		kw("vrrp_higher_prio_send_advert", func(b *builder, n *Node) { g(b).HigherPrioSendAdvert = b.optBool(n) }),
+		kw("v3_checksum_as_v2", func(b *builder, n *Node) { g(b).V3ChecksumAsV2 = b.optBool(n) }),
+		kw("vrrp_down_timer_adverts", func(b *builder, n *Node) {
+			if v, ok := b.int(n, 1, 100); ok {
+				g(b).DownTimerAdverts = v
+			}
+		}),
+		kw("vrrp_startup_delay", func(b *builder, n *Node) {
+			if v, ok := b.timer(n, 0, time.Hour); ok {
+				g(b).StartupDelay = v
+			}
+		}),
+		alias(kw("vrrp_delay_after_boot", func(b *builder, n *Node) {
+			if v, ok := b.timer(n, 0, time.Hour); ok {
+				g(b).StartupDelay = v
+			}
+		}), "vrrp_startup_delay"),
+		kw("vrrp_notify_priority_changes", func(b *builder, n *Node) { g(b).NotifyPriorityChange = b.optBool(n) }),
+		ignored("vrrp_owner_ignore_adverts", "the priority-255 owner follows the RFC"),
+		kw("default_interface", func(b *builder, n *Node) {
+			if v, ok := b.str(n); ok {
+				g(b).DefaultInterface = v
+			}
+		}),
+		kw("dynamic_interfaces", func(b *builder, n *Node) { g(b).DynamicInterfaces = true }),
+		kw("script_user", func(b *builder, n *Node) {
+			if u, grp, ok := b.userGroup(n); ok {
+				g(b).ScriptUser, g(b).ScriptGroup = u, grp
+			}
+		}),
+		kw("enable_script_security", func(b *builder, n *Node) { g(b).EnableScriptSecurity = true }),
+		kw("notify_fifo", fifoHandler(func(b *builder) **Fifo { return &b.cfg.Global.NotifyFifo })),
+		kw("vrrp_notify_fifo", fifoHandler(func(b *builder) **Fifo { return &b.cfg.Global.VRRPNotifyFifo })),
+		kw("lvs_notify_fifo", fifoHandler(func(b *builder) **Fifo { return &b.cfg.Global.LVSNotifyFifo })),
+		kwQ("notify_fifo_script", fifoScriptHandler(func(b *builder) **Fifo { return &b.cfg.Global.NotifyFifo })),
+		kwQ("vrrp_notify_fifo_script", fifoScriptHandler(func(b *builder) **Fifo { return &b.cfg.Global.VRRPNotifyFifo })),
+		kwQ("lvs_notify_fifo_script", fifoScriptHandler(func(b *builder) **Fifo { return &b.cfg.Global.LVSNotifyFifo })),
+		ignored("fifo_write_vrrp_states_on_reload", "states are written to the FIFO on every change"),
+		kw("lvs_timeouts", func(b *builder, n *Node) {
+			t := &g(b).LVSTimeouts
+			for i := 0; i < len(n.Args); i += 2 {
+				if i+1 >= len(n.Args) {
+					b.d.errorf(n.Pos, "lvs_timeouts: '%s' needs a value", n.Args[i])
+					return
+				}
+				v, ok := b.intAt(n, i+1, 1, 86400*31)
+				if !ok {
+					return
+				}
+				d := time.Duration(v) * time.Second
+				switch n.Args[i] {
+				case "tcp":
+					t.TCP = d
+				case "tcpfin":
+					t.TCPFin = d
+				case "udp":
+					t.UDP = d
+				default:
+					b.d.errorf(n.Pos, "lvs_timeouts: unknown protocol '%s' (tcp, tcpfin or udp)", n.Args[i])
+					return
+				}
+			}
+		}),
+		kw("lvs_sync_daemon", func(b *builder, n *Node) {
+			if !b.need(n, 1) {
+				return
+			}
+			sd := &LVSSyncDaemon{Pos: n.Pos, Interface: n.Args[0], Port: 8848, TTL: 1,
+				Group: netip.MustParseAddr("224.0.0.81")}
+			rest := n.Args[1:]
+			if len(rest) > 0 && !isSyncOpt(rest[0]) {
+				sd.Instance = rest[0]
+				rest = rest[1:]
+			}
+			for i := 0; i < len(rest); i++ {
+				if i+1 >= len(rest) {
+					b.d.errorf(n.Pos, "lvs_sync_daemon: '%s' needs a value", rest[i])
+					return
+				}
+				switch rest[i] {
+				case "id":
+					sd.SyncID, _ = atoiRange(rest[i+1], 0, 255)
+				case "maxlen":
+					sd.MaxLen, _ = atoiRange(rest[i+1], 1, 65535)
+				case "port":
+					sd.Port, _ = atoiRange(rest[i+1], 1, 65535)
+				case "ttl":
+					sd.TTL, _ = atoiRange(rest[i+1], 1, 255)
+				case "group":
+					a, err := netip.ParseAddr(rest[i+1])
+					if err != nil {
+						b.d.errorf(n.Pos, "lvs_sync_daemon: invalid group '%s'", rest[i+1])
+						return
+					}
+					sd.Group = a
+				default:
+					b.d.errorf(n.Pos, "lvs_sync_daemon: unknown option '%s'", rest[i])
+					return
+				}
+				i++
+			}
+			g(b).LVSSyncDaemon = sd
+			b.d.warnf(n.Pos, "lvs_sync_daemon: connection synchronisation between directors is not implemented by ulvs; "+
+				"after a failover, established connections are scheduled afresh")
+		}),
+		kw("lvs_flush", func(b *builder, n *Node) { g(b).LVSFlush = true }),
+		kw("lvs_flush_on_stop", func(b *builder, n *Node) {
+			g(b).LVSFlushOnStop = "ALL"
+			if len(n.Args) > 0 {
+				g(b).LVSFlushOnStop = n.Args[0]
+			}
+		}),
+		alias(kw("lvs_flush_onstop", func(b *builder, n *Node) { g(b).LVSFlushOnStop = "ALL" }), "lvs_flush_on_stop"),
+		kw("state_dump_file", func(b *builder, n *Node) {
+			if v, ok := b.str(n); ok {
+				g(b).StateDumpFile = v
+			}
+		}),
+		kw("stats_dump_file", func(b *builder, n *Node) {
+			if v, ok := b.str(n); ok {
+				g(b).StatsDumpFile = v
+			}
+		}),
+		kw("json_dump_file", func(b *builder, n *Node) {
+			if v, ok := b.str(n); ok {
+				g(b).JSONDumpFile = v
+			}
+		}),
+		kw("include_check", func(b *builder, n *Node) {
+			checks := "rmwb"
+			if len(n.Args) > 0 {
+				checks = ""
+				for _, a := range n.Args {
+					for _, c := range strings.TrimLeft(a, "+") {
+						if strings.ContainsRune("rmwb", c) {
+							checks += string(c)
+						}
+					}
+				}
+			}
+			g(b).IncludeCheck = checks
+		}),
+	)
+	// Keywords that tune keepalived's own processes, kernel buffers or
+	// optional integrations ulvs does not have.
+	for _, k := range []struct{ name, note string }{
+		{"max_auto_priority", "ulvsd runs at normal priority"},
+		{"min_auto_priority_delay", "ulvsd runs at normal priority"},
+		{"vrrp_priority", "process priorities are left to systemd"},
+		{"checker_priority", "process priorities are left to systemd"},
+		{"bfd_priority", "process priorities are left to systemd"},
+		{"vrrp_no_swap", "memory locking is left to systemd"},
+		{"checker_no_swap", "memory locking is left to systemd"},
+		{"bfd_no_swap", "memory locking is left to systemd"},
+		{"vrrp_rt_priority", "process priorities are left to systemd"},
+		{"checker_rt_priority", "process priorities are left to systemd"},
+		{"bfd_rt_priority", "process priorities are left to systemd"},
+		{"vrrp_cpu_affinity", "CPU affinity is left to systemd"},
+		{"checker_cpu_affinity", "CPU affinity is left to systemd"},
+		{"bfd_cpu_affinity", "CPU affinity is left to systemd"},
+		{"vrrp_rlimit_rttime", "process limits are left to systemd"},
+		{"checker_rlimit_rttime", "process limits are left to systemd"},
+		{"bfd_rlimit_rttime", "process limits are left to systemd"},
+		{"vrrp_rlimit_rtime", "process limits are left to systemd"},
+		{"checker_rlimit_rtime", "process limits are left to systemd"},
+		{"bfd_rlimit_rtime", "process limits are left to systemd"},
+		{"process_names", "ulvsd is one process"},
+		{"process_name", "ulvsd is one process"},
+		{"vrrp_process_name", "ulvsd is one process"},
+		{"checker_process_name", "ulvsd is one process"},
+		{"lvs_process_name", "ulvsd is one process"},
+		{"bfd_process_name", "ulvsd is one process"},
+		{"use_symlink_paths", "paths are used as given"},
+		{"set_supplementary_groups", "scripts run with the run-as user's primary group"},
+		{"umask", "ulvsd keeps the umask it is started with"},
+		{"random_seed", "ulvs seeds its own generators"},
+		{"tmp_config_directory", "ulvsd is one process and needs no temporary config copies"},
+		{"config_save_dir", "ulvsd does not save configurations"},
+		{"reload_check_config", "ulvsd always checks a configuration before applying it"},
+		{"reload_time_file", "timed reloads are not implemented"},
+		{"reload_repeat", "timed reloads are not implemented"},
+		{"reload_file", "timed reloads are not implemented"},
+		{"data_use_instance", "dump file names are used as given"},
+		{"json_version", "ulvsd writes one JSON format"},
+		{"iproute_usr_dir", "ulvs uses numeric route tables or the names iproute2 knows"},
+		{"iproute_etc_dir", "ulvs uses numeric route tables or the names iproute2 knows"},
+		{"vrrp_netlink_cmd_rcv_bufs", "kernel buffer sizing"},
+		{"vrrp_netlink_cmd_rcv_bufs_force", "kernel buffer sizing"},
+		{"vrrp_netlink_monitor_rcv_bufs", "kernel buffer sizing"},
+		{"vrrp_netlink_monitor_rcv_bufs_force", "kernel buffer sizing"},
+		{"lvs_netlink_cmd_rcv_bufs", "kernel buffer sizing"},
+		{"lvs_netlink_cmd_rcv_bufs_force", "kernel buffer sizing"},
+		{"lvs_netlink_monitor_rcv_bufs", "kernel buffer sizing"},
+		{"lvs_netlink_monitor_rcv_bufs_force", "kernel buffer sizing"},
+		{"process_monitor_rcv_bufs", "kernel buffer sizing"},
+		{"process_monitor_rcv_bufs_force", "kernel buffer sizing"},
+		{"vrrp_rx_bufs_policy", "kernel buffer sizing"},
+		{"vrrp_rx_bufs_multiplier", "kernel buffer sizing"},
+		{"rs_init_notifies", "real server notifies run on state changes"},
+		{"log_unknown_vrids", "adverts for unknown VRIDs are counted and logged at debug level"},
+		{"vmac_prefix", "VMAC interfaces are named vrrp.VRID unless named in use_vmac"},
+		{"vmac_addr_prefix", "VMAC interfaces are named vrrp.VRID unless named in use_vmac"},
+		{"startup_script_timeout", "startup_script is not supported"},
+		{"shutdown_script_timeout", "shutdown_script is not supported"},
+		{"snmp_vs_stats_update_interval", "SNMP is not supported"},
+		{"snmp_rs_stats_update_interval", "SNMP is not supported"},
+		{"dbus_service_name", "D-Bus is not supported"},
+		{"dbus_no_interface_name", "D-Bus is not supported"},
+		{"nftables_priority", "ulvs installs its own kernel guard rules"},
+		{"nftables_ifindex", "ulvs installs its own kernel guard rules"},
+		{"nftables_counters", "ulvs installs its own kernel guard rules"},
+		{"nftables_ipvs_priority", "ulvs installs its own kernel guard rules"},
+		{"nftables_ipvs_start_fwmark", "ulvs installs its own kernel guard rules"},
+		{"disable_local_igmp", "IGMP is left to the kernel"},
+		{"linkbeat_use_polling", "interfaces are tracked through netlink only"},
+		{"child_wait_time", "ulvsd is a single process"},
+		{"use_pid_dir", "ulvs uses the pid file given with -p"},
+		{"instance", "keepalived's multi-instance paths; ulvs does not use them"},
+		{"namespace_with_ipsets", "ulvs does not use ipsets"},
+	} {
+		lv.add(ignored(k.name, k.note))
+	}
+	for _, k := range []struct{ name, note string }{
+		{"startup_script", "run it from the service manager before ulvsd"},
+		{"shutdown_script", "run it from the service manager after ulvsd"},
+		{"enable_snmp_vrrp", "SNMP is not supported; use the Prometheus metrics"},
+		{"enable_snmp_keepalived", "SNMP is not supported; use the Prometheus metrics"},
+		{"enable_snmp_checker", "SNMP is not supported; use the Prometheus metrics"},
+		{"enable_snmp_rfc", "SNMP is not supported; use the Prometheus metrics"},
+		{"enable_snmp_rfcv2", "SNMP is not supported; use the Prometheus metrics"},
+		{"enable_snmp_rfcv3", "SNMP is not supported; use the Prometheus metrics"},
+		{"enable_traps", "SNMP is not supported; use the Prometheus metrics"},
+		{"snmp_socket", "SNMP is not supported; use the Prometheus metrics"},
+		{"enable_dbus", "D-Bus is not supported; use the control socket"},
+		{"vrrp_iptables", "no_accept firewall rules are not implemented"},
+		{"vrrp_ipsets", "no_accept firewall rules are not implemented"},
+		{"nftables", "no_accept firewall rules are not implemented"},
+		{"nftables_ipvs", "ulvs installs its own kernel guard rules"},
+		{"net_namespace", "run ulvsd inside the namespace instead (ip netns exec)"},
+		{"net_namespace_ipvs", "run ulvsd inside the namespace instead"},
+	} {
+		lv.add(unsupported(k.name, k.note))
+	}
+	return lv
+}
+
+func isSyncOpt(s string) bool {
+	switch s {
+	case "id", "maxlen", "port", "ttl", "group":
+		return true
+	}
+	return false
+}
+
+func atoiRange(s string, lo, hi int) (int, bool) {
+	v, err := parseIntWord(s)
+	if err != nil || v < int64(lo) || v > int64(hi) {
+		return lo, false
+	}
+	return int(v), true
+}
+
+// fifoHandler reads "FIFO [user [group]]".
+func fifoHandler(dst func(*builder) **Fifo) func(*builder, *Node) {
+	return func(b *builder, n *Node) {
+		if !b.need(n, 1) {
+			return
+		}
+		b.only(n, 3)
+		f := *dst(b)
+		if f == nil {
+			f = &Fifo{}
+			*dst(b) = f
+		}
+		f.Pos, f.Path = n.Pos, n.Args[0]
+		if len(n.Args) > 1 {
+			f.User = n.Args[1]
+		}
+		if len(n.Args) > 2 {
+			f.Group = n.Args[2]
+		}
+	}
+}
+
+func fifoScriptHandler(dst func(*builder) **Fifo) func(*builder, *Node) {
+	return func(b *builder, n *Node) {
+		s := b.script(n)
+		if s == nil {
+			return
+		}
+		f := *dst(b)
+		if f == nil {
+			f = &Fifo{Pos: n.Pos}
+			*dst(b) = f
+		}
+		f.Script = s
+	}
+}
+
+func sslLevel() *level {
+	s := func(b *builder) *SSLContext { return b.cfg.SSL }
+	return newLevel("SSL").add(
+		kw("password", func(b *builder, n *Node) {
+			if v, ok := b.str(n); ok {
+				s(b).Password = v
+			}
+		}),
+		kw("ca", func(b *builder, n *Node) {
+			if v, ok := b.str(n); ok {
+				s(b).CA = v
+			}
+		}),
+		kw("certificate", func(b *builder, n *Node) {
+			if v, ok := b.str(n); ok {
+				s(b).Certificate = v
+			}
+		}),
+		kw("key", func(b *builder, n *Node) {
+			if v, ok := b.str(n); ok {
+				s(b).Key = v
+			}
+		}),
+	)
+}

@@ -1,0 +1,579 @@
+package conf
+
+import (
+	"net"
+	"net/netip"
+	"time"
+)
+
+func blockName(b *builder, n *Node, what string) (string, bool) {
+	if len(n.Args) == 0 {
+		b.d.errorf(n.Pos, "%s: missing name", what)
+		return "", false
+	}
+	b.only(n, 1)
+	return n.Args[0], true
+}
+
+func openVRRPScript(b *builder, n *Node) {
+	name, _ := blockName(b, n, "vrrp_script")
+	b.vscr = &VRRPScript{Pos: n.Pos, Name: name, Interval: time.Second, Rise: 1, Fall: 1}
+}
+
+func closeVRRPScript(b *builder, n *Node) {
+	s := b.vscr
+	b.vscr = nil
+	if s.Name == "" {
+		return
+	}
+	if s.Script == nil {
+		b.d.errorf(n.Pos, "vrrp_script %s: no script given - removing", s.Name)
+		return
+	}
+	// "user" applies to the script unless the script line named its own.
+	if s.Script.User == "" && s.User != "" {
+		s.Script.User, s.Script.Group = s.User, s.Group
+	}
+	b.cfg.Scripts = append(b.cfg.Scripts, s)
+}
+
+func vrrpScriptLevel() *level {
+	s := func(b *builder) *VRRPScript { return b.vscr }
+	return newLevel("vrrp_script").add(
+		kwQ("script", func(b *builder, n *Node) {
+			if sc := b.script(n); sc != nil {
+				s(b).Script = sc
+			}
+		}),
+		kw("interval", func(b *builder, n *Node) {
+			if v, ok := b.timer(n, time.Millisecond, 0); ok {
+				s(b).Interval = v
+			}
+		}),
+		kw("timeout", func(b *builder, n *Node) {
+			if v, ok := b.timer(n, 0, 0); ok {
+				s(b).Timeout = v
+			}
+		}),
+		kw("weight", func(b *builder, n *Node) {
+			if v, ok := b.intAt(n, 0, -253, 253); ok {
+				s(b).Weight = v
+			}
+			if len(n.Args) > 1 {
+				switch n.Args[1] {
+				case "reverse":
+					s(b).Reverse = true
+				case "noreverse":
+				default:
+					b.d.errorf(n.Pos, "weight: unknown option '%s'", n.Args[1])
+				}
+			}
+		}),
+		kw("rise", func(b *builder, n *Node) {
+			if v, ok := b.int(n, 1, 1<<30); ok {
+				s(b).Rise = v
+			}
+		}),
+		kw("fall", func(b *builder, n *Node) {
+			if v, ok := b.int(n, 1, 1<<30); ok {
+				s(b).Fall = v
+			}
+		}),
+		kw("user", func(b *builder, n *Node) {
+			if u, g, ok := b.userGroup(n); ok {
+				s(b).User, s(b).Group = u, g
+			}
+		}),
+		kw("init_fail", func(b *builder, n *Node) { s(b).InitFail = true }),
+	)
+}
+
+func openTrackFile(b *builder, n *Node) {
+	name, _ := blockName(b, n, n.Keyword)
+	b.tfile = &TrackFile{Pos: n.Pos, Name: name, Weight: 1}
+	if name != "" {
+		b.cfg.TrackFiles = append(b.cfg.TrackFiles, b.tfile)
+	}
+}
+
+func trackFileLevel() *level {
+	f := func(b *builder) *TrackFile { return b.tfile }
+	return newLevel("track_file").add(
+		kw("file", func(b *builder, n *Node) {
+			if v, ok := b.str(n); ok {
+				f(b).File = v
+			}
+		}),
+		kw("weight", func(b *builder, n *Node) {
+			if v, ok := b.intAt(n, 0, -254, 254); ok {
+				f(b).Weight = v
+			}
+			if len(n.Args) > 1 && n.Args[1] == "reverse" {
+				f(b).Reverse = true
+			}
+		}),
+		kw("init_file", func(b *builder, n *Node) {
+			in := &TrackFileInit{}
+			for _, a := range n.Args {
+				if a == "overwrite" {
+					in.Overwrite = true
+					continue
+				}
+				v, err := parseIntWord(a)
+				if err != nil {
+					b.d.errorf(n.Pos, "init_file: invalid value '%s'", a)
+					return
+				}
+				in.Value = int(v)
+			}
+			f(b).InitFile = in
+		}),
+	)
+}
+
+func openTrackProcess(b *builder, n *Node) {
+	name, _ := blockName(b, n, "vrrp_track_process")
+	b.tproc = &TrackProcess{Pos: n.Pos, Name: name, Quorum: 1}
+	if name != "" {
+		b.cfg.TrackProcesses = append(b.cfg.TrackProcesses, b.tproc)
+		b.d.warnf(n.Pos, "vrrp_track_process %s: process tracking is not implemented by ulvs; "+
+			"instances tracking it will see it as always up", name)
+	}
+}
+
+func trackProcessLevel() *level {
+	p := func(b *builder) *TrackProcess { return b.tproc }
+	return newLevel("vrrp_track_process").add(
+		kwQ("process", func(b *builder, n *Node) { p(b).Process = append([]string(nil), n.Args...) }),
+		kw("param_match", func(b *builder, n *Node) {
+			if v, ok := b.str(n); ok {
+				p(b).ParamMatch = v
+			}
+		}),
+		kw("weight", func(b *builder, n *Node) {
+			if v, ok := b.intAt(n, 0, -254, 254); ok {
+				p(b).Weight = v
+			}
+			if len(n.Args) > 1 && n.Args[1] == "reverse" {
+				p(b).Reverse = true
+			}
+		}),
+		kw("quorum", func(b *builder, n *Node) {
+			if v, ok := b.int(n, 0, 1<<30); ok {
+				p(b).Quorum = v
+			}
+		}),
+		kw("quorum_max", func(b *builder, n *Node) {
+			if v, ok := b.int(n, 0, 1<<30); ok {
+				p(b).QuorumMax = v
+			}
+		}),
+		kw("delay", func(b *builder, n *Node) {
+			if v, ok := b.timer(n, 0, 0); ok {
+				p(b).Delay = v
+			}
+		}),
+		kw("terminate_delay", func(b *builder, n *Node) {
+			if v, ok := b.timer(n, 0, 0); ok {
+				p(b).TerminateDelay = v
+			}
+		}),
+		kw("fork_delay", func(b *builder, n *Node) {
+			if v, ok := b.timer(n, 0, 0); ok {
+				p(b).ForkDelay = v
+			}
+		}),
+		kw("full_command", func(b *builder, n *Node) { p(b).FullCommand = true }),
+	)
+}
+
+// notifyKeywords are the notify scripts shared by instances and groups.
+func notifyKeywords(nf func(*builder) *Notify, instance bool) []*keyword {
+	set := func(dst func(*Notify) **Script) func(*builder, *Node) {
+		return func(b *builder, n *Node) {
+			if s := b.script(n); s != nil {
+				*dst(nf(b)) = s
+			}
+		}
+	}
+	kws := []*keyword{
+		kwQ("notify_master", set(func(x *Notify) **Script { return &x.Master })),
+		kwQ("notify_backup", set(func(x *Notify) **Script { return &x.Backup })),
+		kwQ("notify_fault", set(func(x *Notify) **Script { return &x.Fault })),
+		kwQ("notify_stop", set(func(x *Notify) **Script { return &x.Stop })),
+		kwQ("notify", set(func(x *Notify) **Script { return &x.Generic })),
+	}
+	if instance {
+		kws = append(kws,
+			kwQ("notify_deleted", set(func(x *Notify) **Script { return &x.Deleted })),
+			kwQ("notify_master_rx_lower_pri", set(func(x *Notify) **Script { return &x.MasterRxLowerPrio })),
+		)
+	}
+	return kws
+}
+
+func openSyncGroup(b *builder, n *Node) {
+	name, _ := blockName(b, n, "vrrp_sync_group")
+	b.group = &SyncGroup{Pos: n.Pos, Name: name}
+	if name != "" {
+		b.cfg.SyncGroups = append(b.cfg.SyncGroups, b.group)
+	}
+}
+
+func syncGroupLevel() *level {
+	g := func(b *builder) *SyncGroup { return b.group }
+	lv := newLevel("vrrp_sync_group")
+	lv.add(
+		kwVals("group", func(b *builder, n *Node) {
+			for _, l := range n.Kids {
+				for _, a := range l.Args {
+					g(b).Group = append(g(b).Group, a)
+					g(b).GroupPos = append(g(b).GroupPos, l.Pos)
+				}
+			}
+		}),
+		kwVals("track_interface", func(b *builder, n *Node) {
+			g(b).TrackInterfaces = append(g(b).TrackInterfaces, b.tracks(n, "track_interface", 253)...)
+		}),
+		kwVals("track_script", func(b *builder, n *Node) {
+			g(b).TrackScripts = append(g(b).TrackScripts, b.tracks(n, "track_script", 253)...)
+		}),
+		kwVals("track_file", func(b *builder, n *Node) {
+			g(b).TrackFiles = append(g(b).TrackFiles, b.tracks(n, "track_file", 254)...)
+		}),
+		kwVals("track_process", func(b *builder, n *Node) {
+			g(b).TrackProcesses = append(g(b).TrackProcesses, b.tracks(n, "track_process", 254)...)
+		}),
+		unsupportedValues("track_bfd", "BFD is not implemented"),
+		kw("smtp_alert", func(b *builder, n *Node) { g(b).SMTPAlert = boolPtr(b.optBool(n)) }),
+		kw("sync_group_tracking_weight", func(b *builder, n *Node) { g(b).SyncGroupTrackingWeight = true }),
+		alias(kw("global_tracking", func(b *builder, n *Node) { g(b).SyncGroupTrackingWeight = true }), "sync_group_tracking_weight"),
+		kw("notify_priority_changes", func(b *builder, n *Node) { g(b).NotifyPriorityChanges = b.optBool(n) }),
+	)
+	lv.add(notifyKeywords(func(b *builder) *Notify { return &b.group.Notify }, false)...)
+	return lv
+}
+
+// unsupportedValues is an unsupported keyword that takes a value block.
+func unsupportedValues(name, note string) *keyword {
+	return &keyword{name: name, kind: kwValues, status: Unsupported, note: note, warn: true}
+}
+
+func openInstance(b *builder, n *Node) {
+	name, _ := blockName(b, n, "vrrp_instance")
+	b.inst = &Instance{Pos: n.Pos, Name: name, Priority: 100, AdvertInt: time.Second, Preempt: true,
+		UnicastTTL: 255}
+}
+
+func closeInstance(b *builder, n *Node) {
+	in := b.inst
+	b.inst = nil
+	if in.Name == "" {
+		return
+	}
+	// keepalived (vrrp.c): "state MASTER" with no priority means 255; with
+	// no state, the initial state follows the priority.
+	if !b.isSet(in, "priority") && in.State == "MASTER" {
+		in.Priority = 255
+	}
+	if in.State == "" {
+		in.State = "BACKUP"
+		if in.Priority == 255 {
+			in.State = "MASTER"
+		}
+	}
+	b.cfg.Instances = append(b.cfg.Instances, in)
+}
+
+func instanceLevel() *level {
+	in := func(b *builder) *Instance { return b.inst }
+	boolField := func(name string, dst func(*Instance) *bool) *keyword {
+		return kw(name, func(b *builder, n *Node) { *dst(in(b)) = b.optBool(n) })
+	}
+	garpInt := func(name string, lo, hi int, set func(*Garp, int)) *keyword {
+		return kw(name, func(b *builder, n *Node) {
+			if v, ok := b.int(n, lo, hi); ok {
+				set(&in(b).Garp, v)
+				b.mark(in(b), name)
+			}
+		})
+	}
+	lv := newLevel("vrrp_instance")
+	lv.add(
+		kw("state", func(b *builder, n *Node) {
+			v, ok := b.str(n)
+			if !ok {
+				return
+			}
+			if in(b).State == "MASTER" && v == "BACKUP" {
+				b.d.errorf(n.Pos, "state BACKUP after state MASTER is ignored")
+				return
+			}
+			switch v {
+			case "MASTER", "BACKUP":
+				in(b).State, in(b).StatePos = v, n.Pos
+			default:
+				b.d.errorf(n.Pos, "state: unknown state '%s' (MASTER or BACKUP), using BACKUP", v)
+				in(b).State, in(b).StatePos = "BACKUP", n.Pos
+			}
+		}),
+		kw("interface", func(b *builder, n *Node) {
+			v, ok := b.str(n)
+			if !ok {
+				return
+			}
+			if len(v) >= 16 {
+				b.d.errorf(n.Pos, "interface: name '%s' is longer than 15 characters", v)
+				return
+			}
+			in(b).Interface, in(b).InterfacePos = v, n.Pos
+		}),
+		kw("virtual_router_id", func(b *builder, n *Node) {
+			if v, ok := b.int(n, 1, 255); ok {
+				in(b).VRID = v
+			}
+		}),
+		kw("priority", func(b *builder, n *Node) {
+			if v, ok := b.int(n, 1, 255); ok {
+				in(b).Priority = v
+				b.mark(in(b), "priority")
+			}
+		}),
+		kw("advert_int", func(b *builder, n *Node) {
+			if v, ok := b.timer(n, 10*time.Millisecond, 255*time.Second); ok {
+				in(b).AdvertInt = v
+			}
+		}),
+		kw("version", func(b *builder, n *Node) {
+			if v, ok := b.int(n, 2, 3); ok {
+				in(b).Version = v
+			}
+		}),
+		kwVals("virtual_ipaddress", func(b *builder, n *Node) {
+			for _, l := range n.Kids {
+				if a, ok := b.ipAddress(l, "virtual_ipaddress"); ok {
+					in(b).VIPs = append(in(b).VIPs, a)
+				}
+			}
+		}),
+		kwVals("virtual_ipaddress_excluded", func(b *builder, n *Node) {
+			for _, l := range n.Kids {
+				if a, ok := b.ipAddress(l, "virtual_ipaddress_excluded"); ok {
+					in(b).ExcludedVIPs = append(in(b).ExcludedVIPs, a)
+				}
+			}
+		}),
+		kw("no_virtual_ipaddress", func(b *builder, n *Node) { in(b).NoVirtualIPAddress = true }),
+		kwVals("virtual_routes", func(b *builder, n *Node) {
+			for _, l := range n.Kids {
+				if r, ok := b.route(l, "virtual_routes"); ok {
+					in(b).Routes = append(in(b).Routes, r)
+				}
+			}
+		}),
+		kwVals("virtual_rules", func(b *builder, n *Node) {
+			for _, l := range n.Kids {
+				if r, ok := b.rule(l, "virtual_rules"); ok {
+					in(b).Rules = append(in(b).Rules, r)
+				}
+			}
+		}),
+		kwBlk("authentication", authLevel(), func(b *builder, n *Node) {
+			in(b).Auth = &Auth{Pos: n.Pos}
+		}, func(b *builder, n *Node) {
+			a := in(b).Auth
+			if a.Type == "" {
+				b.d.errorf(n.Pos, "authentication: no auth_type given - authentication ignored")
+				in(b).Auth = nil
+			}
+		}),
+		kw("nopreempt", func(b *builder, n *Node) { in(b).Preempt = false }),
+		kw("preempt", func(b *builder, n *Node) { in(b).Preempt = true }),
+		kw("preempt_delay", func(b *builder, n *Node) {
+			if v, ok := b.timer(n, 0, 1000*time.Second); ok {
+				in(b).PreemptDelay = v
+			}
+		}),
+		kwVals("track_interface", func(b *builder, n *Node) {
+			in(b).TrackInterfaces = append(in(b).TrackInterfaces, b.tracks(n, "track_interface", 253)...)
+		}),
+		kwVals("track_script", func(b *builder, n *Node) {
+			in(b).TrackScripts = append(in(b).TrackScripts, b.tracks(n, "track_script", 253)...)
+		}),
+		kwVals("track_file", func(b *builder, n *Node) {
+			in(b).TrackFiles = append(in(b).TrackFiles, b.tracks(n, "track_file", 254)...)
+		}),
+		kwVals("track_process", func(b *builder, n *Node) {
+			in(b).TrackProcesses = append(in(b).TrackProcesses, b.tracks(n, "track_process", 254)...)
+		}),
+		unsupportedValues("track_bfd", "BFD is not implemented"),
+		kw("unicast_src_ip", func(b *builder, n *Node) {
+			if a, ok := b.addr(n); ok {
+				in(b).UnicastSrcIP = a
+			}
+		}),
+		kwVals("unicast_peer", func(b *builder, n *Node) {
+			for _, l := range n.Kids {
+				p, ok := unicastPeer(b, l)
+				if ok {
+					in(b).UnicastPeers = append(in(b).UnicastPeers, p)
+				}
+			}
+		}),
+		kw("mcast_src_ip", func(b *builder, n *Node) {
+			if a, ok := b.addr(n); ok {
+				in(b).McastSrcIP = a
+			}
+		}),
+		kw("mcast_dst_ip", func(b *builder, n *Node) {
+			if a, ok := b.addr(n); ok {
+				if !a.IsMulticast() {
+					b.d.errorf(n.Pos, "mcast_dst_ip: %s is not a multicast address", a)
+					return
+				}
+				in(b).McastDstIP = a
+			}
+		}),
+		kw("unicast_ttl", func(b *builder, n *Node) {
+			if v, ok := b.int(n, 0, 255); ok {
+				in(b).UnicastTTL = v
+			}
+		}),
+		kw("unicast_fault_no_peer", func(b *builder, n *Node) { in(b).UnicastFaultNoPeer = true }),
+		kw("check_unicast_src", func(b *builder, n *Node) { in(b).CheckUnicastSrc = true }),
+		ignored("track_src_ip", "the source address is tracked through netlink"),
+		ignored("old_unicast_checksum", "ulvs always uses the real destination in the v3 unicast pseudo-header"),
+		kw("smtp_alert", func(b *builder, n *Node) { in(b).SMTPAlert = boolPtr(b.optBool(n)) }),
+		garpInt("garp_master_delay", 0, 255, func(g *Garp, v int) { g.MasterDelay = time.Duration(v) * time.Second }),
+		garpInt("garp_master_repeat", 1, 255, func(g *Garp, v int) { g.MasterRepeat = v }),
+		garpInt("garp_master_refresh", 0, 1<<20, func(g *Garp, v int) { g.MasterRefresh = time.Duration(v) * time.Second }),
+		garpInt("garp_master_refresh_repeat", 1, 255, func(g *Garp, v int) { g.MasterRefreshRepeat = v }),
+		garpInt("garp_lower_prio_delay", 0, 255, func(g *Garp, v int) { g.LowerPrioDelay = time.Duration(v) * time.Second }),
+		garpInt("garp_lower_prio_repeat", 0, 255, func(g *Garp, v int) { g.LowerPrioRepeat = v }),
+		unsupported("garp_extra_if", "GARPs on extra interfaces are not implemented"),
+		alias(unsupported("vmac_garp_intvl", "GARPs on extra interfaces are not implemented"), "garp_extra_if"),
+		kw("use_vmac", func(b *builder, n *Node) {
+			v := &VMAC{Pos: n.Pos}
+			for _, a := range n.Args {
+				if _, err := net.ParseMAC(a); err == nil {
+					v.MAC = a
+				} else if a != "netlink_notify_msg" {
+					v.Name = a
+				}
+			}
+			in(b).UseVMAC = v
+		}),
+		kw("use_vmac_addr", func(b *builder, n *Node) {}),
+		kw("vmac_xmit_base", func(b *builder, n *Node) { in(b).VMACXmitBase = true }),
+		unsupported("use_ipvlan", "ipvlan interfaces are not implemented; use use_vmac"),
+		kw("dont_track_primary", func(b *builder, n *Node) { in(b).DontTrackPrimary = true }),
+		kw("accept", func(b *builder, n *Node) { in(b).Accept = boolPtr(true) }),
+		kw("no_accept", func(b *builder, n *Node) { in(b).Accept = boolPtr(false) }),
+		boolField("skip_check_adv_addr", func(i *Instance) *bool { return &i.SkipCheckAdvAddr }),
+		kw("strict_mode", func(b *builder, n *Node) {
+			in(b).Strict = b.optBool(n)
+			b.mark(in(b), "strict")
+		}),
+		kw("lower_prio_no_advert", func(b *builder, n *Node) {
+			in(b).LowerPrioNoAdvert = b.optBool(n)
+			b.mark(in(b), "lower_prio_no_advert")
+		}),
+		kw("higher_prio_send_advert", func(b *builder, n *Node) {
+			in(b).HigherPrioSendAdvert = b.optBool(n)
+			b.mark(in(b), "higher_prio_send_advert")
+		}),
+		kw("v3_checksum_as_v2", func(b *builder, n *Node) {
+			in(b).V3ChecksumAsV2 = b.optBool(n)
+			b.mark(in(b), "v3_checksum_as_v2")
+		}),
+		kw("down_timer_adverts", func(b *builder, n *Node) {
+			if v, ok := b.int(n, 1, 100); ok {
+				in(b).DownTimerAdverts = v
+			}
+		}),
+		kw("debug", func(b *builder, n *Node) {
+			in(b).Debug = 1
+			if len(n.Args) > 0 {
+				if v, ok := b.int(n, 0, 4); ok {
+					in(b).Debug = v
+				}
+			}
+		}),
+		boolField("notify_priority_changes", func(i *Instance) *bool { return &i.NotifyPriorityChange }),
+		ignored("owner_ignore_adverts", "the priority-255 owner follows the RFC"),
+		ignored("timer_expired_backup", "ulvsd is not subject to keepalived's thread timer expiry"),
+		ignored("thread_timer_expired", "ulvsd is not subject to keepalived's thread timer expiry"),
+		ignored("kernel_rx_buf_size", "kernel buffer sizing"),
+		ignored("promote_secondaries", "address promotion is left to the kernel's sysctl"),
+		ignoredWarn("native_ipv6", "obsolete: IPv6 instances are recognised from their addresses"),
+		unsupported("vrf", "VRF binding is not implemented"),
+		kw("lvs_sync_daemon_interface", func(b *builder, n *Node) {
+			if v, ok := b.str(n); ok {
+				in(b).LVSSyncDaemonInterface = v
+				b.d.warnf(n.Pos, "lvs_sync_daemon_interface: deprecated (use global_defs lvs_sync_daemon); "+
+					"connection synchronisation is not implemented by ulvs")
+			}
+		}),
+		unsupportedBlock("auth_hmac", "keepalived's HMAC authentication extension is not implemented"),
+	)
+	lv.add(notifyKeywords(func(b *builder) *Notify { return &b.inst.Notify }, true)...)
+	return lv
+}
+
+func authLevel() *level {
+	a := func(b *builder) *Auth { return b.inst.Auth }
+	return newLevel("authentication").add(
+		kw("auth_type", func(b *builder, n *Node) {
+			v, ok := b.str(n)
+			if !ok {
+				return
+			}
+			switch v {
+			case "PASS", "AH":
+				a(b).Type = v
+			default:
+				b.d.errorf(n.Pos, "auth_type: unknown authentication type '%s' (PASS or AH)", v)
+			}
+		}),
+		kw("auth_pass", func(b *builder, n *Node) {
+			v, ok := b.str(n)
+			if !ok {
+				return
+			}
+			if len(v) > 8 {
+				b.d.warnf(n.Pos, "auth_pass: password '%s' is longer than 8 characters; only '%s' is used", v, v[:8])
+			}
+			a(b).Pass = v
+		}),
+	)
+}
+
+func unicastPeer(b *builder, n *Node) (UnicastPeer, bool) {
+	a, err := netip.ParseAddr(n.Args[0])
+	if err != nil {
+		b.d.errorf(n.Pos, "unicast_peer: invalid address '%s'", n.Args[0])
+		return UnicastPeer{}, false
+	}
+	p := UnicastPeer{Pos: n.Pos, Addr: a}
+	for i := 1; i < len(n.Args); i += 2 {
+		if i+1 >= len(n.Args) {
+			b.d.errorf(n.Pos, "unicast_peer %s: '%s' needs a value", a, n.Args[i])
+			return p, false
+		}
+		v, ok := atoiRange(n.Args[i+1], 0, 255)
+		if !ok {
+			b.d.errorf(n.Pos, "unicast_peer %s: invalid %s '%s'", a, n.Args[i], n.Args[i+1])
+			return p, false
+		}
+		switch n.Args[i] {
+		case "min_ttl":
+			p.MinTTL = v
+		case "max_ttl":
+			p.MaxTTL = v
+		default:
+			b.d.errorf(n.Pos, "unicast_peer %s: unknown option '%s'", a, n.Args[i])
+			return p, false
+		}
+	}
+	return p, true
+}

@@ -1,0 +1,353 @@
+package conf
+
+import (
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+)
+
+// netipOpts lets cmp compare netip values.
+var netipOpts = cmpopts.EquateComparable(netip.Addr{}, netip.Prefix{})
+
+func mustParse(t *testing.T, text string) *Result {
+	t.Helper()
+	res, err := Parse("t.conf", []byte(text), Options{})
+	if err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	return res
+}
+
+func hasDiag(ds Diagnostics, sev Severity, line int, substr string) bool {
+	for _, d := range ds {
+		if d.Severity == sev && d.Pos.Line == line && strings.Contains(d.Msg, substr) {
+			return true
+		}
+	}
+	return false
+}
+
+func TestInstanceDefaults(t *testing.T) {
+	t.Parallel()
+	res := mustParse(t, `
+vrrp_instance A {
+    state MASTER
+    interface eth0
+    virtual_router_id 51
+    virtual_ipaddress {
+        198.18.0.10/24 dev eth0 label eth0:1 scope global brd 198.18.0.255
+    }
+}
+vrrp_instance B {
+    interface eth0
+    virtual_router_id 52
+    priority 255
+    advert_int 1.4
+    virtual_ipaddress {
+        198.18.0.11
+    }
+}
+vrrp_instance C {
+    interface eth0
+    virtual_router_id 53
+    version 3
+    advert_int 0.123
+    nopreempt
+    virtual_ipaddress {
+        2001:db8::10/64
+    }
+}
+`)
+	cfg := res.Config
+	a, b, c := cfg.Instances[0], cfg.Instances[1], cfg.Instances[2]
+	// keepalived: "state MASTER" with no priority means 255.
+	if a.Priority != 255 || a.State != "MASTER" {
+		t.Errorf("A: state %s priority %d, want MASTER 255", a.State, a.Priority)
+	}
+	// No state: MASTER iff priority 255.
+	if b.State != "MASTER" {
+		t.Errorf("B: state %s, want MASTER from priority 255", b.State)
+	}
+	// VRRPv2 advert_int is whole seconds.
+	if b.AdvertInt != time.Second || b.Version != 2 {
+		t.Errorf("B: advert %v v%d, want 1s v2", b.AdvertInt, b.Version)
+	}
+	// VRRPv3 advert_int is centiseconds.
+	if c.AdvertInt != 120*time.Millisecond || c.Version != 3 || c.Preempt {
+		t.Errorf("C: advert %v v%d preempt %v", c.AdvertInt, c.Version, c.Preempt)
+	}
+	want := &IPAddress{Pos: Pos{"t.conf", 7}, Prefix: netip.MustParsePrefix("198.18.0.10/24"), Dev: "eth0",
+		Label: "eth0:1", Scope: "global", Broadcast: "198.18.0.255"}
+	if d := cmp.Diff(want, a.VIPs[0], netipOpts); d != "" {
+		t.Errorf("VIP (-want +got):\n%s", d)
+	}
+	if got := b.VIPs[0].Prefix; got != netip.MustParsePrefix("198.18.0.11/32") {
+		t.Errorf("bare VIP prefix = %v, want /32", got)
+	}
+	if a.Garp.MasterDelay != 5*time.Second || a.Garp.MasterRepeat != 5 || a.Garp.MasterRefreshRepeat != 1 {
+		t.Errorf("GARP defaults = %+v", a.Garp)
+	}
+	if cfg.Global.McastGroup4 != netip.MustParseAddr("224.0.0.18") || cfg.Global.VRRPVersion != 2 {
+		t.Errorf("global defaults = %v v%d", cfg.Global.McastGroup4, cfg.Global.VRRPVersion)
+	}
+}
+
+func TestVirtualServerDefaultsAndInheritance(t *testing.T) {
+	t.Parallel()
+	res, _ := Parse("t.conf", []byte(`
+virtual_server 198.18.0.100 80 {
+    protocol TCP
+    persistence_timeout
+    persistence_granularity 255.255.255.0
+    delay_loop 6
+    retry 2
+    real_server 198.18.0.11 80 {
+        weight 3
+        TCP_CHECK {
+            connect_timeout 2
+            nb_get_retry 4
+        }
+        HTTP_GET {
+            url {
+                path /health
+                status_code 200-299 301
+                digest FF20AD2481F97B1754EF3E12ECD3A9CC
+            }
+        }
+    }
+    real_server 198.18.0.12 {
+        delay_loop 2
+        DNS_CHECK {
+            connect_port 53
+            name example.org
+        }
+        MISC_CHECK {
+            misc_path "/bin/check.sh 'a b'"
+            user nobody
+        }
+    }
+    inhibit_on_failure
+}
+`), Options{})
+	vs := res.Config.VirtualServers[0]
+	// No lb_algo / lb_kind: keepalived's defaults, each with an error.
+	if vs.Sched != "wlc" || vs.Method.Kind != MethodNAT {
+		t.Errorf("sched %s method %s, want wlc NAT", vs.Sched, vs.Method.Kind)
+	}
+	if !hasDiag(res.Diags, Error, 2, "no scheduler set") || !hasDiag(res.Diags, Error, 2, "no forwarding method set") {
+		t.Errorf("want errors for the missing lb_algo and lb_kind:\n%s", res.Diags)
+	}
+	// A bare persistence_timeout is 360 s.
+	if vs.PersistenceTimeout != 360*time.Second || vs.PersistenceGranularity != 24 {
+		t.Errorf("persistence %v /%d", vs.PersistenceTimeout, vs.PersistenceGranularity)
+	}
+	rs1, rs2 := vs.RealServers[0], vs.RealServers[1]
+	tcp, http := rs1.Checkers[0], rs1.Checkers[1]
+	if tcp.ConnectTimeout != 2*time.Second || tcp.Retry != 4 || tcp.DelayLoop != 6*time.Second ||
+		tcp.DelayBeforeRetry != time.Second || tcp.ConnectIP != rs1.Addr || tcp.ConnectPort != 80 {
+		t.Errorf("TCP_CHECK resolved = %+v", tcp)
+	}
+	// HTTP_GET: retry from the VS, delay_before_retry 3 s by default.
+	if http.Retry != 2 || http.DelayBeforeRetry != 3*time.Second || http.ConnectTimeout != 5*time.Second {
+		t.Errorf("HTTP_GET resolved retry %d dbr %v ct %v", http.Retry, http.DelayBeforeRetry, http.ConnectTimeout)
+	}
+	u := http.HTTP.URLs[0]
+	if d := cmp.Diff([]CodeRange{{200, 299}, {301, 301}}, u.StatusCodes); d != "" || u.Digest != "ff20ad2481f97b1754ef3e12ecd3a9cc" {
+		t.Errorf("url %+v %s", u, d)
+	}
+	// rs2 has no port: it takes the VS's; its delay_loop is its own, and
+	// DNS_CHECK's delay_before_retry defaults to the delay loop.
+	dns, misc := rs2.Checkers[0], rs2.Checkers[1]
+	if rs2.Port != 80 || dns.DelayLoop != 2*time.Second || dns.DelayBeforeRetry != 2*time.Second || dns.Retry != 2 {
+		t.Errorf("rs2 port %d DNS %+v", rs2.Port, dns)
+	}
+	if d := cmp.Diff([]string{"/bin/check.sh", "a b"}, misc.Misc.Path.Argv); d != "" || misc.Misc.Path.User != "nobody" ||
+		misc.Misc.Timeout != 2*time.Second {
+		t.Errorf("MISC_CHECK %+v %s", misc.Misc.Path, d)
+	}
+	// inhibit_on_failure after the real servers still applies to them.
+	if !rs1.InhibitOnFailure || !rs2.InhibitOnFailure || rs1.Weight != 3 || rs2.Weight != 1 {
+		t.Errorf("inheritance: inhibit %v %v weights %d %d", rs1.InhibitOnFailure, rs2.InhibitOnFailure, rs1.Weight, rs2.Weight)
+	}
+}
+
+func TestSchedulerFlagsOrder(t *testing.T) {
+	t.Parallel()
+	res, _ := Parse("t.conf", []byte(`
+virtual_server 198.18.0.100 80 {
+    sh-port
+    lb_algo sh
+    sh-fallback
+    lb_kind DR
+}
+virtual_server 198.18.0.101 80 {
+    lb_algo mh
+    mh-port
+    flag-3
+    lb_kind TUN type gue port 6080 nocsum
+}
+`), Options{})
+	a, b := res.Config.VirtualServers[0], res.Config.VirtualServers[1]
+	// sh-port before lb_algo sh is ignored (keepalived's lbflags_handler).
+	if a.SchedFlags != SchedFlag1 || !hasDiag(res.Diags, Warning, 3, "only applies to the sh scheduler") {
+		t.Errorf("flags %#x, diags:\n%s", a.SchedFlags, res.Diags)
+	}
+	if b.SchedFlags != SchedFlag2|SchedFlag3 {
+		t.Errorf("flags %#x", b.SchedFlags)
+	}
+	want := Method{Kind: MethodTUN, TunnelType: "gue", TunnelPort: 6080, TunnelCsum: "nocsum"}
+	if d := cmp.Diff(want, b.Method); d != "" {
+		t.Errorf("method (-want +got):\n%s", d)
+	}
+}
+
+// TestValidation covers keepalived's checks: ranges, duplicates,
+// references, obsolete and deprecated keywords — each at its line.
+func TestValidation(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		in   string
+		sev  Severity
+		line int
+		msg  string
+	}{
+		{"VRID out of range", "vrrp_instance V {\ninterface eth0\nvirtual_router_id 256\n}\n", Error, 3, "outside range [1, 255]"},
+		{"VRID missing", "vrrp_instance V {\ninterface eth0\n}\n", Error, 1, "virtual_router_id is required"},
+		{"priority out of range", "vrrp_instance V {\ninterface eth0\nvirtual_router_id 1\npriority 0\n}\n", Error, 4, "outside range [1, 255]"},
+		{"auth_pass over 8", "vrrp_instance V {\ninterface eth0\nvirtual_router_id 1\nauthentication {\nauth_type PASS\nauth_pass 123456789\n}\n}\n", Warning, 6, "longer than 8 characters"},
+		{"state BACKUP after MASTER", "vrrp_instance V {\ninterface eth0\nvirtual_router_id 1\nstate MASTER\nstate BACKUP\n}\n", Error, 5, "state BACKUP after state MASTER is ignored"},
+		{"duplicate instance", "vrrp_instance V {\ninterface eth0\nvirtual_router_id 1\n}\nvrrp_instance V {\ninterface eth0\nvirtual_router_id 2\n}\n", Error, 5, "defined twice (first at t.conf:1)"},
+		{"duplicate VRID on an interface", "vrrp_instance V {\ninterface eth0\nvirtual_router_id 1\n}\nvrrp_instance W {\ninterface eth0\nvirtual_router_id 1\n}\n", Error, 5, "already used by V"},
+		{"undefined track_script", "vrrp_instance V {\ninterface eth0\nvirtual_router_id 1\ntrack_script {\nnope\n}\n}\n", Error, 5, "vrrp_script nope is not defined"},
+		{"undefined sync group member", "vrrp_sync_group G {\ngroup {\nVI_1\nVI_2\n}\n}\n", Error, 3, "vrrp_instance VI_1 is not defined"},
+		{"undefined virtual_server_group", "virtual_server group G {\nlb_algo rr\nlb_kind DR\n}\n", Error, 1, "virtual_server_group G is not defined"},
+		{"obsolete nat_mask", "virtual_server 198.18.0.1 80 {\nlb_algo rr\nlb_kind NAT\nnat_mask 255.255.255.0\n}\n", Warning, 4, "obsolete"},
+		{"deprecated nb_get_retry in TCP_CHECK", "virtual_server 198.18.0.1 80 {\nlb_algo rr\nlb_kind NAT\nreal_server 198.18.0.2 80 {\nTCP_CHECK {\nnb_get_retry 3\n}\n}\n}\n", Warning, 6, "deprecated: same as retry"},
+		{"unknown scheduler", "virtual_server 198.18.0.1 80 {\nlb_algo fastest\nlb_kind NAT\n}\n", Error, 2, "unknown scheduler 'fastest'"},
+		{"port 0 needs persistence", "virtual_server 198.18.0.1 {\nlb_algo rr\nlb_kind DR\n}\n", Error, 1, "only valid with persistence_timeout"},
+		{"duplicate real server", "virtual_server 198.18.0.1 80 {\nlb_algo rr\nlb_kind DR\nreal_server 198.18.0.2 80 {\n}\nreal_server 198.18.0.2 80 {\n}\n}\n", Error, 6, "real_server 198.18.0.2:80 defined twice"},
+		{"bad status code", "virtual_server 198.18.0.1 80 {\nlb_algo rr\nlb_kind DR\nreal_server 198.18.0.2 80 {\nHTTP_GET {\nurl {\npath /\nstatus_code 600\n}\n}\n}\n}\n", Error, 8, "invalid status code"},
+		{"unsupported keyword warns", "bfd_instance b {\nneighbor_ip 198.18.0.1\n}\n", Warning, 1, "not supported by ulvs"},
+		{"invalid boolean", "global_defs {\nsmtp_alert maybe\n}\n", Error, 2, "invalid boolean 'maybe'"},
+		{"mixed VIP families", "vrrp_instance V {\ninterface eth0\nvirtual_router_id 1\nvirtual_ipaddress {\n198.18.0.1\n2001:db8::1\n}\n}\n", Error, 6, "is IPv6 but the instance is IPv4"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			res, _ := Parse("t.conf", []byte(tc.in), Options{})
+			if !hasDiag(res.Diags, tc.sev, tc.line, tc.msg) {
+				t.Errorf("want %s at line %d containing %q, got:\n%s", tc.sev, tc.line, tc.msg, res.Diags)
+			}
+		})
+	}
+}
+
+func TestVirtualServerGroupEntries(t *testing.T) {
+	t.Parallel()
+	res := mustParse(t, `
+virtual_server_group G {
+    198.18.0.3-10 80
+    198.18.1.1-198.18.1.4 443
+    198.18.2.0/30
+    2001:db8::2-a 80
+    fwmark 7 inet6
+}
+`)
+	e := res.Config.VirtualServerGroups[0].Entries
+	check := func(i int, first, last string, port uint16) {
+		t.Helper()
+		if e[i].First != netip.MustParseAddr(first) || e[i].Last != netip.MustParseAddr(last) || e[i].Port != port {
+			t.Errorf("entry %d = %v-%v:%d, want %s-%s:%d", i, e[i].First, e[i].Last, e[i].Port, first, last, port)
+		}
+	}
+	check(0, "198.18.0.3", "198.18.0.10", 80)
+	check(1, "198.18.1.1", "198.18.1.4", 443)
+	check(2, "198.18.2.0", "198.18.2.3", 0)
+	check(3, "2001:db8::2", "2001:db8::a", 80)
+	if e[4].Fwmark != 7 || e[4].Family != "inet6" {
+		t.Errorf("fwmark entry = %+v", e[4])
+	}
+}
+
+func TestRoutesAndRules(t *testing.T) {
+	t.Parallel()
+	res := mustParse(t, `
+vrrp_instance V {
+    interface eth0
+    virtual_router_id 1
+    virtual_ipaddress {
+        198.18.0.10
+    }
+    virtual_routes {
+        src 198.18.0.10 to 198.18.9.0/24 via 198.18.0.254 dev eth0 table 100 metric 5
+        198.18.12.0/24 via 198.18.0.1 or 198.18.0.2 dev eth0
+        blackhole 198.18.14.0/24
+    }
+    virtual_rules {
+        from 198.18.0.10/32 table 100 priority 10 no_track
+    }
+}
+`)
+	in := res.Config.Instances[0]
+	want := []*Route{
+		{Pos: Pos{"t.conf", 9}, Type: "unicast", Dst: netip.MustParsePrefix("198.18.9.0/24"), Src: netip.MustParseAddr("198.18.0.10"),
+			Via: netip.MustParseAddr("198.18.0.254"), Dev: "eth0", Table: "100", Metric: 5},
+		{Pos: Pos{"t.conf", 10}, Type: "unicast", Dst: netip.MustParsePrefix("198.18.12.0/24"), Via: netip.MustParseAddr("198.18.0.1"),
+			Or: netip.MustParseAddr("198.18.0.2"), Dev: "eth0"},
+		{Pos: Pos{"t.conf", 11}, Type: "blackhole", Dst: netip.MustParsePrefix("198.18.14.0/24")},
+	}
+	if d := cmp.Diff(want, in.Routes, netipOpts); d != "" {
+		t.Errorf("routes (-want +got):\n%s", d)
+	}
+	r := in.Rules[0]
+	if r.From != netip.MustParsePrefix("198.18.0.10/32") || r.Table != "100" || r.Priority != 10 || !r.NoTrack {
+		t.Errorf("rule = %+v", r)
+	}
+}
+
+func TestScriptsAndNotify(t *testing.T) {
+	t.Parallel()
+	res, _ := Parse("t.conf", []byte(`
+vrrp_script chk {
+    script "killall -0 nginx && exit 0 || exit 1"
+    interval 2
+    weight -15 reverse
+    fall 2
+    rise 1
+    user root root
+}
+vrrp_instance V {
+    interface eth0
+    virtual_router_id 1
+    notify_master "/etc/keepalived/notify.sh -n master -a 172.16.100.1"
+    notify /etc/keepalived/notify.sh nobody
+    track_script {
+        chk weight 10
+    }
+    virtual_ipaddress {
+        198.18.0.10
+    }
+}
+`), Options{})
+	s := res.Config.Scripts[0]
+	want := []string{"killall", "-0", "nginx", "&&", "exit", "0", "||", "exit", "1"}
+	if d := cmp.Diff(want, s.Script.Argv); d != "" || s.Weight != -15 || !s.Reverse || s.Fall != 2 || s.Interval != 2*time.Second ||
+		s.Script.User != "root" || s.Script.Group != "root" {
+		t.Errorf("vrrp_script %+v %+v %s", s, s.Script, d)
+	}
+	in := res.Config.Instances[0]
+	if d := cmp.Diff([]string{"/etc/keepalived/notify.sh", "-n", "master", "-a", "172.16.100.1"}, in.Notify.Master.Argv); d != "" {
+		t.Errorf("notify_master argv (-want +got):\n%s", d)
+	}
+	// A word after an unquoted script is its run-as user (keepalived).
+	if in.Notify.Generic.User != "nobody" || len(in.Notify.Generic.Argv) != 1 {
+		t.Errorf("notify = %+v", in.Notify.Generic)
+	}
+	if w := in.TrackScripts[0].Weight; w == nil || *w != 10 {
+		t.Errorf("track_script weight = %v", w)
+	}
+}
