@@ -337,6 +337,7 @@ func (e *engine) track(now time.Time, m *machine, ev evTrack) []action {
 // receive handles a packet for m.
 func (e *engine) receive(now time.Time, m *machine, pkt *Packet) []action {
 	a, err := m.check(pkt)
+	m.dropped = err
 	if err != nil {
 		return nil
 	}

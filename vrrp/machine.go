@@ -38,6 +38,9 @@ type machine struct {
 	garpAt, refreshAt, lowerGarpAt time.Time
 	lastTransition                 time.Time
 	vipsSet                        bool
+	// dropped is why the last packet was dropped, for the driver's debug
+	// log (nil when it was accepted).
+	dropped error
 	// ahSeq is keepalived's ipsecah_counter: the last AH sequence number
 	// sent or accepted; one counter serves both directions.
 	ahSeq uint32

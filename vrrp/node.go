@@ -236,10 +236,17 @@ func (n *Node) Run(ctx context.Context) error {
 	if d := n.cfg.Global.StartupDelay; d > 0 {
 		n.log.Info("delaying startup", zap.Duration("vrrp_startup_delay", d))
 		t := time.NewTimer(d)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-		case <-t.C:
+	wait:
+		for {
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				break wait
+			case <-t.C:
+				break wait
+			case op := <-n.ops: // Status and Apply still answer
+				op()
+			}
 		}
 	}
 	if ctx.Err() == nil {
@@ -327,6 +334,11 @@ func (n *Node) handleRx(msg rxMsg) {
 			continue
 		}
 		n.exec(n.eng.Step(time.Now(), evPacket{Inst: in.m.idx, Packet: pkt}))
+		if err := in.m.dropped; err != nil {
+			if ce := n.log.Check(zap.DebugLevel, "advert dropped"); ce != nil {
+				ce.Write(zap.String("instance", in.cfg.Name), zap.Stringer("src", pkt.Src), zap.Error(err))
+			}
+		}
 		return
 	}
 	n.counters.unknownVRID++

@@ -476,3 +476,24 @@ func TestNodeLifecycle(t *testing.T) {
 		}
 	})
 }
+
+// TestStartupDelay: vrrp_startup_delay holds the instances in INIT; Status
+// answers meanwhile.
+func TestStartupDelay(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		_, ha, _ := pair(t)
+		a := startNode(t, ha, nil, Config{Global: Global{StartupDelay: 10 * time.Second},
+			Instances: []Instance{inst("VI_1", 51, 255, func(i *Instance) { i.State = StateMaster })}})
+		time.Sleep(9 * time.Second)
+		synctest.Wait()
+		if got := a.state("VI_1"); got != StateInit {
+			t.Errorf("state %v during the startup delay, want INIT", got)
+		}
+		time.Sleep(2 * time.Second)
+		synctest.Wait()
+		if ev, _ := a.lastEvent("VI_1"); ev.State != StateMaster || ev.Time.Sub(time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)) != 10*time.Second {
+			t.Errorf("last event %+v, want MASTER at 10 s", ev)
+		}
+	})
+}
