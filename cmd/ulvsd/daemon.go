@@ -119,7 +119,7 @@ func newBackend(o *options, log *zap.Logger) (forward.Backend, int, error) {
 				return nil, 0, err
 			}
 		}
-		size := 1 << 20
+		size := o.maxConns
 		be, err := forward.New(forward.BackendUserspace, &forward.Config{Interfaces: ifaces, MaxConns: size,
 			SloppyTCP: o.sloppyTCP, Logger: log.Named("forward")})
 		if err != nil {

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 
@@ -195,6 +196,7 @@ func absoluteArgs(o *options) ([]string, error) {
 	if o.metrics != "" {
 		args = append(args, "--metrics", o.metrics)
 	}
+	args = append(args, "--max-conns", strconv.Itoa(o.maxConns))
 	if len(o.interfaces) > 0 {
 		args = append(args, "--interfaces", strings.Join(o.interfaces, ","))
 	}
