@@ -238,6 +238,7 @@ func (d *daemon) startVRRP(ctx context.Context, cfg *conf.Config) error {
 		return err
 	}
 	vc.Logger = d.log.Named("vrrp")
+	vc.KeepAddresses = d.o.dontRelVRRP
 	node, err := vrrp.New(vc)
 	if err != nil {
 		return fmt.Errorf("vrrp: %w", err)
@@ -329,6 +330,7 @@ func (d *daemon) reload() error {
 			return fail(fmt.Errorf("reload refused: %w", err))
 		}
 		vc.Logger = d.log.Named("vrrp")
+		vc.KeepAddresses = d.o.dontRelVRRP
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
