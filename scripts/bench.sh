@@ -39,5 +39,6 @@ else
   fi
 fi
 go build -o bin/lbbench ./bench/lbbench
-bin/lbbench -rounds "$rounds" -d "${DURATION:-5s}" -micro "$out" -out "bench/results/$stamp" "${vm[@]}" \
+CGO_ENABLED=0 go build -o bin/ulvsd ./cmd/ulvsd
+bin/lbbench -rounds "$rounds" -d "${DURATION:-5s}" -micro "$out" -out "bench/results/$stamp" -ulvsd bin/ulvsd "${vm[@]}" \
   ${SCENARIOS:+-scenarios "$SCENARIOS"} ${LOADS:+-loads "$LOADS"}

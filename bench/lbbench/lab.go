@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/ulvs/ulvs/internal/topo"
 	"github.com/ulvs/ulvs/internal/vm"
@@ -44,9 +43,8 @@ type lab struct {
 	macs     map[string]net.HardwareAddr // node name → eth0 MAC
 	log      func(format string, args ...any)
 	// self is this program, run in the namespaces for its subcommands;
-	// workers is the ulvs forwarder's worker count.
-	self    string
-	workers int
+	// ulvsd is the daemon of the ulvs scenarios.
+	self, ulvsd string
 	// vm is the QEMU guest of the VM scenarios (nil without -vm).
 	vm *vm.Machine
 }
@@ -120,12 +118,6 @@ func newLab(prefix, dir string, log func(string, ...any)) (*lab, error) {
 		}
 		d := filepath.Join(dir, n.Name)
 		if _, err := n.StartNginx(topo.NginxConfig{Dir: d, Listen: []string{fmt.Sprint(httpPort)}}); err != nil {
-			return nil, err
-		}
-		if _, err := n.Start(d, "iperf3", "-s", "-p", fmt.Sprint(iperfPort)); err != nil {
-			return nil, err
-		}
-		if err := n.WaitListening("tcp", fmt.Sprint(iperfPort), 5*time.Second); err != nil {
 			return nil, err
 		}
 		sink := fmt.Sprintf(`table inet lbbench_sink {

@@ -110,7 +110,20 @@ func (r *runner) wrk(t *target, close bool) (map[string]float64, error) {
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
+// iperf3 runs one stream for the measurement time. Every run gets fresh
+// one-off servers: an iperf3 server whose last client vanished mid-test
+// (a balancer torn down) stays "busy running a test" for minutes.
 func (r *runner) iperf3(t *target) (map[string]float64, error) {
+	for _, n := range r.l.reals {
+		p, err := n.Start(r.l.dir, "iperf3", "-s", "-1", "-p", strconv.Itoa(iperfPort))
+		if err != nil {
+			return nil, err
+		}
+		defer func() { _ = p.Stop(time.Second) }()
+		if err := n.WaitListening("tcp", strconv.Itoa(iperfPort), 5*time.Second); err != nil {
+			return nil, err
+		}
+	}
 	ctx, cancel := r.ctx()
 	defer cancel()
 	out, err := r.l.client.Output(ctx, "iperf3", "-c", t.iperf.Addr().String(), "-p", strconv.Itoa(int(t.iperf.Port())),

@@ -16,16 +16,16 @@
 //
 // It also merges the Go micro-benchmarks (-micro FILE, `go test -bench`
 // output) into the same results. LBBENCH_DEBUG=1 logs the real servers'
-// UDP counters and the ulvs forwarder's own counters.
+// UDP counters and ulvsd's log.
 //
 // Subcommands, run by lbbench itself inside the namespaces: pace (fixed-
-// rate UDP or TCP sender), ulvs (ulvs's userspace forwarder with the
-// bench's services) and decap (ulvs's userspace IPIP decapsulator on a
-// real server).
+// rate UDP or TCP sender) and decap (ulvs's userspace IPIP decapsulator on
+// a real server).
 package main
 
 import (
 	"flag"
+	"path/filepath"
 	"fmt"
 	"os"
 	"os/exec"
@@ -37,7 +37,7 @@ import (
 
 func main() {
 	if len(os.Args) > 1 {
-		sub := map[string]func([]string) error{"pace": paceMain, "ulvs": ulvsMain, "decap": decapMain}[os.Args[1]]
+		sub := map[string]func([]string) error{"pace": paceMain, "decap": decapMain}[os.Args[1]]
 		if sub != nil {
 			if err := sub(os.Args[2:]); err != nil {
 				fmt.Fprintln(os.Stderr, "lbbench "+os.Args[1]+":", err)
@@ -61,7 +61,7 @@ func run() error {
 	out := flag.String("out", "", "write OUT.json, OUT.md and OUT-<metric>.svg")
 	micro := flag.String("micro", "", "merge this `go test -bench` output")
 	only := flag.String("scenarios", "", "comma-separated scenario names (default all)")
-	workers := flag.Int("workers", 0, "ulvs forwarding workers (0: one per CPU)")
+	ulvsd := flag.String("ulvsd", "bin/ulvsd", "the ulvsd binary of the ulvs scenarios")
 	vmOn := flag.Bool("vm", false, "add the VM scenarios: kernel IPVS and ulvs in DR mode inside one QEMU guest")
 	vmCache := flag.String("vm-cache", ".cache/ipvs-vm", "the VM kit (scripts/ipvs-vm.sh fetch)")
 	vmAgent := flag.String("vm-agent", "bin/ipvsagent", "the guest agent, built static from ./forward/ipvs/internal/ipvsagent")
@@ -90,7 +90,7 @@ func run() error {
 		if vo == nil {
 			scs = slices.DeleteFunc(scs, func(s scenario) bool { return s.vm })
 		}
-		if err := runRounds(res, *rounds, *d, *conns, *pps, *cps, *workers, vo, scs, pickLoads(*loadsFlag)); err != nil {
+		if err := runRounds(res, *rounds, *d, *conns, *pps, *cps, *ulvsd, vo, scs, pickLoads(*loadsFlag)); err != nil {
 			return err
 		}
 	}
@@ -133,7 +133,7 @@ func pickLoads(list string) []load {
 	return out
 }
 
-func runRounds(res *Results, rounds int, d time.Duration, conns, pps, cps, workers int, vo *vmOptions, scs []scenario, lds []load) error {
+func runRounds(res *Results, rounds int, d time.Duration, conns, pps, cps int, ulvsd string, vo *vmOptions, scs []scenario, lds []load) error {
 	if os.Geteuid() != 0 {
 		return fmt.Errorf("needs root (network namespaces)")
 	}
@@ -168,7 +168,12 @@ func runRounds(res *Results, rounds int, d time.Duration, conns, pps, cps, worke
 	if err != nil {
 		return err
 	}
-	l.self, l.workers = self, workers
+	l.self = self
+	if ulvsd != "" {
+		if l.ulvsd, err = filepath.Abs(ulvsd); err != nil {
+			return err
+		}
+	}
 	if vo != nil {
 		if err := l.bootVM(*vo); err != nil {
 			return fmt.Errorf("VM: %w", err)

@@ -2,42 +2,45 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"os"
 	"os/signal"
-	"strconv"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
 
-	"github.com/ulvs/ulvs/forward"
 	"github.com/ulvs/ulvs/forward/tunnel"
 	"github.com/ulvs/ulvs/internal/topo"
 )
 
-// The ulvs scenarios run ulvs's data path, package forward's userspace
-// backend, in the director. ulvsd cannot run a keepalived.conf yet, so
-// lbbench drives the backend itself (`lbbench ulvs`) with the services a
-// keepalived.conf would give it; once ulvsd can, these functions start
-// ulvsd -f with that config instead.
+// The ulvs scenarios run ulvsd in the director with a keepalived.conf that
+// holds the bench's three services (HTTP rr, iperf3 sh so that its two
+// connections meet, the UDP sink rr) and no health checkers, so its real
+// servers are up from the start. TUN's real servers run ulvs's userspace
+// IPIP decapsulator (this kernel has no ipip module).
 func ulvsScenario(method string) func(l *lab) (*target, error) {
 	return func(l *lab) (*target, error) {
-		var decaps []*topo.Proc
+		if l.ulvsd == "" {
+			return nil, fmt.Errorf("no ulvsd binary (-ulvsd)")
+		}
+		var procs []*topo.Proc
 		undo := func() {
-			for _, p := range decaps {
-				_ = stop(p)
+			for i := len(procs) - 1; i >= 0; i-- {
+				_ = stop(procs[i])
+			}
+			if method == "NAT" {
+				_ = l.natRoutes(false)
 			}
 		}
 		if method == "TUN" {
 			for _, n := range l.reals {
 				p, err := n.Start(l.dir, l.self, "decap")
-				if err != nil {
-					undo()
-					return nil, err
+				if err == nil {
+					procs = append(procs, p)
+					err = waitLog(p, "decapsulating", 10*time.Second)
 				}
-				decaps = append(decaps, p)
-				if err := waitLog(p, "decapsulating", 10*time.Second); err != nil {
+				if err != nil {
 					undo()
 					return nil, err
 				}
@@ -45,21 +48,24 @@ func ulvsScenario(method string) func(l *lab) (*target, error) {
 		}
 		if method == "NAT" {
 			if err := l.natRoutes(true); err != nil {
-				undo()
 				return nil, err
 			}
 		}
-		p, err := l.director.Start(l.dir, l.self, "ulvs", "-method", method, "-workers", strconv.Itoa(l.workers))
-		if err == nil {
-			err = waitLog(p, "forwarding", 15*time.Second)
+		base := filepath.Join(l.dir, "ulvsd-"+method)
+		if err := os.WriteFile(base+".conf", []byte(ulvsConfig(method)), 0o644); err != nil {
+			undo()
+			return nil, err
 		}
+		sock := base + ".sock"
+		_ = os.Remove(sock)
+		p, err := l.director.Start(l.dir, l.ulvsd, "-n", "-l", "-f", base+".conf", "-p", base+".pid",
+			"-r", base+"-vrrp.pid", "-c", base+"-check.pid", "--control", sock, "--interfaces", "eth0")
 		if err != nil {
-			if p != nil {
-				_ = stop(p)
-			}
-			if method == "NAT" {
-				_ = l.natRoutes(false)
-			}
+			undo()
+			return nil, err
+		}
+		procs = append(procs, p)
+		if err := waitFile(p, sock, 15*time.Second); err != nil {
 			undo()
 			return nil, err
 		}
@@ -68,17 +74,48 @@ func ulvsScenario(method string) func(l *lab) (*target, error) {
 		t.teardown = func() error {
 			err := stop(p)
 			if os.Getenv("LBBENCH_DEBUG") != "" {
-				l.log("ulvs log:\n%s", p.Log())
+				l.log("ulvsd log:\n%s", p.Log())
 			}
-			if method == "NAT" {
-				if e := l.natRoutes(false); err == nil {
-					err = e
-				}
-			}
+			procs = procs[:len(procs)-1]
 			undo()
 			return err
 		}
 		return t, nil
+	}
+}
+
+// ulvsConfig is the keepalived.conf of a ulvs scenario.
+func ulvsConfig(method string) string {
+	var b strings.Builder
+	b.WriteString("global_defs {\n    router_id lbbench\n}\n")
+	for _, s := range []struct {
+		proto string
+		port  int
+		sched string
+	}{{"TCP", httpPort, "rr"}, {"TCP", iperfPort, "sh"}, {"UDP", udpPort, "rr"}} {
+		fmt.Fprintf(&b, "virtual_server %v %d {\n    lb_algo %s\n    lb_kind %s\n    protocol %s\n", vip, s.port, s.sched, method, s.proto)
+		for _, a := range realAddrs {
+			fmt.Fprintf(&b, "    real_server %v %d {\n        weight 1\n    }\n", a, s.port)
+		}
+		b.WriteString("}\n")
+	}
+	return b.String()
+}
+
+// waitFile waits until path exists (ulvsd's control socket) while p runs.
+func waitFile(p *topo.Proc, path string, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		if _, err := os.Stat(path); err == nil {
+			return nil
+		}
+		if ok, err := p.Exited(); ok {
+			return fmt.Errorf("%s exited (%v):\n%s", p.Cmd.Path, err, p.Log())
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("no %s after %v:\n%s", path, timeout, p.Log())
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 
@@ -95,73 +132,6 @@ func waitLog(p *topo.Proc, s string, timeout time.Duration) error {
 		time.Sleep(20 * time.Millisecond)
 	}
 	return nil
-}
-
-// ulvsMain is `lbbench ulvs`: the userspace forwarder on eth0 with the
-// bench's three services (HTTP rr, iperf3 sh so that its two connections
-// meet, the UDP sink rr) until SIGTERM.
-func ulvsMain(args []string) error {
-	fs := flag.NewFlagSet("ulvs", flag.ContinueOnError)
-	method := fs.String("method", "DR", "DR, NAT or TUN")
-	workers := fs.Int("workers", 0, "forwarding workers (0: one per CPU)")
-	ring := fs.Int("ring", 2, "TPACKET version")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	m, err := forward.ParseMethod(*method)
-	if err != nil {
-		return err
-	}
-	u, err := forward.NewUserspace(&forward.Config{Interfaces: []string{"eth0"}, Workers: *workers, RingVersion: *ring,
-		GuardTable: "lbbench"})
-	if err != nil {
-		return err
-	}
-	defer u.Close()
-	for _, s := range []struct {
-		proto uint8
-		port  uint16
-		sched string
-	}{{forward.TCP, httpPort, "rr"}, {forward.TCP, iperfPort, "sh"}, {forward.UDP, udpPort, "rr"}} {
-		key := forward.ServiceKey{Addr: vip, Port: s.port, Proto: s.proto}
-		if err := u.AddService(forward.ServiceConfig{Key: key, Scheduler: s.sched, Method: m}); err != nil {
-			return err
-		}
-		for _, a := range realAddrs {
-			if err := u.AddReal(key, forward.RealConfig{Addr: a, Port: s.port, Weight: 1}); err != nil {
-				return err
-			}
-		}
-	}
-	// Wait until the real servers' next hops are resolved, so that the
-	// first measurement does not time ARP.
-	deadline := time.Now().Add(10 * time.Second)
-	for !resolved(u) && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
-	}
-	fmt.Println("forwarding", *method)
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
-	defer stop()
-	<-ctx.Done()
-	// What the forwarder counted, for the bench's log.
-	for _, s := range u.Services() {
-		fmt.Printf("%v: %+v\n", s.Config.Key, s.Stats)
-		for _, r := range s.Reals {
-			fmt.Printf("  %v: %+v next hop %s\n", r.Config.Addr, r.Stats, r.NextHop)
-		}
-	}
-	return nil
-}
-
-func resolved(u *forward.Userspace) bool {
-	for _, s := range u.Services() {
-		for _, r := range s.Reals {
-			if r.NextHop == "" {
-				return false
-			}
-		}
-	}
-	return true
 }
 
 // decapMain is `lbbench decap`: ulvs's userspace IPIP decapsulator on a
