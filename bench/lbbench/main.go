@@ -25,10 +25,10 @@ package main
 
 import (
 	"flag"
-	"path/filepath"
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
