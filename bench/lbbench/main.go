@@ -187,6 +187,11 @@ func runRounds(res *Results, rounds int, d time.Duration, conns, pps, cps int, u
 	for _, s := range scs {
 		res.Order = append(res.Order, s.name)
 	}
+	if slices.ContainsFunc(scs, func(s scenario) bool { return strings.HasPrefix(s.name, "ulvs") && !s.vm }) {
+		res.Notes = append(res.Notes, "ulvs DR/NAT/TUN: ulvsd -f with a generated keepalived.conf (three virtual servers, "+
+			"no checkers) on the director's eth0, userspace backend; TUN's real servers decapsulate with ulvs's forward/tunnel "+
+			"(lbbench decap). The pinned loss-free rate pins every ulvsd thread to the last CPU.")
+	}
 	record := func(s, metric string, v float64) {
 		m := res.Metrics[metric]
 		if m == nil {
