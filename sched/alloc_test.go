@@ -124,8 +124,8 @@ func checkIndex(t *testing.T, s *Service) {
 		if got, want := idx.half.Load(), fresh.half.Load(); got != want {
 			t.Errorf("half = %d, want %d", got, want)
 		}
-	case *fenwick:
-		fresh := newFenwick(tb.dests)
+	case *twosIndex:
+		fresh := newTwosIndex(tb.dests)
 		for i := range fresh.sum {
 			if got, want := idx.sum[i].Load(), fresh.sum[i].Load(); got != want {
 				t.Errorf("sum %d = %d, want %d", i, got, want)
