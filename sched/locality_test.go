@@ -2,11 +2,40 @@ package sched
 
 import (
 	"net/netip"
+	"runtime"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 )
+
+// cached returns the server (lblc) or the members, newest first (lblcr),
+// that the cache holds for addr, or nil.
+func cached(c *locCache, addr string) []*Dest {
+	i, _ := c.lookup(keyOf(netip.MustParseAddr(addr)))
+	if i < 0 {
+		return nil
+	}
+	e := &c.ent[i]
+	if !c.lblcr {
+		return []*Dest{e.dest.Load()}
+	}
+	var ms []*Dest
+	for w := e.set.Load(); w != 0; w = c.nodes[linkIdx(w)].next.Load() {
+		ms = append(ms, c.nodes[linkIdx(w)].dest.Load())
+	}
+	return ms
+}
+
+func names(ds []*Dest) string {
+	out := ""
+	for _, d := range ds {
+		out += name(d)
+	}
+	return out
+}
 
 // toDst runs n connections to destination address dst from one client,
 // each bound and activated, at clock now.
@@ -66,12 +95,7 @@ func TestLBLCR(t *testing.T) {
 	if diff := cmp.Diff("BBAAA", toDst(s, "198.18.0.100", 5, 0)); diff != "" {
 		t.Errorf("picks (-want +got):\n%s", diff)
 	}
-	en := s.cache.find(netip.MustParseAddr("198.18.0.100"))
-	var set string
-	for _, d := range en.set.Load().members {
-		set += name(d)
-	}
-	if set != "AB" {
+	if set := names(cached(s.cache, "198.18.0.100")); set != "AB" {
 		t.Errorf("set = %s, want AB", set)
 	}
 	// After the expiration with no change, the most loaded member (A, 3
@@ -79,8 +103,8 @@ func TestLBLCR(t *testing.T) {
 	if diff := cmp.Diff("B", toDst(s, "198.18.0.100", 1, time.Hour+time.Second)); diff != "" {
 		t.Errorf("picks (-want +got):\n%s", diff)
 	}
-	if got := len(en.set.Load().members); got != 1 {
-		t.Errorf("set size = %d, want 1", got)
+	if set := names(cached(s.cache, "198.18.0.100")); set != "B" {
+		t.Errorf("set = %s, want B", set)
 	}
 }
 
@@ -108,8 +132,119 @@ func TestLocalityExpire(t *testing.T) {
 		if got := s.cache.entries.Load(); got != 1 {
 			t.Fatalf("%s: after full check: entries = %d, want 1", sched, got)
 		}
-		if s.cache.find(netip.MustParseAddr("198.18.0.1")) != nil || s.cache.find(netip.MustParseAddr("198.18.0.2")) == nil {
+		if cached(s.cache, "198.18.0.1") != nil || cached(s.cache, "198.18.0.2") == nil {
 			t.Fatalf("%s: wrong entry expired", sched)
 		}
+	}
+}
+
+// liveEntries counts the live cache entries per address, and the dead.
+func liveEntries(c *locCache) (map[locKey]int, int) {
+	live, dead := map[locKey]int{}, 0
+	for i := range c.ent {
+		switch c.ent[i].ver.Load() & entState {
+		case entLive:
+			live[c.ent[i].key()]++
+		case entDead:
+			dead++
+		}
+	}
+	return live, dead
+}
+
+// TestLocalitySettle adds the same address twice, as two Picks that miss
+// at once do: the first entry stays and takes the second one's choice, as
+// under the kernel's lock the second ip_vs_lblc(r)_new updates the first's
+// entry; the second is dead, uncounted, and the collector frees it.
+func TestLocalitySettle(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		sched   string
+		adds    string // servers the successive adds choose
+		want    string // the entry's server(s) at the end
+		entries int32
+	}{
+		{"lblc", "AB", "B", 2}, // the second replaces: a new kernel entry
+		{"lblc", "AA", "A", 1}, // the same server: nothing new
+		{"lblc", "ABB", "B", 2},
+		{"lblcr", "AB", "BA", 1}, // the second joins the set
+		{"lblcr", "ABA", "BA", 1},
+	} {
+		t.Run(tc.sched+"/"+tc.adds, func(t *testing.T) {
+			t.Parallel()
+			s := newSvc(t, tc.sched, 0, rs{"A", 1, 0, 0}, rs{"B", 1, 0, 0})
+			const addr = "198.18.0.100"
+			k := keyOf(netip.MustParseAddr(addr))
+			for i, n := range tc.adds {
+				s.cache.add(k, dest(t, s, string(n)), time.Duration(i+1)*time.Second)
+			}
+			if got := names(cached(s.cache, addr)); got != tc.want {
+				t.Errorf("cached %s, want %s", got, tc.want)
+			}
+			live, dead := liveEntries(s.cache)
+			if live[k] != 1 || dead != len(tc.adds)-1 {
+				t.Errorf("%d live entries and %d dead, want 1 and %d", live[k], dead, len(tc.adds)-1)
+			}
+			if got := s.cache.entries.Load(); got != tc.entries {
+				t.Errorf("entries = %d, want %d", got, tc.entries)
+			}
+			s.Expire(ExpireInterval)
+			if _, dead := liveEntries(s.cache); dead != 0 {
+				t.Errorf("after Expire: %d dead entries, want 0", dead)
+			}
+			if got := names(cached(s.cache, addr)); got != tc.want {
+				t.Errorf("after Expire: cached %s, want %s", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestLocalityConcurrentMiss runs workers that Pick the same new address
+// at the same time (they meet at a barrier before each), so that misses
+// race to add entries: each address ends with one live entry, counted
+// once.
+func TestLocalityConcurrentMiss(t *testing.T) {
+	t.Parallel()
+	for _, sched := range []string{"lblc", "lblcr"} {
+		t.Run(sched, func(t *testing.T) {
+			t.Parallel()
+			s := newSvc(t, sched, 0, rs{"A", 1, 0, 0}, rs{"B", 2, 0, 0})
+			const workers, addrs = 4, 3000
+			var wg sync.WaitGroup
+			var arrived atomic.Int64
+			for range workers {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					f := clientFlow(1)
+					for i := range addrs {
+						arrived.Add(1)
+						for arrived.Load() < int64((i+1)*workers) {
+							runtime.Gosched()
+						}
+						f.Dst = diffDst(i)
+						if s.Pick(f) == nil {
+							t.Error("no dest")
+							return
+						}
+					}
+				}()
+			}
+			wg.Wait()
+			live, _ := liveEntries(s.cache)
+			if len(live) != addrs {
+				t.Errorf("%d addresses cached, want %d", len(live), addrs)
+			}
+			for k, n := range live {
+				if n != 1 {
+					t.Errorf("%v: %d live entries", k, n)
+				}
+			}
+			// No connections: every Pick chooses B, so no lblc entry is
+			// ever replaced and the count is the number of entries.
+			if got := s.cache.entries.Load(); got != addrs {
+				t.Errorf("entries = %d, want %d", got, addrs)
+			}
+		})
 	}
 }
