@@ -117,3 +117,25 @@ func BenchmarkPickMiss(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkTwosOverloaded measures twos at 1,000 servers when one of them
+// is overloaded (its upper connection threshold reached): the guide table
+// no longer applies and the Fenwick tree answers.
+func BenchmarkTwosOverloaded(b *testing.B) {
+	s := benchService(b, "twos", 1000)
+	d := s.Dests()[500]
+	if _, err := s.UpdateDest(DestConfig{Addr: d.Addr, Port: d.Port, Weight: d.Weight(), UThreshold: 1}); err != nil {
+		b.Fatal(err)
+	}
+	d.Bind(ConnInactive)
+	if !d.Overloaded() {
+		b.Fatal("not overloaded")
+	}
+	fs := benchFlows()
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		s.Pick(&fs[i&1023])
+		i++
+	}
+}
