@@ -52,6 +52,18 @@
 // ancestors with compare-and-swap. rr and wrr keep their position in one
 // word moved by compare-and-swap; wrr skips passes that cannot match.
 //
+// twos needs the dest that holds a random unit of the eligible weight in
+// list order, which the kernel finds by walking the list: while no dest
+// is overloaded a guide table over the table's weight sums finds it in a
+// step or two; otherwise a Fenwick tree over the effective weights does.
+//
+// lblc and lblcr keep their cache in memory allocated with the service:
+// entries are pushed onto lookup chains with compare-and-swap and read
+// under per-entry incarnations (a seqlock each); lblcr's sets are
+// persistent lists of member nodes. Only the holder of a claim unlinks
+// and frees: the collector, or a Pick that evicts the least recently used
+// entry from a full cache.
+//
 // # What is left out, or differs
 //
 //   - sh and dh hash with hash_32 (GOLDEN_RATIO_32 = 0x61C88647, top 8

@@ -168,8 +168,9 @@ func (c *locCache) sweepLocked(cut int64, from, n int) {
 			if e.lastuse.Load() > cut || (e.key().kernelBucket()-from-1)&(locTabSize-1) >= n {
 				continue
 			}
-			c.removeLocked(i)
-			c.entries.Add(-1)
+			if c.removeLocked(i) {
+				c.entries.Add(-1)
+			}
 		}
 	}
 }

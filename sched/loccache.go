@@ -369,14 +369,21 @@ func (c *locCache) evictLocked(now time.Duration) (int, bool) {
 			c.lru.set(i, int64(now))
 			continue
 		case entDead:
-			c.dropLocked(i)
-			return i, false
+			if c.dropLocked(i) {
+				return i, false
+			}
+			c.lru.set(i, int64(now))
+			continue
 		}
 		if lu := e.lastuse.Load(); lu != c.lru.key[i] {
 			c.lru.set(i, lu)
 			continue
 		}
-		c.dropLocked(i)
+		if !c.dropLocked(i) {
+			// Live but not linked yet: its add is under way.
+			c.lru.set(i, int64(now))
+			continue
+		}
 		c.entries.Add(-1)
 		return i, false
 	}
@@ -401,21 +408,29 @@ func (c *locCache) rebuildLRU(now time.Duration) {
 	c.lruStale = 0
 }
 
-// removeLocked unlinks entry i and frees it.
-func (c *locCache) removeLocked(i int) {
-	c.dropLocked(i)
+// removeLocked unlinks entry i and frees it, reporting whether it was
+// linked (see dropLocked).
+func (c *locCache) removeLocked(i int) bool {
+	if !c.dropLocked(i) {
+		return false
+	}
 	c.releaseLocked(i)
+	return true
 }
 
 // dropLocked unlinks entry i from its chain and clears it, giving its
 // member nodes back; it stays filling, with a new incarnation, so that
-// readers holding the old one start over. Only pushes change a chain's
-// head concurrently, and no one else unlinks, so the walk needs no
+// readers holding the old one start over. An add marks its entry live just
+// before pushing it; one not in its chain yet is left alone (false), for
+// a link to it must not appear after it was dropped. Only pushes change a
+// chain's head concurrently, and no one else unlinks, so the walk needs no
 // validation.
-func (c *locCache) dropLocked(i int) {
+func (c *locCache) dropLocked(i int) bool {
 	e := &c.ent[i]
 	inc := uint32(e.ver.Load() >> 32)
-	c.unlinkLocked(e, link(i, inc))
+	if !c.unlinkLocked(e, link(i, inc)) {
+		return false
+	}
 	e.ver.Store(uint64(inc+1)<<32 | entFilling)
 	e.dest.Store(nil)
 	for w := e.set.Swap(0); w != 0; {
@@ -423,6 +438,7 @@ func (c *locCache) dropLocked(i int) {
 		w = c.nodes[n].next.Load()
 		c.freeNodeAt(n)
 	}
+	return true
 }
 
 // releaseLocked puts a dropped entry on the free list.
@@ -434,13 +450,15 @@ func (c *locCache) releaseLocked(i int) {
 	c.pushEnt(i)
 }
 
-func (c *locCache) unlinkLocked(e *locEntry, self uint64) {
+// unlinkLocked takes e, linked as self, out of its chain; false when it is
+// not in it.
+func (c *locCache) unlinkLocked(e *locEntry, self uint64) bool {
 	head := c.home(e.key())
 	for {
 		w := head.Load()
 		if w == self {
 			if head.CompareAndSwap(self, e.next.Load()) {
-				return
+				return true
 			}
 			continue // a push came first
 		}
@@ -449,11 +467,11 @@ func (c *locCache) unlinkLocked(e *locEntry, self uint64) {
 			next := p.next.Load()
 			if next == self {
 				p.next.Store(e.next.Load())
-				return
+				return true
 			}
 			w = next
 		}
-		return
+		return false
 	}
 }
 
