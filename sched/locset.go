@@ -226,9 +226,9 @@ func (c *locCache) without(sw uint64, pos int, now time.Duration) (uint64, bool)
 // the private copies that without made for a list never published.
 func (c *locCache) freeCopies(w uint64, n int) {
 	for i := 0; w != 0 && (n < 0 || i < n); i++ {
-		n := linkIdx(w)
-		w = c.nodes[n].next.Load()
-		c.freeNodeAt(n)
+		k := linkIdx(w)
+		w = c.nodes[k].next.Load()
+		c.freeNodeAt(k)
 	}
 }
 
