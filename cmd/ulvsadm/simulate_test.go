@@ -26,10 +26,15 @@ func runCmd(t *testing.T, args ...string) (string, string, int) {
 
 func TestUsage(t *testing.T) {
 	t.Parallel()
-	for _, args := range [][]string{nil, {"-Ln"}, {"bogus"}} {
+	_, stderr, rc := runCmd(t, "bogus")
+	if rc != 2 || !strings.Contains(stderr, "simulate") {
+		t.Errorf("bogus: rc %d, stderr %q; want 2 and the command list", rc, stderr)
+	}
+	// ipvsadm's options (and no options at all) talk to a running ulvsd.
+	for _, args := range [][]string{{"--socket", "/nonexistent/ulvsd.sock"}, {"-Ln", "--socket", "/nonexistent/ulvsd.sock"}} {
 		_, stderr, rc := runCmd(t, args...)
-		if rc != 2 || !strings.Contains(stderr, "simulate") {
-			t.Errorf("%v: rc %d, stderr %q; want 2 and the command list", args, rc, stderr)
+		if rc != 1 || !strings.Contains(stderr, "is ulvsd running") {
+			t.Errorf("%v: rc %d, stderr %q; want 1 and a hint that ulvsd is not running", args, rc, stderr)
 		}
 	}
 }

@@ -70,9 +70,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		return 0
 	}
-	fmt.Fprintf(stderr, "ulvsd: this build reads and checks configurations only (-t, --dump-conf, --describe, --keywords); "+
-		"running VRRP, checkers and forwarding is not part of it yet\n")
-	return 1
+	return runDaemon(o, stdout, stderr)
 }
 
 func loadOptions(o *options) conf.Options {

@@ -42,12 +42,15 @@ type options struct {
 	help        bool
 
 	// ulvs's own
-	keywords bool
-	describe bool
-	control  string
-	metrics  string
-	backend  string
-	jsonLogs bool
+	keywords   bool
+	describe   bool
+	control    string
+	metrics    string
+	backend    string
+	jsonLogs   bool
+	interfaces []string
+	sloppyTCP  bool
+	maxConns   int
 }
 
 // refused are keepalived options ulvsd does not support, with why.
@@ -110,6 +113,9 @@ func newFlagSet(o *options, out io.Writer) *pflag.FlagSet {
 	fs.StringVar(&o.metrics, "metrics", "", "serve Prometheus metrics on `ADDR` (e.g. 127.0.0.1:9650); off by default")
 	fs.StringVar(&o.backend, "backend", "userspace", "forwarding backend: userspace or ipvs")
 	fs.BoolVar(&o.jsonLogs, "log-json", false, "log JSON lines even with -l")
+	fs.StringSliceVar(&o.interfaces, "interfaces", nil, "interfaces the userspace forwarder listens on (default: every interface that is up)")
+	fs.IntVar(&o.maxConns, "max-conns", 1<<20, "size of the userspace connection table (and of the persistence template table)")
+	fs.BoolVar(&o.sloppyTCP, "sloppy-tcp", false, "schedule TCP connections on any packet, not only SYN (IPVS's sloppy_tcp), so connections survive a failover")
 	return fs
 }
 

@@ -373,10 +373,7 @@ func (s *Script) Run(ctx context.Context, timeout time.Duration, extra ...string
 	cmd.Stdin = nil
 	out := &tailBuffer{max: 4096}
 	cmd.Stdout, cmd.Stderr = out, out
-	cmd.SysProcAttr = &syscall.SysProcAttr{
-		Setpgid:   true,
-		Pdeathsig: syscall.SIGTERM,
-	}
+	cmd.SysProcAttr = sysProcAttr()
 	if s.UID != uint32(os.Geteuid()) || s.GID != uint32(os.Getegid()) {
 		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: s.UID, Gid: s.GID, NoSetGroups: true}
 	}

@@ -2,6 +2,8 @@ package topo_test
 
 import (
 	"net/netip"
+	"os/exec"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -46,6 +48,12 @@ func TestCleanupRemovesEverything(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The process is found by its namespace, so wait until `ip netns exec`
+	// has entered it (under load, Start can return before that).
+	topotest.Eventually(t, 5*time.Second, "sleep never showed up in its namespace", func() bool {
+		out, err := exec.Command("ip", "netns", "pids", n.NS).Output()
+		return err == nil && strings.Contains(string(out), strconv.Itoa(p.Pid()))
+	})
 	// Simulate a crashed owner: clean up by prefix only.
 	if err := topo.Cleanup(tp.Prefix); err != nil {
 		t.Fatal(err)

@@ -1,0 +1,269 @@
+package main
+
+import (
+	"fmt"
+	"net/netip"
+	"strconv"
+
+	"github.com/ulvs/ulvs/conf"
+	"github.com/ulvs/ulvs/vrrp"
+)
+
+// vrrpConfig translates the VRRP half of a keepalived.conf into vrrp's
+// Config (without its Logger, Network and System, which the daemon sets).
+func vrrpConfig(cfg *conf.Config) (*vrrp.Config, error) {
+	g := cfg.Global
+	vc := &vrrp.Config{Global: vrrp.Global{
+		RouterID:                g.RouterID,
+		NotificationEmail:       g.NotificationEmail,
+		NotificationEmailFrom:   g.NotificationEmailFrom,
+		SMTPHeloName:            g.SMTPHeloName,
+		SMTPConnectTimeout:      g.SMTPConnectTimeout,
+		SMTPAlert:               g.SMTPAlertVRRP,
+		McastGroup4:             g.McastGroup4,
+		McastGroup6:             g.McastGroup6,
+		Version:                 g.VRRPVersion,
+		GARPMasterDelay:         g.Garp.MasterDelay,
+		GARPMasterRepeat:        g.Garp.MasterRepeat,
+		GARPMasterRefresh:       g.Garp.MasterRefresh,
+		GARPMasterRefreshRepeat: g.Garp.MasterRefreshRepeat,
+		GARPLowerPrioDelay:      durRef(g.Garp.LowerPrioDelay),
+		GARPLowerPrioRepeat:     intRef(g.Garp.LowerPrioRepeat),
+		GARPInterval:            g.GarpInterval,
+		GNAInterval:             g.GnaInterval,
+		MinGARP:                 g.MinGarp,
+		DownTimerAdverts:        g.DownTimerAdverts,
+		LowerPrioNoAdvert:       g.LowerPrioNoAdvert,
+		HigherPrioSendAdvert:    g.HigherPrioSendAdvert,
+		V3ChecksumAsV2:          g.V3ChecksumAsV2,
+		CheckUnicastSrc:         g.CheckUnicastSrc,
+		SkipCheckAdvAddr:        g.SkipCheckAdvAddr,
+		StartupDelay:            g.StartupDelay,
+		ScriptUser:              g.ScriptUser,
+		ScriptGroup:             g.ScriptGroup,
+		EnableScriptSecurity:    g.EnableScriptSecurity,
+	}}
+	if vc.Global.SMTPAlert == nil {
+		vc.Global.SMTPAlert = g.SMTPAlert
+	}
+	if g.SMTPServer != "" {
+		vc.Global.SMTPServer = fmt.Sprintf("%s:%d", g.SMTPServer, g.SMTPPort)
+	}
+	if f := g.NotifyFifo; f != nil {
+		vc.Global.NotifyFIFO = vrrp.FIFO{Path: f.Path, User: f.User, Group: f.Group}
+		vc.Global.NotifyFIFOScript = notifyOf(f.Script)
+	}
+	if f := g.VRRPNotifyFifo; f != nil {
+		vc.Global.VRRPNotifyFIFO = vrrp.FIFO{Path: f.Path, User: f.User, Group: f.Group}
+		vc.Global.VRRPNotifyFIFOScript = notifyOf(f.Script)
+	}
+	for _, s := range cfg.Scripts {
+		vc.Scripts = append(vc.Scripts, vrrp.Script{Name: s.Name, Argv: s.Script.Argv, Interval: s.Interval,
+			Timeout: s.Timeout, Weight: s.Weight, Reverse: s.Reverse, Rise: s.Rise, Fall: s.Fall,
+			User: s.Script.User, Group: s.Script.Group, InitFail: s.InitFail})
+	}
+	for _, f := range cfg.TrackFiles {
+		tf := vrrp.TrackFile{Name: f.Name, Path: f.File, Weight: f.Weight, WeightSet: true, Reverse: f.Reverse}
+		if f.InitFile != nil {
+			v := f.InitFile.Value
+			tf.InitFile, tf.InitOverwrite = &v, f.InitFile.Overwrite
+		}
+		vc.TrackFiles = append(vc.TrackFiles, tf)
+	}
+	for _, sg := range cfg.SyncGroups {
+		vc.Groups = append(vc.Groups, vrrp.SyncGroup{
+			Name: sg.Name, Members: sg.Group,
+			NotifyMaster: notifyOf(sg.Notify.Master), NotifyBackup: notifyOf(sg.Notify.Backup),
+			NotifyFault: notifyOf(sg.Notify.Fault), NotifyStop: notifyOf(sg.Notify.Stop),
+			Notify:          notifyOf(sg.Notify.Generic),
+			TrackInterfaces: trackRefs(sg.TrackInterfaces), TrackScripts: trackRefs(sg.TrackScripts),
+			TrackFiles: trackRefs(sg.TrackFiles), TrackingWeight: sg.SyncGroupTrackingWeight, SMTPAlert: sg.SMTPAlert,
+		})
+	}
+	for _, in := range cfg.Instances {
+		vi, err := vrrpInstance(in)
+		if err != nil {
+			return nil, err
+		}
+		vc.Instances = append(vc.Instances, vi)
+	}
+	return vc, nil
+}
+
+func vrrpInstance(in *conf.Instance) (vrrp.Instance, error) {
+	vi := vrrp.Instance{
+		Name: in.Name, State: vrrp.StateBackup, Interface: in.Interface, VRID: in.VRID, Priority: in.Priority,
+		AdvertInt: in.AdvertInt, Version: in.Version, Nopreempt: !in.Preempt, PreemptDelay: in.PreemptDelay,
+		TrackInterfaces: trackRefs(in.TrackInterfaces), TrackScripts: trackRefs(in.TrackScripts),
+		TrackFiles: trackRefs(in.TrackFiles), DontTrackPrimary: in.DontTrackPrimary,
+		UnicastSrcIP: in.UnicastSrcIP, McastSrcIP: in.McastSrcIP,
+		NotifyMaster: notifyOf(in.Notify.Master), NotifyBackup: notifyOf(in.Notify.Backup),
+		NotifyFault: notifyOf(in.Notify.Fault), NotifyStop: notifyOf(in.Notify.Stop),
+		Notify: notifyOf(in.Notify.Generic), NotifyMasterRxLowerPri: notifyOf(in.Notify.MasterRxLowerPrio),
+		SMTPAlert:       in.SMTPAlert,
+		GARPMasterDelay: durRef(in.Garp.MasterDelay), GARPMasterRepeat: intRef(in.Garp.MasterRepeat),
+		GARPMasterRefresh: durRef(in.Garp.MasterRefresh), GARPMasterRefreshRepeat: intRef(in.Garp.MasterRefreshRepeat),
+		GARPLowerPrioDelay: durRef(in.Garp.LowerPrioDelay), GARPLowerPrioRepeat: intRef(in.Garp.LowerPrioRepeat),
+		VMACXmitBase:         in.VMACXmitBase,
+		LowerPrioNoAdvert:    boolRef(in.LowerPrioNoAdvert),
+		HigherPrioSendAdvert: boolRef(in.HigherPrioSendAdvert),
+		SkipCheckAdvAddr:     boolRef(in.SkipCheckAdvAddr),
+		V3ChecksumAsV2:       boolRef(in.V3ChecksumAsV2),
+		DownTimerAdverts:     in.DownTimerAdverts,
+	}
+	if in.State == "MASTER" {
+		vi.State = vrrp.StateMaster
+	}
+	if in.Auth != nil {
+		vi.AuthPass = in.Auth.Pass
+		switch in.Auth.Type {
+		case "PASS":
+			vi.AuthType = vrrp.AuthPass
+		case "AH":
+			vi.AuthType = vrrp.AuthAH
+		}
+	}
+	if in.UseVMAC != nil {
+		vi.UseVMAC, vi.VMACName = true, in.UseVMAC.Name
+	}
+	for _, p := range in.UnicastPeers {
+		vi.UnicastPeers = append(vi.UnicastPeers, vrrp.Peer{Addr: p.Addr, MinTTL: p.MinTTL, MaxTTL: p.MaxTTL})
+	}
+	for _, a := range in.VIPs {
+		v, err := vrrpVIP(a)
+		if err != nil {
+			return vi, err
+		}
+		vi.VIPs = append(vi.VIPs, v)
+	}
+	for _, a := range in.ExcludedVIPs {
+		v, err := vrrpVIP(a)
+		if err != nil {
+			return vi, err
+		}
+		vi.ExcludedVIPs = append(vi.ExcludedVIPs, v)
+	}
+	for _, r := range in.Routes {
+		vr, err := vrrpRoute(r)
+		if err != nil {
+			return vi, err
+		}
+		vi.Routes = append(vi.Routes, vr)
+	}
+	for _, r := range in.Rules {
+		vr, err := vrrpRule(r)
+		if err != nil {
+			return vi, err
+		}
+		vi.Rules = append(vi.Rules, vr)
+	}
+	return vi, nil
+}
+
+func vrrpVIP(a *conf.IPAddress) (vrrp.VIP, error) {
+	v := vrrp.VIP{Prefix: a.Prefix, Dev: a.Dev, Scope: a.Scope, Label: a.Label, Peer: a.Peer, Home: a.Home,
+		NoDAD: a.NoDAD, NoPrefixRoute: a.NoPrefixRoute}
+	switch a.Broadcast {
+	case "", "-":
+	case "+":
+		v.BroadcastAuto = true
+	default:
+		b, err := netip.ParseAddr(a.Broadcast)
+		if err != nil {
+			return v, fmt.Errorf("%s: broadcast %q: %w", a.Pos, a.Broadcast, err)
+		}
+		v.Broadcast = b
+	}
+	return v, nil
+}
+
+// routeTables are iproute2's reserved table names.
+var routeTables = map[string]int{"": 0, "main": 254, "local": 255, "default": 253}
+
+func tableNumber(pos conf.Pos, t string) (int, error) {
+	if n, ok := routeTables[t]; ok {
+		return n, nil
+	}
+	n, err := strconv.Atoi(t)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("%s: route table %q: ulvs takes table numbers or main/local/default", pos, t)
+	}
+	return n, nil
+}
+
+func vrrpRoute(r *conf.Route) (vrrp.Route, error) {
+	t, err := tableNumber(r.Pos, r.Table)
+	if err != nil {
+		return vrrp.Route{}, err
+	}
+	vr := vrrp.Route{Dst: r.Dst, Src: r.Src, Gateway: r.Via, Dev: r.Dev, Scope: r.Scope, Table: t, Metric: r.Metric}
+	if r.Type != "unicast" {
+		vr.Type = r.Type
+	}
+	return vr, nil
+}
+
+func vrrpRule(r *conf.Rule) (vrrp.Rule, error) {
+	t, err := tableNumber(r.Pos, r.Table)
+	if err != nil {
+		return vrrp.Rule{}, err
+	}
+	vr := vrrp.Rule{From: r.From, To: r.To, Table: t, Priority: r.Priority, Iif: r.IIf, Oif: r.OIf}
+	if r.Fwmark != "" {
+		mark, mask, hasMask := cutMark(r.Fwmark)
+		m, err := strconv.ParseUint(mark, 0, 32)
+		if err != nil {
+			return vr, fmt.Errorf("%s: fwmark %q: %w", r.Pos, r.Fwmark, err)
+		}
+		vr.Mark = uint32(m)
+		if hasMask {
+			mk, err := strconv.ParseUint(mask, 0, 32)
+			if err != nil {
+				return vr, fmt.Errorf("%s: fwmark mask %q: %w", r.Pos, r.Fwmark, err)
+			}
+			mk32 := uint32(mk)
+			vr.Mask = &mk32
+		}
+	}
+	if _, ok := r.Options["not"]; ok {
+		vr.Invert = true
+	}
+	if r.From.IsValid() && r.From.Addr().Is6() || r.To.IsValid() && r.To.Addr().Is6() {
+		vr.Family = vrrp.IPv6
+	} else {
+		vr.Family = vrrp.IPv4
+	}
+	return vr, nil
+}
+
+func cutMark(s string) (string, string, bool) {
+	for i := 0; i < len(s); i++ {
+		if s[i] == '/' {
+			return s[:i], s[i+1:], true
+		}
+	}
+	return s, "", false
+}
+
+func notifyOf(s *conf.Script) *vrrp.Notify {
+	if s == nil {
+		return nil
+	}
+	return &vrrp.Notify{Argv: s.Argv, User: s.User, Group: s.Group}
+}
+
+func trackRefs(ts []conf.Track) []vrrp.TrackRef {
+	var out []vrrp.TrackRef
+	for _, t := range ts {
+		r := vrrp.TrackRef{Name: t.Name, Weight: t.Weight}
+		if t.Reverse {
+			r.Reverse = boolRef(true)
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+func durRef[T any](v T) *T { return &v }
+
+func intRef(v int) *int { return &v }

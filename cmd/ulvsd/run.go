@@ -1,0 +1,204 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"go.uber.org/zap"
+
+	"github.com/ulvs/ulvs/conf"
+	"github.com/ulvs/ulvs/internal/ctl"
+)
+
+// Signals keepalived uses beyond the classic ones (glibc numbering).
+const (
+	sigJSON       = syscall.Signal(34 + 2) // SIGRTMIN+2
+	sigStatsClear = syscall.Signal(64 - 1) // SIGRTMAX-1
+)
+
+// daemonEnv marks the detached child of a daemonizing ulvsd.
+const daemonEnv = "ULVSD_DETACHED"
+
+// runDaemon runs ulvsd: VRRP, checkers and forwarding from the
+// configuration file, until SIGTERM or SIGINT.
+func runDaemon(o *options, stdout, stderr io.Writer) int {
+	res, err := conf.Read(o.configFile, loadOptions(o))
+	if res == nil {
+		fmt.Fprintf(stderr, "ulvsd: %v\n", err)
+		return 1
+	}
+	if err != nil {
+		fmt.Fprint(stderr, res.Diags.Errors())
+		fmt.Fprintf(stderr, "ulvsd: %s has errors; not starting (check it with ulvsd -t)\n", o.configFile)
+		return 1
+	}
+	if !o.dontFork && os.Getenv(daemonEnv) == "" {
+		// The daemon runs in /, so relative paths must be made absolute.
+		args, err := absoluteArgs(o)
+		if err != nil {
+			fmt.Fprintf(stderr, "ulvsd: %v\n", err)
+			return 1
+		}
+		return detach(args, stderr)
+	}
+	log, closeLog, err := newLogger(o)
+	if err != nil {
+		fmt.Fprintf(stderr, "ulvsd: %v\n", err)
+		return 1
+	}
+	defer closeLog()
+	defer log.Sync() //nolint:errcheck
+	for _, d := range res.Diags {
+		log.Warn("configuration warning", zap.String("at", d.Pos.String()), zap.String("warning", d.Msg))
+	}
+	removePids, err := writePidFiles(o.pidFile, o.vrrpPidFile, o.checkPid)
+	if err != nil {
+		log.Error("not starting", zap.Error(err))
+		fmt.Fprintf(stderr, "ulvsd: %v\n", err)
+		return 1
+	}
+	defer removePids()
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	sigs := make(chan os.Signal, 8)
+	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT, syscall.SIGUSR1, syscall.SIGUSR2,
+		sigJSON, sigStatsClear)
+	defer signal.Stop(sigs)
+
+	d := &daemon{o: o, log: log}
+	if err := d.start(ctx, res.Config); err != nil {
+		log.Error("not starting", zap.Error(err))
+		fmt.Fprintf(stderr, "ulvsd: %v\n", err)
+		d.stop()
+		return 1
+	}
+	ln, err := ctl.Listen(o.control)
+	if err != nil {
+		log.Error("control socket", zap.Error(err))
+		fmt.Fprintf(stderr, "ulvsd: %v\n", err)
+		d.stop()
+		return 1
+	}
+	go func() {
+		if err := ctl.Serve(ctx, ln, d); err != nil {
+			log.Error("control socket stopped", zap.Error(err))
+		}
+	}()
+	defer os.Remove(o.control)
+	if o.metrics != "" {
+		stopMetrics, err := serveMetrics(o.metrics, d, log)
+		if err != nil {
+			log.Error("metrics", zap.Error(err))
+			fmt.Fprintf(stderr, "ulvsd: %v\n", err)
+			d.stop()
+			return 1
+		}
+		defer stopMetrics()
+	}
+	log.Info("ulvsd started", zap.String("version", version), zap.String("config", o.configFile),
+		zap.Int("pid", os.Getpid()), zap.Strings("subsystems", d.status().Subsystems))
+
+	for sig := range sigs {
+		switch sig {
+		case syscall.SIGHUP:
+			log.Info("reloading", zap.String("signal", "SIGHUP"))
+			if err := d.reload(); err != nil {
+				log.Error("reload failed", zap.Error(err))
+			}
+		case syscall.SIGUSR1:
+			d.dumpFile(d.stateDumpPath(), d.writeData)
+		case syscall.SIGUSR2:
+			d.dumpFile(d.statsDumpPath(), d.writeStats)
+		case sigJSON:
+			d.dumpFile(d.jsonDumpPath(), d.writeJSON)
+		case sigStatsClear:
+			d.dumpFile(d.statsDumpPath(), d.writeStats)
+			d.clearVRRPStats()
+		case syscall.SIGTERM, syscall.SIGINT:
+			log.Info("stopping", zap.String("signal", sig.String()))
+			cancel()
+			d.stop()
+			log.Info("ulvsd stopped")
+			return 0
+		}
+	}
+	return 0
+}
+
+// detach starts ulvsd again as a daemon (a new session, no terminal) and
+// returns at once, as keepalived forks unless -n.
+func detach(args []string, stderr io.Writer) int {
+	exe, err := os.Executable()
+	if err != nil {
+		fmt.Fprintf(stderr, "ulvsd: %v\n", err)
+		return 1
+	}
+	null, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
+	if err != nil {
+		fmt.Fprintf(stderr, "ulvsd: %v\n", err)
+		return 1
+	}
+	defer null.Close()
+	cmd := exec.Command(exe, args...)
+	cmd.Env = append(os.Environ(), daemonEnv+"=1")
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = null, null, null
+	cmd.Dir = "/"
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		fmt.Fprintf(stderr, "ulvsd: cannot start the daemon: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+// absoluteArgs rebuilds the command line with absolute file paths.
+func absoluteArgs(o *options) ([]string, error) {
+	abs := func(p string) (string, error) {
+		if p == "" {
+			return p, nil
+		}
+		return filepath.Abs(p)
+	}
+	var err error
+	paths := []*string{&o.configFile, &o.pidFile, &o.vrrpPidFile, &o.checkPid, &o.control, &o.logFile}
+	for _, p := range paths {
+		if *p, err = abs(*p); err != nil {
+			return nil, err
+		}
+	}
+	args := []string{"-f", o.configFile, "-p", o.pidFile, "-r", o.vrrpPidFile, "-c", o.checkPid,
+		"--control", o.control, "--backend", o.backend}
+	for _, b := range []struct {
+		on   bool
+		flag string
+	}{{o.vrrpOnly, "-P"}, {o.checkOnly, "-C"}, {o.logConsole, "-l"}, {o.logDetail, "-D"}, {o.allConfig, "-e"},
+		{o.dontRelVRRP, "-V"}, {o.dontRelIPVS, "-I"}, {o.releaseVIPs, "-X"}, {o.addrMonitor, "-a"},
+		{o.jsonLogs, "--log-json"}, {o.sloppyTCP, "--sloppy-tcp"}} {
+		if b.on {
+			args = append(args, b.flag)
+		}
+	}
+	if o.logFile != "" {
+		args = append(args, "--log-file="+o.logFile)
+	}
+	if o.configID != "" {
+		args = append(args, "-i", o.configID)
+	}
+	if o.metrics != "" {
+		args = append(args, "--metrics", o.metrics)
+	}
+	args = append(args, "--max-conns", strconv.Itoa(o.maxConns))
+	if len(o.interfaces) > 0 {
+		args = append(args, "--interfaces", strings.Join(o.interfaces, ","))
+	}
+	return args, nil
+}

@@ -1,0 +1,478 @@
+package forward
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+	"slices"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/ulvs/ulvs/forward/conntab"
+	"github.com/ulvs/ulvs/sched"
+)
+
+// Config configures the userspace backend.
+type Config struct {
+	// Interfaces are the director's interfaces that carry virtual-service
+	// traffic and reach the real servers (required).
+	Interfaces []string
+	// Workers is the number of forwarding workers per interface (default:
+	// the number of CPUs).
+	Workers int
+	// RingVersion is 2 (TPACKET_V2, the default: a frame wakes its worker at
+	// once) or 3 (TPACKET_V3: blocks retired every millisecond, cheaper per
+	// frame, up to 1 ms later).
+	RingVersion int
+	// MaxConns bounds the connection table (default 1<<20); templates get a
+	// table of their own of the same size.
+	MaxConns int
+	// SloppyTCP schedules TCP connections on any packet, not only a SYN
+	// (sysctl sloppy_tcp), so connections survive a director failover.
+	SloppyTCP bool
+	// NoQdiscBypass keeps transmitted frames going through the qdisc (and
+	// visible to packet captures on the director).
+	NoQdiscBypass bool
+	// GuardTable names the nftables table of the kernel guard (default
+	// "ulvs"); two forwarders in one network namespace need two names.
+	GuardTable string
+	// Logger receives the backend's logs (nil: none).
+	Logger *zap.Logger
+}
+
+// Userspace is the userspace backend: AF_PACKET workers forwarding with
+// IPVS's tables. Its methods are safe for concurrent use.
+type Userspace struct {
+	e       *engine
+	workers int
+	// changed is called after every configuration change, with the control
+	// lock held (the I/O side re-syncs its guard and filters).
+	changed func()
+
+	closeOnce sync.Once
+	closeFn   func() error
+}
+
+var _ Backend = (*Userspace)(nil)
+
+func newEngine(cfg *Config, workers int) *engine {
+	log := cfg.Logger
+	if log == nil {
+		log = zap.NewNop()
+	}
+	e := &engine{sloppy: cfg.SloppyTCP, log: log}
+	to := conntab.DefaultTimeouts()
+	e.timeouts.Store(&to)
+	e.reg.svcs = map[ServiceKey]*service{}
+	e.reg.disabled = map[netip.Addr]bool{}
+	e.conns = conntab.New(conntab.Config{Max: cfg.MaxConns, OnExpire: e.connGone})
+	e.tpls = conntab.New(conntab.Config{Max: cfg.MaxConns, OnExpire: e.tplGone,
+		Evictable: func(*conntab.Entry) bool { return false }})
+	e.reg.publishLocked()
+	return e
+}
+
+// connGone is OnExpire of the connection table: unbind the real server and
+// release the template.
+func (e *engine) connGone(c *conntab.Entry) {
+	if r := e.reg.load().real(c.Dest); r != nil {
+		if c.Flags&conntab.FlagInactive != 0 {
+			r.dest.Unbind(sched.ConnInactive)
+		} else {
+			r.dest.Unbind(sched.ConnActive)
+		}
+	}
+	e.tpls.Release(c.Ctl)
+}
+
+func (e *engine) tplGone(t *conntab.Entry) {
+	if r := e.reg.load().real(t.Dest); r != nil {
+		r.dest.Unbind(sched.ConnTemplate)
+	}
+}
+
+// AddService adds a virtual service with no real servers.
+func (u *Userspace) AddService(c ServiceConfig) error {
+	if c.Scheduler == "" {
+		c.Scheduler = "wlc"
+	}
+	if err := c.validate(); err != nil {
+		return err
+	}
+	g := &u.e.reg
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	k := normKey(c.Key)
+	if g.svcs[k] != nil {
+		return fmt.Errorf("%w: service %v", ErrExists, k)
+	}
+	ss, err := sched.New(sched.Config{Scheduler: c.Scheduler, Flags: c.SchedFlags})
+	if err != nil {
+		return fmt.Errorf("forward: service %v: %w", k, err)
+	}
+	s := &service{cfg: c, sched: ss, reals: map[netip.AddrPort]*real{}, vaddr: put16(k.Addr),
+		vb: wire(k.Addr), stats: newCounterSet(u.workers)}
+	s.cfg.Key = k
+	s.setPersistence()
+	if len(g.freeIDs) > 0 {
+		s.id, g.freeIDs = g.freeIDs[len(g.freeIDs)-1], g.freeIDs[:len(g.freeIDs)-1]
+	} else {
+		s.id = g.nextID
+		g.nextID++
+	}
+	if err := u.setSorryLocked(s, c.Sorry); err != nil {
+		return err
+	}
+	g.svcs[k] = s
+	u.publishLocked()
+	u.e.log.Info("service added", zap.Stringer("service", k), zap.String("scheduler", c.Scheduler),
+		zap.Stringer("method", c.Method))
+	return nil
+}
+
+func normKey(k ServiceKey) ServiceKey {
+	k.Addr = k.Addr.Unmap()
+	return k
+}
+
+func (s *service) setPersistence() {
+	s.persist = uint32(s.cfg.Persistence / (time.Second / conntab.TicksPerSecond))
+	s.mask = maskFor(s.cfg.Key.Addr, s.cfg.Granularity)
+}
+
+// UpdateService changes a service's scheduler, persistence, OPS, default
+// method and sorry server, keeping its real servers and connections.
+func (u *Userspace) UpdateService(c ServiceConfig) error {
+	if c.Scheduler == "" {
+		c.Scheduler = "wlc"
+	}
+	if err := c.validate(); err != nil {
+		return err
+	}
+	g := &u.e.reg
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	k := normKey(c.Key)
+	s := g.svcs[k]
+	if s == nil {
+		return fmt.Errorf("%w: service %v", ErrNotFound, k)
+	}
+	if c.Scheduler != s.cfg.Scheduler || c.SchedFlags != s.cfg.SchedFlags {
+		if err := s.sched.SetScheduler(c.Scheduler, c.SchedFlags); err != nil {
+			return fmt.Errorf("forward: service %v: %w", k, err)
+		}
+	}
+	// A new service struct, so that workers reading the old snapshot never
+	// see a half-updated one.
+	ns := *s
+	ns.cfg = c
+	ns.cfg.Key = k
+	ns.setPersistence()
+	if err := u.setSorryLocked(&ns, c.Sorry); err != nil {
+		return err
+	}
+	for _, r := range ns.reals {
+		r.svc = &ns
+		if !r.cfg.MethodSet {
+			r.method = c.Method
+		}
+	}
+	g.svcs[k] = &ns
+	u.publishLocked()
+	return nil
+}
+
+func (u *Userspace) setSorryLocked(s *service, c *RealConfig) error {
+	if s.sorry != nil && c != nil && s.sorry.cfg.Addr == c.Addr && s.sorry.cfg.Port == c.Port {
+		s.sorry.cfg = *c
+		return nil
+	}
+	if s.sorry != nil {
+		u.retireLocked(s.sorry)
+		s.sorry, s.sorryS = nil, nil
+	}
+	if c == nil {
+		return nil
+	}
+	ss, err := sched.New(sched.Config{Scheduler: "rr"})
+	if err != nil {
+		return err
+	}
+	w := c.Weight
+	if w == 0 {
+		w = 1
+	}
+	d, err := ss.AddDest(sched.DestConfig{Addr: c.Addr.Unmap(), Port: c.Port, Weight: w})
+	if err != nil {
+		return fmt.Errorf("forward: sorry server %v: %w", c.Addr, err)
+	}
+	r := u.newReal(s, *c, d)
+	s.sorry, s.sorryS = r, ss
+	return nil
+}
+
+func (u *Userspace) newReal(s *service, c RealConfig, d *sched.Dest) *real {
+	c.Addr = c.Addr.Unmap()
+	r := &real{cfg: c, method: s.cfg.Method, dest: d, svc: s, addr: put16(c.Addr), ab: wire(c.Addr),
+		stats: newCounterSet(u.workers)}
+	if c.MethodSet {
+		r.method = c.Method
+	}
+	u.e.reg.newRealLocked(r)
+	if u.e.resolve != nil {
+		u.e.resolve(r)
+	}
+	return r
+}
+
+// retireLocked marks a real server removed; its connections go on until
+// they expire (expire_nodest_conn=0), and its handle is recycled after.
+func (u *Userspace) retireLocked(r *real) { r.removed = true }
+
+// DeleteService removes a service and its real servers. Existing
+// connections are forwarded until they expire, as IPVS keeps them.
+func (u *Userspace) DeleteService(k ServiceKey) error {
+	g := &u.e.reg
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	k = normKey(k)
+	s := g.svcs[k]
+	if s == nil {
+		return fmt.Errorf("%w: service %v", ErrNotFound, k)
+	}
+	for _, r := range s.reals {
+		u.retireLocked(r)
+	}
+	if s.sorry != nil {
+		u.retireLocked(s.sorry)
+	}
+	delete(g.svcs, k)
+	u.publishLocked()
+	u.e.log.Info("service deleted", zap.Stringer("service", k))
+	return nil
+}
+
+// AddReal adds a real server to a service (at the head of its list).
+func (u *Userspace) AddReal(k ServiceKey, c RealConfig) error {
+	g := &u.e.reg
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	k = normKey(k)
+	s := g.svcs[k]
+	if s == nil {
+		return fmt.Errorf("%w: service %v", ErrNotFound, k)
+	}
+	c.Addr = c.Addr.Unmap()
+	if c.Addr.Is4() != k.Addr.Is4() {
+		return fmt.Errorf("forward: service %v: real server %v of another family", k, c.Addr)
+	}
+	ap := netip.AddrPortFrom(c.Addr, c.Port)
+	if s.reals[ap] != nil {
+		return fmt.Errorf("%w: real server %v in %v", ErrExists, ap, k)
+	}
+	d, err := s.sched.AddDest(sched.DestConfig{Addr: c.Addr, Port: c.Port, Weight: c.Weight,
+		UThreshold: c.UThreshold, LThreshold: c.LThreshold})
+	if err != nil {
+		return fmt.Errorf("forward: service %v: real server %v: %w", k, ap, err)
+	}
+	s.reals[ap] = u.newReal(s, c, d)
+	u.publishLocked()
+	u.e.log.Info("real server added", zap.Stringer("service", k), zap.Stringer("real", ap), zap.Int32("weight", c.Weight))
+	return nil
+}
+
+// UpdateReal changes a real server's weight, thresholds and method.
+func (u *Userspace) UpdateReal(k ServiceKey, c RealConfig) error {
+	g := &u.e.reg
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	k = normKey(k)
+	s := g.svcs[k]
+	if s == nil {
+		return fmt.Errorf("%w: service %v", ErrNotFound, k)
+	}
+	c.Addr = c.Addr.Unmap()
+	ap := netip.AddrPortFrom(c.Addr, c.Port)
+	r := s.reals[ap]
+	if r == nil {
+		return fmt.Errorf("%w: real server %v in %v", ErrNotFound, ap, k)
+	}
+	if _, err := s.sched.UpdateDest(sched.DestConfig{Addr: c.Addr, Port: c.Port, Weight: c.Weight,
+		UThreshold: c.UThreshold, LThreshold: c.LThreshold}); err != nil {
+		return fmt.Errorf("forward: service %v: real server %v: %w", k, ap, err)
+	}
+	nr := &real{cfg: c, method: s.cfg.Method, dest: r.dest, handle: r.handle, svc: s, addr: r.addr, ab: r.ab,
+		stats: r.stats, est: r.est}
+	if c.MethodSet {
+		nr.method = c.Method
+	}
+	nr.hop.Store(r.hop.Load())
+	s.reals[ap] = nr
+	g.reals[r.handle] = nr
+	u.publishLocked()
+	u.e.log.Info("real server updated", zap.Stringer("service", k), zap.Stringer("real", ap), zap.Int32("weight", c.Weight))
+	return nil
+}
+
+// DeleteReal removes a real server; its connections continue until they
+// expire.
+func (u *Userspace) DeleteReal(k ServiceKey, ap netip.AddrPort) error {
+	g := &u.e.reg
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	k = normKey(k)
+	s := g.svcs[k]
+	if s == nil {
+		return fmt.Errorf("%w: service %v", ErrNotFound, k)
+	}
+	ap = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+	r := s.reals[ap]
+	if r == nil {
+		return fmt.Errorf("%w: real server %v in %v", ErrNotFound, ap, k)
+	}
+	if err := s.sched.RemoveDest(ap.Addr(), ap.Port()); err != nil {
+		return fmt.Errorf("forward: service %v: real server %v: %w", k, ap, err)
+	}
+	delete(s.reals, ap)
+	u.retireLocked(r)
+	u.publishLocked()
+	u.e.log.Info("real server deleted", zap.Stringer("service", k), zap.Stringer("real", ap))
+	return nil
+}
+
+// SetVIP enables or disables forwarding for the services on addr.
+func (u *Userspace) SetVIP(addr netip.Addr, enabled bool) error {
+	g := &u.e.reg
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	addr = addr.Unmap()
+	if enabled {
+		delete(g.disabled, addr)
+	} else {
+		g.disabled[addr] = true
+	}
+	u.publishLocked()
+	u.e.log.Info("vip forwarding", zap.Stringer("vip", addr), zap.Bool("enabled", enabled))
+	return nil
+}
+
+// SetTimeouts applies lvs_timeouts to new state changes.
+func (u *Userspace) SetTimeouts(t Timeouts) error {
+	for _, d := range []time.Duration{t.TCP, t.TCPFin, t.UDP} {
+		if d < 0 || d > 31*24*time.Hour {
+			return fmt.Errorf("forward: timeout %v out of range", d)
+		}
+	}
+	to := *u.e.timeouts.Load()
+	if t.TCP > 0 {
+		to.TCP[conntab.TCPEstablished] = uint32(t.TCP / time.Second)
+	}
+	if t.TCPFin > 0 {
+		to.TCP[conntab.TCPFinWait] = uint32(t.TCPFin / time.Second)
+	}
+	if t.UDP > 0 {
+		to.UDP = uint32(t.UDP / time.Second)
+	}
+	u.e.timeouts.Store(&to)
+	return nil
+}
+
+func (u *Userspace) publishLocked() {
+	u.e.reg.publishLocked()
+	if u.changed != nil {
+		u.changed()
+	}
+}
+
+// Services returns the services, sorted by key, with counters and rates.
+func (u *Userspace) Services() []ServiceStatus {
+	g := &u.e.reg
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	var out []ServiceStatus
+	for _, s := range g.svcs {
+		st := ServiceStatus{Config: s.cfg, Enabled: !g.disabled[s.cfg.Key.Addr], Stats: s.stats.sum(), Rates: s.est.rates()}
+		for _, d := range s.sched.Dests() {
+			r := s.reals[netip.AddrPortFrom(d.Addr, d.Port)]
+			if r == nil {
+				continue
+			}
+			st.Reals = append(st.Reals, realStatus(r))
+		}
+		if s.sorry != nil && (s.sorry.dest.ActiveConns()+s.sorry.dest.InactiveConns() > 0 || len(st.Reals) == 0) {
+			st.Reals = append(st.Reals, realStatus(s.sorry))
+		}
+		out = append(out, st)
+	}
+	slices.SortFunc(out, func(a, b ServiceStatus) int { return compareKey(a.Config.Key, b.Config.Key) })
+	return out
+}
+
+func realStatus(r *real) RealStatus {
+	st := RealStatus{Config: r.cfg, Method: r.method, ActiveConns: r.dest.ActiveConns(),
+		InactiveConns: r.dest.InactiveConns(), PersistConns: r.dest.PersistConns(), Stats: r.stats.sum(), Rates: r.est.rates()}
+	if h := r.hop.Load(); h != nil {
+		st.NextHop = net.HardwareAddr(h.dstMAC[:]).String()
+	}
+	return st
+}
+
+func compareKey(a, b ServiceKey) int {
+	if c := a.Addr.Compare(b.Addr); c != 0 {
+		return c
+	}
+	if a.Proto != b.Proto {
+		return int(a.Proto) - int(b.Proto)
+	}
+	return int(a.Port) - int(b.Port)
+}
+
+// Conns returns the connections and templates, as ipvsadm -Lnc.
+func (u *Userspace) Conns() []Conn {
+	now := u.e.tick(time.Now())
+	var out []Conn
+	walk := func(t *conntab.Table, tpl bool) {
+		t.Walk(func(e *conntab.Entry) bool {
+			left := time.Duration(int32(e.Expires-now)) * time.Second / conntab.TicksPerSecond
+			proto := e.Proto
+			c := Conn{Proto: proto, Expires: max(left, 0), State: conntab.StateName(proto, e.State),
+				Client: e.Client(), Virtual: e.Virtual(), Real: e.Real(), Template: tpl}
+			if tpl {
+				c.State = "NONE"
+			}
+			out = append(out, c)
+			return true
+		})
+	}
+	walk(u.e.conns, false)
+	walk(u.e.tpls, true)
+	return out
+}
+
+// housekeep runs once per tick: expiry, scheduler caches, rates every
+// 2 s, handle recycling.
+func (u *Userspace) housekeep(now time.Time, n uint64) {
+	t := u.e.tick(now)
+	u.e.conns.Expire(t)
+	u.e.tpls.Expire(t)
+	if n%(2*conntab.TicksPerSecond) != 0 {
+		return
+	}
+	g := &u.e.reg
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for _, s := range g.svcs {
+		s.sched.Expire(time.Duration(t) * time.Second / conntab.TicksPerSecond)
+		s.est.update(s.stats.sum())
+	}
+	for _, r := range g.reals {
+		if r != nil {
+			r.est.update(r.stats.sum())
+		}
+	}
+	if g.recycleLocked() {
+		u.publishLocked()
+	}
+}

@@ -1,0 +1,354 @@
+package forward
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/vishvananda/netlink"
+	"go.uber.org/zap"
+	"golang.org/x/sys/unix"
+
+	"github.com/ulvs/ulvs/forward/conntab"
+	"github.com/ulvs/ulvs/forward/guard"
+	"github.com/ulvs/ulvs/forward/ring"
+)
+
+// NewUserspace starts the userspace backend on cfg.Interfaces: one receive
+// ring per worker in a fanout group per interface, the kernel guard, the
+// next-hop resolver and the housekeeping timer. It needs CAP_NET_RAW and
+// CAP_NET_ADMIN.
+func NewUserspace(cfg *Config) (*Userspace, error) {
+	if cfg == nil || len(cfg.Interfaces) == 0 {
+		return nil, errors.New("forward: userspace backend: no interfaces configured")
+	}
+	c := *cfg
+	if c.Workers <= 0 {
+		c.Workers = runtime.NumCPU()
+	}
+	if c.RingVersion == 0 {
+		c.RingVersion = 2
+	}
+	nw := c.Workers * len(c.Interfaces)
+	e := newEngine(&c, nw)
+	u := &Userspace{e: e, workers: nw}
+	io := &uio{u: u, stop: make(chan struct{}), pending: map[*real]bool{}}
+	for i, name := range c.Interfaces {
+		ifc, err := net.InterfaceByName(name)
+		if err != nil {
+			return nil, fmt.Errorf("forward: interface %s: %w", name, err)
+		}
+		if len(ifc.HardwareAddr) != 6 {
+			return nil, fmt.Errorf("forward: interface %s: not Ethernet", name)
+		}
+		x := iface{index: ifc.Index, slot: uint8(i), name: name, mtu: ifc.MTU}
+		copy(x.mac[:], ifc.HardwareAddr)
+		e.ifaces = append(e.ifaces, x)
+	}
+	g, err := guard.New(guard.Config{Table: c.GuardTable, Logger: e.log})
+	if err != nil {
+		return nil, fmt.Errorf("forward: %w", err)
+	}
+	io.guard = g
+	e.resolve = io.requestResolve
+	fail := func(err error) (*Userspace, error) {
+		io.close()
+		return nil, err
+	}
+	// The guard starts empty: remove what a crashed run may have left.
+	if err := g.Sync(nil, nil); err != nil {
+		return fail(err)
+	}
+	filter := buildFilter(e.reg.load())
+	fanout := uint16(os.Getpid())
+	for _, x := range e.ifaces {
+		for k := range c.Workers {
+			r, err := ring.Open(ring.Config{Ifindex: x.index, Version: c.RingVersion, VnetHdr: true,
+				FanoutGroup: fanout + uint16(x.index)<<8, Filter: filter})
+			if err != nil {
+				return fail(fmt.Errorf("forward: interface %s: %w", x.name, err))
+			}
+			s, err := ring.NewSender(ring.SenderConfig{Batch: 64, VnetHdr: true, QdiscBypass: !c.NoQdiscBypass})
+			if err != nil {
+				r.Close()
+				return fail(fmt.Errorf("forward: interface %s: %w", x.name, err))
+			}
+			io.rings = append(io.rings, r)
+			io.senders = append(io.senders, s)
+			io.workers = append(io.workers, newWorker(e, len(io.workers), s))
+			_ = k
+		}
+	}
+	u.changed = io.sync
+	u.closeFn = io.close
+	for i := range io.workers {
+		io.wg.Add(1)
+		go io.run(i)
+	}
+	io.wg.Add(2)
+	go io.housekeeping()
+	go io.resolver()
+	e.log.Info("userspace forwarder started", zap.Strings("interfaces", c.Interfaces), zap.Int("workers", nw),
+		zap.Int("tpacket_version", c.RingVersion))
+	return u, nil
+}
+
+// Close stops the workers, removes the kernel guard and forgets every
+// connection.
+func (u *Userspace) Close() error {
+	var err error
+	u.closeOnce.Do(func() {
+		if u.closeFn != nil {
+			err = u.closeFn()
+		}
+		u.e.conns.Flush()
+		u.e.tpls.Flush()
+	})
+	return err
+}
+
+// uio is the Linux I/O side of the userspace backend.
+type uio struct {
+	u       *Userspace
+	guard   *guard.Guard
+	rings   []*ring.Ring
+	senders []*ring.Sender
+	workers []*worker
+	stop    chan struct{}
+	wg      sync.WaitGroup
+
+	mu      sync.Mutex
+	pending map[*real]bool
+	kick    chan struct{}
+}
+
+func (io *uio) run(i int) {
+	defer io.wg.Done()
+	runtime.LockOSThread()
+	w, r, s := io.workers[i], io.rings[i], io.senders[i]
+	frames := make([]ring.Frame, 64)
+	var failed uint64
+	for {
+		n, err := r.Recv(frames, 100*time.Millisecond)
+		if err != nil {
+			if !errors.Is(err, ring.ErrClosed) {
+				io.u.e.log.Error("receive failed; worker stops", zap.Int("worker", i), zap.Error(err))
+			}
+			return
+		}
+		if n == 0 {
+			continue
+		}
+		w.begin(io.u.e.tick(time.Now()))
+		for k := range frames[:n] {
+			w.handle(&frames[k])
+		}
+		// Frames alias the ring: send them before Recv gives them back.
+		w.flush()
+		if s.Failed != failed {
+			failed = s.Failed
+			io.u.e.log.Debug("transmit refused", zap.Uint64("failed", failed), zap.Error(s.LastErr))
+		}
+	}
+}
+
+// sync re-applies the guard and the filters after a change (control lock
+// held).
+func (io *uio) sync() {
+	snap := io.u.e.reg.load()
+	var svcs, nat []guard.Tuple
+	for k, s := range snap.svcs {
+		if snap.vips[k.addr] {
+			svcs = append(svcs, guard.Tuple{Addr: s.cfg.Key.Addr, Proto: k.proto, Port: k.port})
+		}
+	}
+	for k := range snap.natReals {
+		nat = append(nat, guard.Tuple{Addr: netip.AddrFrom16(k.addr).Unmap(), Proto: k.proto, Port: k.port})
+	}
+	log := io.u.e.log
+	if err := io.guard.Sync(svcs, nat); err != nil {
+		log.Error("kernel guard not applied: the director's kernel may answer forwarded traffic", zap.Error(err))
+	}
+	f := buildFilter(snap)
+	for _, r := range io.rings {
+		if err := r.SetFilter(f); err != nil {
+			log.Error("filter not applied", zap.Error(err))
+		}
+	}
+}
+
+func (io *uio) housekeeping() {
+	defer io.wg.Done()
+	t := time.NewTicker(time.Second / conntab.TicksPerSecond)
+	defer t.Stop()
+	var n uint64
+	for {
+		select {
+		case <-io.stop:
+			return
+		case now := <-t.C:
+			n++
+			io.u.housekeep(now, n)
+		}
+	}
+}
+
+// requestResolve queues a real server's next hop for resolution.
+func (io *uio) requestResolve(r *real) {
+	io.mu.Lock()
+	io.pending[r] = true
+	io.mu.Unlock()
+}
+
+// resolver keeps every real server's next hop current: the route to it,
+// the neighbour entry of the next hop (asking the kernel to resolve it when
+// missing), the interface's MTU and the director's source address.
+func (io *uio) resolver() {
+	defer io.wg.Done()
+	t := time.NewTicker(200 * time.Millisecond)
+	defer t.Stop()
+	var n int
+	for {
+		select {
+		case <-io.stop:
+			return
+		case <-t.C:
+		}
+		n++
+		io.mu.Lock()
+		var todo []*real
+		for r := range io.pending {
+			todo = append(todo, r)
+		}
+		clear(io.pending)
+		io.mu.Unlock()
+		if n%5 == 0 { // every second, refresh all
+			g := &io.u.e.reg
+			g.mu.Lock()
+			for _, r := range g.reals {
+				if r != nil {
+					todo = append(todo, r)
+				}
+			}
+			g.mu.Unlock()
+		}
+		for _, r := range todo {
+			h, err := io.resolve(r.cfg.Addr)
+			if err != nil {
+				if r.hop.Load() == nil {
+					io.u.e.log.Debug("next hop unresolved", zap.Stringer("real", r.cfg.Addr), zap.Error(err))
+				}
+				io.requestResolve(r)
+				continue
+			}
+			if old := r.hop.Load(); old == nil || !sameHop(old, h) {
+				r.hop.Store(h)
+			}
+		}
+	}
+}
+
+func sameHop(a, b *hop) bool {
+	return a.ifindex == b.ifindex && a.dstMAC == b.dstMAC && a.srcMAC == b.srcMAC && a.mtu == b.mtu &&
+		string(a.src) == string(b.src)
+}
+
+var errResolving = errors.New("forward: neighbour resolution in progress")
+
+func (io *uio) resolve(a netip.Addr) (*hop, error) {
+	routes, err := netlink.RouteGet(net.IP(a.AsSlice()))
+	if err != nil || len(routes) == 0 {
+		return nil, fmt.Errorf("forward: no route to %v: %w", a, err)
+	}
+	rt := routes[0]
+	ifc := io.u.e.ifaceOf(rt.LinkIndex)
+	if ifc == nil {
+		return nil, fmt.Errorf("forward: route to %v leaves through ifindex %d, not a forwarding interface", a, rt.LinkIndex)
+	}
+	nh := a
+	if rt.Gw != nil {
+		if g, ok := netip.AddrFromSlice(rt.Gw); ok {
+			nh = g.Unmap()
+		}
+	}
+	h := &hop{ifindex: ifc.index, srcMAC: ifc.mac, mtu: ifc.mtu}
+	if s, ok := netip.AddrFromSlice(rt.Src); ok && s.IsValid() {
+		h.src = wire(s.Unmap())
+	} else if s := io.ifaceAddr(ifc.index, a.Is4()); s.IsValid() {
+		h.src = wire(s)
+	}
+	if l, err := netlink.LinkByIndex(ifc.index); err == nil {
+		h.mtu = l.Attrs().MTU
+	}
+	fam := netlink.FAMILY_V4
+	if nh.Is6() {
+		fam = netlink.FAMILY_V6
+	}
+	neighs, err := netlink.NeighList(ifc.index, fam)
+	if err != nil {
+		return nil, fmt.Errorf("forward: neighbours of %s: %w", ifc.name, err)
+	}
+	for _, n := range neighs {
+		if na, ok := netip.AddrFromSlice(n.IP); ok && na.Unmap() == nh && len(n.HardwareAddr) == 6 &&
+			n.State&(netlink.NUD_REACHABLE|netlink.NUD_STALE|netlink.NUD_DELAY|netlink.NUD_PROBE|netlink.NUD_PERMANENT|netlink.NUD_NOARP) != 0 {
+			copy(h.dstMAC[:], n.HardwareAddr)
+			return h, nil
+		}
+	}
+	// NTF_USE asks the kernel to resolve the neighbour as if it had a packet
+	// to send there (neigh_event_send).
+	_ = netlink.NeighSet(&netlink.Neigh{LinkIndex: ifc.index, Family: fam, IP: net.IP(nh.AsSlice()),
+		State: netlink.NUD_NONE, Flags: unix.NTF_USE})
+	return nil, errResolving
+}
+
+func (io *uio) ifaceAddr(index int, v4 bool) netip.Addr {
+	l, err := netlink.LinkByIndex(index)
+	if err != nil {
+		return netip.Addr{}
+	}
+	fam := netlink.FAMILY_V6
+	if v4 {
+		fam = netlink.FAMILY_V4
+	}
+	addrs, err := netlink.AddrList(l, fam)
+	if err != nil {
+		return netip.Addr{}
+	}
+	for _, x := range addrs {
+		if a, ok := netip.AddrFromSlice(x.IP); ok && !a.IsLinkLocalUnicast() {
+			return a.Unmap()
+		}
+	}
+	return netip.Addr{}
+}
+
+// close stops everything and removes the guard.
+func (io *uio) close() error {
+	select {
+	case <-io.stop:
+	default:
+		close(io.stop)
+	}
+	for _, r := range io.rings {
+		r.Wake()
+	}
+	io.wg.Wait()
+	var errs []error
+	for _, r := range io.rings {
+		errs = append(errs, r.Close())
+	}
+	for _, s := range io.senders {
+		errs = append(errs, s.Close())
+	}
+	io.rings, io.senders = nil, nil
+	if io.guard != nil {
+		errs = append(errs, io.guard.Close())
+	}
+	return errors.Join(errs...)
+}

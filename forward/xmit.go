@@ -1,0 +1,209 @@
+package forward
+
+import (
+	"github.com/ulvs/ulvs/forward/conntab"
+	"github.com/ulvs/ulvs/forward/frame"
+	"github.com/ulvs/ulvs/forward/ring"
+)
+
+// xmit sends the current packet to real server r by method.
+func (w *worker) xmit(f *ring.Frame, r *real, method Method, rport uint16, partial bool) {
+	hp := r.hop.Load()
+	if hp == nil {
+		w.e.drops.noHop.Add(1)
+		if w.e.resolve != nil {
+			w.e.resolve(r)
+		}
+		return
+	}
+	p := &w.p
+	switch method {
+	case NAT:
+		p.SetDst(r.ab, rport, partial)
+		fallthrough
+	case DR:
+		p.SetMACs(hp.dstMAC[:], hp.srcMAC[:])
+		w.send(hp.ifindex, txVnet(f), p.B[:p.End], nil)
+	case TUN:
+		w.tunnel(f, r, hp, partial)
+	}
+}
+
+// txVnet returns the offload header to send a frame with: the one it came
+// with, so the kernel completes partial checksums and segments GSO frames
+// (DATA_VALID means nothing on transmit).
+func txVnet(f *ring.Frame) *ring.VnetHdr {
+	f.Vnet.Flags &^= ring.VnetDataValid
+	return &f.Vnet
+}
+
+// tunnel encapsulates the current packet in IPIP or IPv6-in-IPv6 to r.
+// Offloads cannot cross the encapsulation, so partial checksums are
+// completed and GSO super-frames segmented here; a packet that will not fit
+// the path gets ICMP fragmentation-needed (packet too big) back to the
+// client, as ip_vs_tunnel_xmit does.
+func (w *worker) tunnel(f *ring.Frame, r *real, hp *hop, partial bool) {
+	p := &w.p
+	outer := frame.IPv6Len
+	if len(hp.src) == 4 {
+		outer = frame.IPv4Len
+	}
+	room := hp.mtu - outer
+	if f.Vnet.GSOType != ring.GSONone && p.Proto == frame.ProtoTCP {
+		doff := int(p.B[p.L4+12]>>4) * 4
+		hdrs := p.L4 + doff - p.L3
+		if hdrs+int(f.Vnet.GSOSize) > room {
+			w.e.drops.tooBig.Add(1)
+			w.sendICMP(f, frame.ICMPFragNeeded, uint32(room))
+			return
+		}
+		if !w.seg.Reset(p, int(f.Vnet.GSOSize)) {
+			return
+		}
+		for {
+			b := w.buf()
+			n := w.seg.Next(b[frame.EthLen+outer:])
+			if n == 0 {
+				w.used--
+				return
+			}
+			var seg frame.Packet
+			seg.DecodeIP(b[frame.EthLen+outer : frame.EthLen+outer+n])
+			h := frame.PutTunnelHeader(b, hp.dstMAC[:], hp.srcMAC[:], hp.src, r.ab, &seg, w.nextID())
+			w.send(hp.ifindex, nil, b[:h+n], nil)
+		}
+	}
+	if p.IPLen() > room {
+		if p.Family == 6 || p.Has(frame.FlagDontFragment) {
+			w.e.drops.tooBig.Add(1)
+			mtu := uint32(room)
+			if p.Family == 6 && mtu < 1280 {
+				mtu = 1280
+			}
+			w.sendICMP(f, frame.ICMPFragNeeded, mtu)
+			return
+		}
+		// IPv4 without DF would need the outer packet fragmented: not done.
+		w.e.drops.tooBig.Add(1)
+		return
+	}
+	if partial {
+		p.FixChecksums()
+	}
+	b := w.buf()
+	h := frame.PutTunnelHeader(b, hp.dstMAC[:], hp.srcMAC[:], hp.src, r.ab, p, w.nextID())
+	w.send(hp.ifindex, nil, b[:h], p.B[p.L3:p.End])
+}
+
+// out forwards a NAT real server's reply back to the client.
+func (w *worker) out(f *ring.Frame, sport, dport uint16, partial bool) {
+	p := &w.p
+	var key conntab.Key
+	key.Proto, key.CPort, key.Port, key.Direction = p.Proto, dport, sport, conntab.Out
+	conntab.Put16(&key.CAddr, p.DstIP())
+	conntab.Put16(&key.Addr, p.SrcIP())
+	h := w.e.conns.Hash(key.Proto, &key.CAddr, key.CPort)
+	sh := w.e.conns.Shard(h)
+	sh.Lock()
+	e := sh.FindLocked(h, &key)
+	if e == nil {
+		sh.Unlock()
+		return // not a connection of ours (the director's own traffic)
+	}
+	r := w.snap.real(e.Dest)
+	if r == nil {
+		sh.Unlock()
+		return
+	}
+	w.advance(e, r, conntab.Output)
+	vaddr, vport, mac, slot := e.VAddr, e.VPort, e.MAC, e.Ifx
+	svcID := e.Svc
+	sh.Unlock()
+	if !p.DecTTL() {
+		w.e.drops.ttl.Add(1)
+		return
+	}
+	p.SetSrc(conntab.Bytes(&vaddr), vport, partial)
+	if int(svcID) < len(w.snap.svcByID) && w.snap.svcByID[svcID] != nil {
+		w.count(w.snap.svcByID[svcID], r, false)
+	}
+	in := &w.e.ifaces[slot]
+	p.SetMACs(mac[:], in.mac[:])
+	w.send(in.index, txVnet(f), p.B[:p.End], nil)
+}
+
+// icmpError sends an ICMP error that concerns a connection after it: to
+// the real server when it came from the client's side, to the client when a
+// NAT real server sent it (ip_vs_in_icmp, ip_vs_out_icmp).
+func (w *worker) icmpError(f *ring.Frame) {
+	p, q := &w.p, &w.q
+	if !p.Inner(q) {
+		return
+	}
+	var key conntab.Key
+	key.Proto = q.Proto
+	var a [16]byte
+	conntab.Put16(&a, p.DstIP())
+	toVIP := w.snap.vips[a]
+	if toVIP {
+		// The quoted packet went from the VIP to the client.
+		key.Direction, key.CPort, key.Port = conntab.In, q.DstPort, q.SrcPort
+		conntab.Put16(&key.CAddr, q.DstIP())
+		conntab.Put16(&key.Addr, q.SrcIP())
+	} else {
+		// The quoted packet went from the client to a NAT real server.
+		key.Direction, key.CPort, key.Port = conntab.Out, q.SrcPort, q.DstPort
+		conntab.Put16(&key.CAddr, q.SrcIP())
+		conntab.Put16(&key.Addr, q.DstIP())
+	}
+	h := w.e.conns.Hash(key.Proto, &key.CAddr, key.CPort)
+	sh := w.e.conns.Shard(h)
+	sh.Lock()
+	e := sh.FindLocked(h, &key)
+	if e == nil {
+		sh.Unlock()
+		return
+	}
+	r := w.snap.real(e.Dest)
+	method, rport, vaddr, vport, mac, slot := Method(e.Method), e.DPort, e.VAddr, e.VPort, e.MAC, e.Ifx
+	sh.Unlock()
+	if r == nil {
+		return
+	}
+	if toVIP {
+		if method == NAT {
+			p.SetDst(r.ab, 0, false)
+			q.SetSrc(r.ab, rport, false)
+			p.FixICMP()
+		}
+		w.xmitICMP(f, r, method)
+		return
+	}
+	if !p.DecTTL() {
+		return
+	}
+	p.SetSrc(conntab.Bytes(&vaddr), 0, false)
+	q.SetDst(conntab.Bytes(&vaddr), vport, false)
+	p.FixICMP()
+	in := &w.e.ifaces[slot]
+	p.SetMACs(mac[:], in.mac[:])
+	w.send(in.index, nil, p.B[:p.End], nil)
+}
+
+// xmitICMP sends an ICMP error on to the real server (no fragmentation
+// check: errors are short).
+func (w *worker) xmitICMP(f *ring.Frame, r *real, method Method) {
+	hp := r.hop.Load()
+	if hp == nil {
+		return
+	}
+	p := &w.p
+	if method == TUN {
+		b := w.buf()
+		h := frame.PutTunnelHeader(b, hp.dstMAC[:], hp.srcMAC[:], hp.src, r.ab, p, w.nextID())
+		w.send(hp.ifindex, nil, b[:h], p.B[p.L3:p.End])
+		return
+	}
+	p.SetMACs(hp.dstMAC[:], hp.srcMAC[:])
+	w.send(hp.ifindex, nil, p.B[:p.End], nil)
+}

@@ -1,0 +1,298 @@
+package vrrp
+
+import (
+	"net/netip"
+	"time"
+
+	"go.uber.org/zap"
+)
+
+// Config is everything VRRP needs from keepalived.conf (global_defs,
+// vrrp_script, track_file, vrrp_sync_group, vrrp_instance), in ulvs's own
+// types: cmd/ulvsd translates package conf's types into it. Zero values mean
+// keepalived's defaults.
+type Config struct {
+	Global     Global
+	Scripts    []Script
+	TrackFiles []TrackFile
+	Groups     []SyncGroup
+	Instances  []Instance
+
+	// Logger receives the log; nil means no logging.
+	Logger *zap.Logger `json:"-"`
+	// Network opens the VRRP sockets; nil means the system's raw sockets
+	// (Linux only).
+	Network Network `json:"-"`
+	// System adds addresses, routes and rules, sends gratuitous ARP and
+	// reports links; nil means the system's (Linux only, netlink).
+	System System `json:"-"`
+}
+
+// Global holds the global_defs settings that concern VRRP.
+type Global struct {
+	// RouterID is router_id (default: the host name), used in mail.
+	RouterID string
+
+	// NotificationEmail, NotificationEmailFrom, SMTPServer ("host" or
+	// "host:port", port 25 by default), SMTPHeloName and
+	// SMTPConnectTimeout (default 30 s) configure smtp_alert mail.
+	NotificationEmail     []string
+	NotificationEmailFrom string
+	SMTPServer            string
+	SMTPHeloName          string
+	SMTPConnectTimeout    time.Duration
+	// SMTPAlert is smtp_alert / smtp_alert_vrrp: the default for instances
+	// and groups that do not set their own (nil: off).
+	SMTPAlert *bool
+
+	// McastGroup4 and McastGroup6 are vrrp_mcast_group4/6 (defaults
+	// 224.0.0.18 and ff02::12).
+	McastGroup4, McastGroup6 netip.Addr
+	// Version is vrrp_version: 2 (default) or 3. IPv6 instances always
+	// use 3.
+	Version int
+
+	// GARP settings: vrrp_garp_master_delay (default 5 s; a negative value
+	// means 0, no second burst), vrrp_garp_master_repeat (5),
+	// vrrp_garp_master_refresh (0, off), vrrp_garp_master_refresh_repeat
+	// (1), vrrp_garp_lower_prio_delay and _repeat (default: the master
+	// values), vrrp_garp_interval and vrrp_gna_interval (0), vrrp_min_garp.
+	GARPMasterDelay         time.Duration
+	GARPMasterRepeat        int
+	GARPMasterRefresh       time.Duration
+	GARPMasterRefreshRepeat int
+	GARPLowerPrioDelay      *time.Duration
+	GARPLowerPrioRepeat     *int
+	GARPInterval            time.Duration
+	GNAInterval             time.Duration
+	MinGARP                 bool
+
+	// DownTimerAdverts is vrrp_down_timer_adverts (default 3).
+	DownTimerAdverts int
+	// LowerPrioNoAdvert and HigherPrioSendAdvert are
+	// vrrp_lower_prio_no_advert and vrrp_higher_prio_send_advert.
+	LowerPrioNoAdvert, HigherPrioSendAdvert bool
+	// V3ChecksumAsV2 is v3_checksum_as_v2: the v3 IPv4 checksum leaves
+	// out the pseudo-header.
+	V3ChecksumAsV2 bool
+	// CheckUnicastSrc is vrrp_check_unicast_src.
+	CheckUnicastSrc bool
+	// SkipCheckAdvAddr is vrrp_skip_check_adv_addr.
+	SkipCheckAdvAddr bool
+	// StartupDelay is vrrp_startup_delay.
+	StartupDelay time.Duration
+
+	// ScriptUser and ScriptGroup are script_user; EnableScriptSecurity is
+	// enable_script_security.
+	ScriptUser, ScriptGroup string
+	EnableScriptSecurity    bool
+
+	// NotifyFIFO and VRRPNotifyFIFO are notify_fifo and vrrp_notify_fifo;
+	// the scripts are notify_fifo_script and vrrp_notify_fifo_script.
+	NotifyFIFO, VRRPNotifyFIFO             FIFO
+	NotifyFIFOScript, VRRPNotifyFIFOScript *Notify
+}
+
+// FIFO is a notify FIFO: its path and, when ulvs creates it, its owner.
+type FIFO struct {
+	Path        string
+	User, Group string
+}
+
+// Notify is a notify script: its argument vector (already split as
+// keepalived splits it) and optional run-as user and group.
+type Notify struct {
+	Argv        []string
+	User, Group string
+}
+
+// Script is a vrrp_script block.
+type Script struct {
+	// Name is the block's name, which track_script refers to.
+	Name string
+	// Argv is the script line, split.
+	Argv []string
+	// Interval is the time between runs (default 1 s).
+	Interval time.Duration
+	// Timeout is how long a run may take (default: Interval); a script
+	// still running then is killed and counts as failed.
+	Timeout time.Duration
+	// Weight is -253..253; 0 means a failure puts the instance in FAULT.
+	Weight int
+	// Reverse is "weight W reverse".
+	Reverse bool
+	// Rise and Fall are the consecutive successes and failures needed to
+	// change state (default 1 each).
+	Rise, Fall int
+	// User and Group are "user USER [GROUP]".
+	User, Group string
+	// InitFail is init_fail: the script starts failed instead of unknown.
+	InitFail bool
+}
+
+// TrackFile is a track_file (vrrp_track_file) block.
+type TrackFile struct {
+	Name string
+	// Path is the file holding an integer.
+	Path string
+	// Weight multiplies the value (default 1; 0: a non-zero value is a
+	// failure). WeightSet tells an explicit 0 from the default.
+	Weight    int
+	WeightSet bool
+	Reverse   bool
+	// InitFile, when set, is init_file: the file is created with this
+	// value if missing, or always with InitOverwrite.
+	InitFile      *int
+	InitOverwrite bool
+}
+
+// TrackRef is one line of a track_script, track_interface or track_file
+// block: a name with an optional weight that overrides the tracked
+// object's own, and reverse / noreverse.
+type TrackRef struct {
+	Name string
+	// Weight, when set, overrides the object's weight. For
+	// track_interface there is nothing to override: unset means
+	// unweighted (a failure is a FAULT).
+	Weight *int
+	// Reverse, when set, overrides the object's reverse flag.
+	Reverse *bool
+}
+
+// SyncGroup is a vrrp_sync_group block.
+type SyncGroup struct {
+	Name    string
+	Members []string
+
+	NotifyMaster, NotifyBackup, NotifyFault, NotifyStop *Notify
+	Notify                                              *Notify
+
+	TrackInterfaces, TrackScripts, TrackFiles []TrackRef
+	// TrackingWeight is sync_group_tracking_weight: members keep the
+	// weights of their tracked objects (otherwise a weighted failure in
+	// a sync group member is a FAULT, as keepalived does).
+	TrackingWeight bool
+	SMTPAlert      *bool
+}
+
+// Instance is a vrrp_instance block.
+type Instance struct {
+	Name string
+	// State is the configured "state": StateMaster, StateBackup, or
+	// StateInit when absent (then MASTER iff priority 255).
+	State State
+	// Interface is the interface adverts go out on.
+	Interface string
+	// VRID is virtual_router_id, 1..255.
+	VRID int
+	// Priority is 1..255 (default 100, or 255 with "state MASTER" and no
+	// priority).
+	Priority int
+	// AdvertInt is advert_int (default 1 s). v2 rounds it to whole
+	// seconds, v3 to centiseconds.
+	AdvertInt time.Duration
+	// Version is 2 or 3 (default: Global.Version; IPv6: 3).
+	Version int
+
+	VIPs         []VIP
+	ExcludedVIPs []VIP
+	Routes       []Route
+	Rules        []Rule
+
+	// AuthType and AuthPass are the authentication block (v2 only; the
+	// first 8 bytes of the password are used).
+	AuthType AuthType
+	AuthPass string
+
+	// Nopreempt is nopreempt; PreemptDelay is preempt_delay.
+	Nopreempt    bool
+	PreemptDelay time.Duration
+
+	TrackInterfaces, TrackScripts, TrackFiles []TrackRef
+	// DontTrackPrimary is dont_track_primary.
+	DontTrackPrimary bool
+
+	// UnicastSrcIP is unicast_src_ip; McastSrcIP is mcast_src_ip.
+	UnicastSrcIP, McastSrcIP netip.Addr
+	// UnicastPeers is unicast_peer; empty means multicast.
+	UnicastPeers []Peer
+
+	NotifyMaster, NotifyBackup, NotifyFault, NotifyStop *Notify
+	Notify                                              *Notify
+	// NotifyMasterRxLowerPri is notify_master_rx_lower_pri.
+	NotifyMasterRxLowerPri *Notify
+	SMTPAlert              *bool
+
+	// Per-instance GARP settings; nil means the global value.
+	GARPMasterDelay         *time.Duration
+	GARPMasterRepeat        *int
+	GARPMasterRefresh       *time.Duration
+	GARPMasterRefreshRepeat *int
+	GARPLowerPrioDelay      *time.Duration
+	GARPLowerPrioRepeat     *int
+
+	// UseVMAC is use_vmac: the VIPs live on a macvlan interface with the
+	// virtual MAC 00:00:5e:00:01:VRID (02 for IPv6), named VMACName
+	// (default "vrrp.VRID"). VMACXmitBase is vmac_xmit_base.
+	UseVMAC      bool
+	VMACName     string
+	VMACXmitBase bool
+
+	// Per-instance overrides of the global settings.
+	LowerPrioNoAdvert    *bool
+	HigherPrioSendAdvert *bool
+	SkipCheckAdvAddr     *bool
+	V3ChecksumAsV2       *bool
+	DownTimerAdverts     int
+}
+
+// Peer is one unicast_peer line.
+type Peer struct {
+	Addr netip.Addr
+	// MinTTL and MaxTTL, when non-zero, bound the TTL accepted from this
+	// peer (and make the source check apply).
+	MinTTL, MaxTTL int
+}
+
+// VIP is one virtual_ipaddress (or virtual_ipaddress_excluded) line:
+// IP[/len] [brd IP|+|-] [dev IF] [scope S] [label L] [peer IP] [home]
+// [-nodad] [noprefixroute].
+type VIP struct {
+	Prefix netip.Prefix
+	// Broadcast is an explicit "brd IP"; BroadcastAuto is "brd +".
+	Broadcast     netip.Addr
+	BroadcastAuto bool
+	// Dev is the interface (default: the instance's, or its VMAC).
+	Dev string
+	// Scope is "global" (default), "site", "link", "host" or a number.
+	Scope                      string
+	Label                      string
+	Peer                       netip.Prefix
+	Home, NoDAD, NoPrefixRoute bool
+}
+
+// Route is one virtual_routes line.
+type Route struct {
+	Dst     netip.Prefix
+	Src     netip.Addr
+	Gateway netip.Addr
+	Dev     string
+	Scope   string
+	Table   int
+	Metric  int
+	// Type is "unicast" (default), "blackhole", "unreachable",
+	// "prohibit" or "local".
+	Type string
+}
+
+// Rule is one virtual_rules line.
+type Rule struct {
+	From, To netip.Prefix
+	Table    int
+	Priority int
+	Mark     uint32
+	Mask     *uint32
+	Iif, Oif string
+	Invert   bool
+	Family   Family
+}

@@ -1,0 +1,389 @@
+package vrrp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/ulvs/ulvs/internal/script"
+)
+
+// policy returns the script policy of global_defs.
+func (n *Node) policy() script.Policy {
+	g := &n.cfg.Global
+	return script.Policy{User: g.ScriptUser, Group: g.ScriptGroup, EnableSecurity: g.EnableScriptSecurity}
+}
+
+// prepareNotify prepares a notify script; a script that cannot run is
+// logged and left out, as keepalived disables it.
+func (n *Node) prepareNotify(what, owner string, s *Notify) runner {
+	if s == nil || len(s.Argv) == 0 {
+		return nil
+	}
+	r, warn, err := n.prepare(n.policy(), s.Argv, s.User, s.Group)
+	if err != nil {
+		n.log.Warn("disabling notify script", zap.String("script", what), zap.String("owner", owner), zap.Error(err))
+		return nil
+	}
+	if warn != "" {
+		n.log.Warn(warn, zap.String("script", what), zap.String("owner", owner))
+	}
+	return r
+}
+
+func (n *Node) notifyScripts(owner string, master, backup, fault, stop, generic, lower *Notify) *notifyScripts {
+	ns := &notifyScripts{
+		master:      n.prepareNotify("notify_master", owner, master),
+		backup:      n.prepareNotify("notify_backup", owner, backup),
+		fault:       n.prepareNotify("notify_fault", owner, fault),
+		stop:        n.prepareNotify("notify_stop", owner, stop),
+		generic:     n.prepareNotify("notify", owner, generic),
+		rxLowerPrio: n.prepareNotify("notify_master_rx_lower_pri", owner, lower),
+	}
+	return ns
+}
+
+// buildInstance makes an instance's runtime (not its transport).
+func (n *Node) buildInstance(idx int, in Instance, p *params) (*instance, error) {
+	rt := &instance{cfg: in, p: p, m: newMachine(idx, p), dev: in.Interface, txIf: in.Interface}
+	if in.UseVMAC {
+		name := in.VMACName
+		if name == "" {
+			name = fmt.Sprintf("vrrp.%d", p.vrid)
+		}
+		rt.dev = name
+		if !in.VMACXmitBase {
+			rt.txIf = name
+		}
+	}
+	rt.ns = n.notifyScripts(in.Name, in.NotifyMaster, in.NotifyBackup, in.NotifyFault, in.NotifyStop, in.Notify, in.NotifyMasterRxLowerPri)
+	rt.alert = boolOr(in.SMTPAlert, boolOr(n.cfg.Global.SMTPAlert, false))
+	return rt, nil
+}
+
+// attach opens (or shares) the instance's transport and creates its VMAC.
+func (n *Node) attach(in *instance) error {
+	if in.cfg.UseVMAC {
+		if err := n.sys.AddVMAC(in.dev, in.cfg.Interface, VMAC(in.p.family, in.p.vrid)); err != nil {
+			return fmt.Errorf("vrrp: instance %s: use_vmac: %w", in.cfg.Name, err)
+		}
+	}
+	key := TransportConfig{Interface: in.txIf, Family: in.p.family, Proto: in.p.proto()}
+	if !in.p.unicast {
+		key.Group = in.p.dst()
+	}
+	tr, ok := n.trans[key]
+	if !ok {
+		t, err := n.net.Listen(key)
+		if err != nil {
+			return fmt.Errorf("vrrp: instance %s: %w", in.cfg.Name, err)
+		}
+		tr = &transport{key: key, t: t}
+		n.trans[key] = tr
+		n.rxWG.Add(1)
+		go n.readLoop(tr)
+	}
+	tr.insts = append(tr.insts, in)
+	in.tr = tr
+	n.refreshSource(in)
+	return nil
+}
+
+// detach leaves the instance's transport, closing it when unused, and
+// removes its VMAC.
+func (n *Node) detach(in *instance) {
+	if tr := in.tr; tr != nil {
+		for i, x := range tr.insts {
+			if x == in {
+				tr.insts = append(tr.insts[:i], tr.insts[i+1:]...)
+				break
+			}
+		}
+		if len(tr.insts) == 0 {
+			_ = tr.t.Close()
+			delete(n.trans, tr.key)
+		}
+		in.tr = nil
+	}
+	if in.cfg.UseVMAC {
+		if err := n.sys.DelVMAC(in.dev); err != nil {
+			n.log.Warn("cannot remove VMAC interface", zap.String("interface", in.dev), zap.Error(err))
+		}
+	}
+}
+
+func (n *Node) readLoop(tr *transport) {
+	defer n.rxWG.Done()
+	for {
+		pkt, err := tr.t.ReadPacket()
+		if err != nil {
+			select {
+			case <-n.ctx.Done():
+				return
+			default:
+			}
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			n.log.Warn("advert receive failed", zap.String("interface", tr.key.Interface), zap.Error(err))
+			t := time.NewTimer(100 * time.Millisecond)
+			select {
+			case <-n.ctx.Done():
+				t.Stop()
+				return
+			case <-t.C:
+			}
+			continue
+		}
+		select {
+		case n.rx <- rxMsg{tr: tr, pkt: pkt}:
+		case <-n.ctx.Done():
+			return
+		}
+	}
+}
+
+// setup builds everything Run needs: instances, groups, the engine,
+// transports, trackers and the notifier.
+func (n *Node) setup(ctx context.Context) error {
+	ps, _, err := resolveAll(n.cfg)
+	if err != nil {
+		return err
+	}
+	n.trans = map[TransportConfig]*transport{}
+	n.rx = make(chan rxMsg)
+	n.trk = make(chan trackMsg)
+	n.ts = trackState{scripts: map[string]*scriptTrack{}, files: map[string]*fileTrack{}, links: map[string]bool{}}
+	n.nt = &notifier{log: n.log, ctx: ctx, mail: newMailer(&n.cfg.Global, n.log)}
+	opened := map[string]bool{}
+	for _, f := range []FIFO{n.cfg.Global.NotifyFIFO, n.cfg.Global.VRRPNotifyFIFO} {
+		if f.Path == "" || opened[f.Path] {
+			continue // keepalived: the same FIFO named twice is written once
+		}
+		opened[f.Path] = true
+		w, err := openFIFO(f, n.log)
+		if err != nil {
+			return err
+		}
+		n.nt.fifos = append(n.nt.fifos, w)
+	}
+	n.startFIFOScripts(ctx)
+
+	for _, g := range n.cfg.Groups {
+		n.groups = append(n.groups, &groupRT{
+			cfg:   g,
+			ns:    n.notifyScripts(g.Name, g.NotifyMaster, g.NotifyBackup, g.NotifyFault, g.NotifyStop, g.Notify, nil),
+			alert: boolOr(g.SMTPAlert, boolOr(n.cfg.Global.SMTPAlert, false)),
+		})
+	}
+	n.eng = &engine{}
+	for _, g := range n.cfg.Groups {
+		n.eng.groups = append(n.eng.groups, &group{name: g.Name, state: StateInit})
+	}
+	for i, in := range n.cfg.Instances {
+		rt, err := n.buildInstance(i, in, ps[i])
+		if err != nil {
+			return err
+		}
+		n.insts = append(n.insts, rt)
+		n.eng.ms = append(n.eng.ms, rt.m)
+		if ps[i].group >= 0 {
+			g := n.eng.groups[ps[i].group]
+			g.members = append(g.members, i)
+		}
+	}
+	for _, in := range n.insts {
+		if err := n.attach(in); err != nil {
+			return err
+		}
+	}
+	return n.startTrackers(ctx)
+}
+
+// startTrackers starts the scripts, files and link watch the instances
+// and groups use.
+func (n *Node) startTrackers(ctx context.Context) error {
+	used := map[string]bool{}
+	files := map[string]bool{}
+	links := map[string]bool{}
+	refs := func(s, i, f []TrackRef) {
+		for _, r := range s {
+			used[r.Name] = true
+		}
+		for _, r := range i {
+			links[r.Name] = true
+		}
+		for _, r := range f {
+			files[r.Name] = true
+		}
+	}
+	for _, in := range n.insts {
+		refs(in.cfg.TrackScripts, in.cfg.TrackInterfaces, in.cfg.TrackFiles)
+		links[in.txIf], links[in.dev] = true, true
+	}
+	for _, g := range n.cfg.Groups {
+		refs(g.TrackScripts, g.TrackInterfaces, g.TrackFiles)
+	}
+	anyScript := false
+	for _, s := range n.cfg.Scripts {
+		if !used[s.Name] {
+			continue // keepalived drops vrrp_scripts nobody tracks
+		}
+		anyScript = true
+		n.startScript(ctx, s)
+	}
+	if anyScript && !n.cfg.Global.EnableScriptSecurity {
+		n.log.Warn("SECURITY VIOLATION - scripts are being executed but script_security not enabled.")
+	}
+	for _, tf := range n.cfg.TrackFiles {
+		if !files[tf.Name] {
+			continue
+		}
+		if err := initTrackFile(tf); err != nil {
+			n.log.Warn("cannot initialise track file", zap.String("track_file", tf.Name), zap.Error(err))
+		}
+		n.startFile(ctx, tf)
+	}
+	for name := range links {
+		l, err := n.sys.Link(name)
+		n.ts.links[name] = err == nil && l.Up
+	}
+	lctx, cancel := context.WithCancel(ctx)
+	n.stopLink = cancel
+	n.trackWG.Add(1)
+	go func() {
+		defer n.trackWG.Done()
+		err := n.sys.WatchLinks(lctx, func(name string, up bool) {
+			select {
+			case n.trk <- trackMsg{kind: "link", name: name, ok: up}:
+			case <-lctx.Done():
+			}
+		})
+		if err != nil && lctx.Err() == nil {
+			n.log.Error("link watch failed; interface tracking is off", zap.Error(err))
+		}
+	}()
+	return nil
+}
+
+// startScript prepares a vrrp_script and starts its loop; an insecure or
+// missing script is disabled ("Disabling track script NAME due to
+// insecure") and so not tracked at all.
+func (n *Node) startScript(ctx context.Context, s Script) {
+	if s.Interval == 0 {
+		s.Interval = time.Second
+	}
+	s.Rise, s.Fall = max(s.Rise, 1), max(s.Fall, 1)
+	r, warn, err := n.prepare(n.policy(), s.Argv, s.User, s.Group)
+	if err != nil {
+		n.log.Warn("Disabling track script "+s.Name, zap.Error(err))
+		return
+	}
+	if warn != "" {
+		n.log.Warn(warn, zap.String("vrrp_script", s.Name))
+	}
+	st := newScriptTrack(s, r)
+	sctx, cancel := context.WithCancel(ctx)
+	st.cancel = cancel
+	n.ts.scripts[s.Name] = st
+	n.trackWG.Add(1)
+	go func() {
+		defer n.trackWG.Done()
+		scriptLoop(sctx, s.Name, st, n.trk)
+	}()
+}
+
+// startFile reads a track file and starts polling it.
+func (n *Node) startFile(ctx context.Context, tf TrackFile) {
+	fctx, cancel := context.WithCancel(ctx)
+	ft := &fileTrack{cfg: tf, value: readTrackFile(tf.Path), cancel: cancel}
+	n.ts.files[tf.Name] = ft
+	n.trackWG.Add(1)
+	go func() {
+		defer n.trackWG.Done()
+		fileLoop(fctx, ft, ft.value, n.filePoll, n.trk)
+	}()
+}
+
+// startFIFOScripts runs notify_fifo_script / vrrp_notify_fifo_script with
+// the FIFO's path as argument, for as long as Run runs.
+func (n *Node) startFIFOScripts(ctx context.Context) {
+	g := &n.cfg.Global
+	for _, x := range []struct {
+		fifo FIFO
+		s    *Notify
+	}{{g.NotifyFIFO, g.NotifyFIFOScript}, {g.VRRPNotifyFIFO, g.VRRPNotifyFIFOScript}} {
+		if x.fifo.Path == "" || x.s == nil {
+			continue
+		}
+		r := n.prepareNotify("notify_fifo_script", x.fifo.Path, x.s)
+		if r == nil {
+			continue
+		}
+		path := x.fifo.Path
+		n.trackWG.Add(1)
+		go func() {
+			defer n.trackWG.Done()
+			res := r.Run(ctx, 0, path)
+			if ctx.Err() == nil {
+				n.log.Warn("notify fifo script exited", zap.String("fifo", path), zap.Int("exit_code", res.ExitCode))
+			}
+		}()
+	}
+}
+
+// teardown releases what setup took: trackers, transports, VMACs and the
+// notifier.
+func (n *Node) teardown() {
+	for _, st := range n.ts.scripts {
+		st.cancel()
+	}
+	for _, ft := range n.ts.files {
+		ft.cancel()
+	}
+	if n.stopLink != nil {
+		n.stopLink()
+	}
+	for _, tr := range n.trans {
+		_ = tr.t.Close()
+	}
+	n.drain()
+	for _, in := range n.insts {
+		if in.cfg.UseVMAC {
+			if err := n.sys.DelVMAC(in.dev); err != nil {
+				n.log.Warn("cannot remove VMAC interface", zap.String("interface", in.dev), zap.Error(err))
+			}
+		}
+	}
+	if n.nt != nil {
+		for _, f := range n.nt.fifos {
+			f.close()
+		}
+	}
+}
+
+// drain waits for the reader and tracker goroutines, consuming what they
+// still try to deliver.
+func (n *Node) drain() {
+	done := make(chan struct{})
+	go func() {
+		n.rxWG.Wait()
+		n.trackWG.Wait()
+		close(done)
+	}()
+	for {
+		select {
+		case <-done:
+			if n.nt != nil {
+				n.nt.wait()
+			}
+			return
+		case <-n.rx:
+		case <-n.trk:
+		}
+	}
+}
