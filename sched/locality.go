@@ -120,6 +120,12 @@ func (lblcrAlgo) pick(s *Service, t *table, f *Flow) *Dest {
 // kernel's buckets, so they are what the walk follows. Dead entries (see
 // settle) go on every run.
 func (c *locCache) checkExpire(now, expiration time.Duration) {
+	// The kernel's timer fires every CHECK_EXPIRE_INTERVAL; callers that
+	// come more often are held to that period.
+	if c.ran && now < c.lastRun+ExpireInterval {
+		return
+	}
+	c.ran, c.lastRun = true, now
 	c.lock()
 	defer c.unlock()
 	if c.counter%countForFullExpiration == 0 {

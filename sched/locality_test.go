@@ -383,9 +383,9 @@ func TestLocalityConcurrentEvict(t *testing.T) {
 			wg.Wait()
 			<-done
 			checkCache(t, s.cache)
-			s.Expire(time.Duration(clock.Load()) + 48*time.Hour)
-			for range countForFullExpiration {
-				s.Expire(time.Duration(clock.Load()) + 48*time.Hour)
+			end := time.Duration(clock.Load()) + 48*time.Hour
+			for i := range countForFullExpiration + 1 {
+				s.Expire(end + time.Duration(i)*ExpireInterval)
 			}
 			checkCache(t, s.cache)
 			if live, dead := liveEntries(s.cache); len(live) != 0 || dead != 0 {
@@ -396,5 +396,34 @@ func TestLocalityConcurrentEvict(t *testing.T) {
 				t.Errorf("after a full collection: entries = %d", got)
 			}
 		})
+	}
+}
+
+// TestLocalityExpirePaced: an owner that calls Expire every 2 seconds
+// still gets the kernel's one run per minute, so the full collection is
+// the 30th run, 29 minutes after the first.
+func TestLocalityExpirePaced(t *testing.T) {
+	t.Parallel()
+	for _, sched := range []string{"lblc", "lblcr"} {
+		s, err := New(Config{Scheduler: sched, CacheExpiration: 10 * time.Minute})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.AddDest(DestConfig{Addr: rsAddr("A"), Port: 80, Weight: 1}); err != nil {
+			t.Fatal(err)
+		}
+		toDst(s, "198.18.0.1", 1, 0)
+		// Runs at 2 s, 62 s, ..., the 30th at 2 s + 29 min.
+		last := 2*time.Second + 29*ExpireInterval
+		for now := 2 * time.Second; now < last; now += 2 * time.Second {
+			s.Expire(now)
+		}
+		if cached(s.cache, "198.18.0.1") == nil {
+			t.Fatalf("%s: entry gone before the 30th run", sched)
+		}
+		s.Expire(last)
+		if cached(s.cache, "198.18.0.1") != nil {
+			t.Fatalf("%s: entry still there after the 30th run (a full collection)", sched)
+		}
 	}
 }

@@ -40,6 +40,10 @@ type locCache struct {
 	// replacement of an entry counts as a new one.
 	entries atomic.Int32
 
+	// When the collector last ran (Expire, serialized by Service.mu).
+	ran     bool
+	lastRun time.Duration
+
 	// Held by whoever unlinks and frees entries.
 	claim atomic.Bool
 	// Only the claim holder touches the rest.

@@ -278,7 +278,9 @@ func (s *Service) applyLocked(d *Dest, c DestConfig, add bool) {
 
 // Expire runs the lblc/lblcr cache collector, the kernel's periodic timer
 // handler (ip_vs_lblc_check_expire): the owner calls it every
-// ExpireInterval with the same clock as Flow.Now. Other schedulers ignore it.
+// ExpireInterval with the same clock as Flow.Now. It runs at most once per
+// ExpireInterval of that clock (the first call runs), so calling it more
+// often keeps the kernel's period. Other schedulers ignore it.
 func (s *Service) Expire(now time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
