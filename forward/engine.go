@@ -42,11 +42,13 @@ type engine struct {
 	drops    dropCounters
 	// resolve asks for a real server's next hop to be (re)resolved.
 	resolve func(r *real)
+	// inject is the local delivery (nil: none).
+	inject injector
 }
 
 // dropCounters count what the workers drop, by reason.
 type dropCounters struct {
-	malformed, noConn, noDest, tableFull, noHop, tooBig, ttl, fragOrphan, txFull atomic.Uint64
+	malformed, badCsum, noConn, noDest, tableFull, noHop, tooBig, ttl, fragOrphan, txFull, local atomic.Uint64
 }
 
 // worker is one forwarding loop's state; only its goroutine touches it.
@@ -67,6 +69,9 @@ type worker struct {
 	// ICMP errors the worker may still send this second (token bucket).
 	icmpTokens int
 	icmpSecond uint32
+	// vh is the offload header of a local delivery (a field, so that
+	// passing it to the injector allocates nothing).
+	vh ring.VnetHdr
 }
 
 const (
@@ -254,9 +259,14 @@ func (w *worker) in(f *ring.Frame, s *service, sport, dport uint16, partial bool
 			return
 		}
 		e.Proto, e.CAddr, e.CPort, e.VAddr, e.VPort = key.Proto, key.CAddr, key.CPort, key.Addr, key.Port
-		e.DAddr, e.DPort, e.Dest, e.Svc, e.Method, e.Ctl = r.addr, rport, r.handle, s.id, uint8(r.method), ctl
+		m := r.method
+		if r.local() {
+			m = Local
+		}
+		e.DAddr, e.DPort, e.Dest, e.Svc, e.Method, e.Ctl = r.addr, rport, r.handle, s.id, uint8(m), ctl
 		e.Flags = conntab.FlagInactive
-		if r.method != NAT {
+		if m != NAT {
+			// DR, TUN and Local: the replies do not come back this way.
 			e.Flags |= conntab.FlagNoOutput
 		}
 		copy(e.MAC[:], p.SrcMAC())

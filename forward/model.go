@@ -10,8 +10,10 @@ import (
 
 // hop is how to reach a real server: the interface, the Ethernet addresses
 // and the MTU, and the director's source address on that interface (the
-// outer source of TUN packets).
+// outer source of TUN packets); or, with local set, nothing of that: the
+// real server is the director itself and its packets go to its own stack.
 type hop struct {
+	local   bool
 	ifindex int
 	srcMAC  [6]byte
 	dstMAC  [6]byte
@@ -106,7 +108,7 @@ func (g *registry) publishLocked() {
 		s.svcByID[sv.id] = sv
 		add := func(r *real) {
 			s.dests[r.dest] = r
-			if r.method == NAT {
+			if r.method == NAT && !r.local() {
 				s.natReals[svcKey{addr: r.addr, port: r.cfg.Port, proto: sv.cfg.Key.Proto}] = true
 			}
 		}
@@ -122,7 +124,7 @@ func (g *registry) publishLocked() {
 	for _, r := range g.reals {
 		if r != nil && r.removed {
 			s.dests[r.dest] = r
-			if r.method == NAT {
+			if r.method == NAT && !r.local() {
 				s.natReals[svcKey{addr: r.addr, port: r.cfg.Port, proto: r.svc.cfg.Key.Proto}] = true
 			}
 		}

@@ -38,6 +38,11 @@ type Config struct {
 	// GuardTable names the nftables table of the kernel guard (default
 	// "ulvs"); two forwarders in one network namespace need two names.
 	GuardTable string
+	// LocalDevice names the TUN device through which packets for a real
+	// server on the director itself reach its own stack (default
+	// "ulvs-local"; created when the first such real server appears); two
+	// forwarders in one network namespace need two names.
+	LocalDevice string
 	// Logger receives the backend's logs (nil: none).
 	Logger *zap.Logger
 }
@@ -196,6 +201,9 @@ func (u *Userspace) setSorryLocked(s *service, c *RealConfig) error {
 	if c == nil {
 		return nil
 	}
+	if err := c.validate(); err != nil {
+		return err
+	}
 	ss, err := sched.New(sched.Config{Scheduler: "rr"})
 	if err != nil {
 		return err
@@ -264,6 +272,9 @@ func (u *Userspace) AddReal(k ServiceKey, c RealConfig) error {
 	if s == nil {
 		return fmt.Errorf("%w: service %v", ErrNotFound, k)
 	}
+	if err := c.validate(); err != nil {
+		return err
+	}
 	c.Addr = c.Addr.Unmap()
 	if c.Addr.Is4() != k.Addr.Is4() {
 		return fmt.Errorf("forward: service %v: real server %v of another family", k, c.Addr)
@@ -292,6 +303,9 @@ func (u *Userspace) UpdateReal(k ServiceKey, c RealConfig) error {
 	s := g.svcs[k]
 	if s == nil {
 		return fmt.Errorf("%w: service %v", ErrNotFound, k)
+	}
+	if err := c.validate(); err != nil {
+		return err
 	}
 	c.Addr = c.Addr.Unmap()
 	ap := netip.AddrPortFrom(c.Addr, c.Port)
@@ -415,6 +429,9 @@ func realStatus(r *real) RealStatus {
 		InactiveConns: r.dest.InactiveConns(), PersistConns: r.dest.PersistConns(), Stats: r.stats.sum(), Rates: r.est.rates()}
 	if h := r.hop.Load(); h != nil {
 		st.NextHop = net.HardwareAddr(h.dstMAC[:]).String()
+		if h.local {
+			st.Method, st.NextHop = Local, "local"
+		}
 	}
 	return st
 }

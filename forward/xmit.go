@@ -16,6 +16,15 @@ func (w *worker) xmit(f *ring.Frame, r *real, method Method, rport uint16, parti
 		}
 		return
 	}
+	if hp.local {
+		w.deliverLocal(f)
+		return
+	}
+	if method == Local {
+		// The connection began while the real server's address was the
+		// director's own; it is not any more.
+		method = r.method
+	}
 	p := &w.p
 	switch method {
 	case NAT:
@@ -171,6 +180,10 @@ func (w *worker) icmpError(f *ring.Frame) {
 		return
 	}
 	if toVIP {
+		if r.local() {
+			w.localICMP()
+			return
+		}
 		if method == NAT {
 			p.SetDst(r.ab, 0, false)
 			q.SetSrc(r.ab, rport, false)
