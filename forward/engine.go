@@ -163,21 +163,38 @@ func (w *worker) handle(f *ring.Frame) {
 		s = w.snap.svcs[k]
 	}
 	if s != nil && w.snap.vips[k.addr] {
-		w.in(f, s, sport, dport, partial)
+		if w.headerValid() {
+			w.in(f, s, sport, dport, partial)
+		}
 		return
 	}
 	if len(w.snap.natReals) > 0 {
 		conntab.Put16(&k.addr, p.SrcIP())
 		k.port = sport
-		if w.snap.natReals[k] {
-			w.out(f, sport, dport, partial)
-			return
+		if !w.snap.natReals[k] {
+			k.port = 0
 		}
-		k.port = 0
-		if w.snap.natReals[k] {
+		if w.snap.natReals[k] && w.headerValid() {
 			w.out(f, sport, dport, partial)
 		}
 	}
+}
+
+// headerValid checks the IPv4 header checksum, which the kernel checks
+// before IPVS sees a packet; a packet that fails is dropped and counted.
+func (w *worker) headerValid() bool {
+	if w.p.HeaderValid() {
+		return true
+	}
+	w.e.drops.badCsum.Add(1)
+	return false
+}
+
+// fromNATReal reports whether p comes from a NAT real server's address.
+func (w *worker) fromNATReal(p *frame.Packet) bool {
+	var a [16]byte
+	conntab.Put16(&a, p.SrcIP())
+	return w.snap.natAddrs[a]
 }
 
 // isOurs reports whether p is addressed to an enabled VIP.

@@ -65,6 +65,7 @@ type svcKey struct {
 type snapshot struct {
 	svcs     map[svcKey]*service
 	natReals map[svcKey]bool
+	natAddrs map[[16]byte]bool // addresses of natReals
 	vips     map[[16]byte]bool // enabled VIPs
 	dests    map[*sched.Dest]*real
 	reals    []*real // by handle
@@ -94,7 +95,7 @@ func (g *registry) load() *snapshot { return g.cur.Load() }
 
 // publishLocked rebuilds the snapshot from the registry.
 func (g *registry) publishLocked() {
-	s := &snapshot{svcs: map[svcKey]*service{}, natReals: map[svcKey]bool{}, vips: map[[16]byte]bool{},
+	s := &snapshot{svcs: map[svcKey]*service{}, natReals: map[svcKey]bool{}, natAddrs: map[[16]byte]bool{}, vips: map[[16]byte]bool{},
 		dests: map[*sched.Dest]*real{}, reals: append([]*real(nil), g.reals...)}
 	for _, sv := range g.svcs {
 		k := svcKey{addr: sv.vaddr, port: sv.cfg.Key.Port, proto: sv.cfg.Key.Proto}
@@ -110,6 +111,7 @@ func (g *registry) publishLocked() {
 			s.dests[r.dest] = r
 			if r.method == NAT && !r.local() {
 				s.natReals[svcKey{addr: r.addr, port: r.cfg.Port, proto: sv.cfg.Key.Proto}] = true
+				s.natAddrs[r.addr] = true
 			}
 		}
 		for _, r := range sv.reals {
@@ -126,6 +128,7 @@ func (g *registry) publishLocked() {
 			s.dests[r.dest] = r
 			if r.method == NAT && !r.local() {
 				s.natReals[svcKey{addr: r.addr, port: r.cfg.Port, proto: r.svc.cfg.Key.Proto}] = true
+				s.natAddrs[r.addr] = true
 			}
 		}
 	}

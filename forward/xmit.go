@@ -149,6 +149,15 @@ func (w *worker) icmpError(f *ring.Frame) {
 	if !p.Inner(q) {
 		return
 	}
+	// ip_vs_in_icmp verifies the whole message before following it (the
+	// rewrite below recomputes the checksum, which would launder a bad
+	// one). A partial or already verified checksum needs no check.
+	if !p.HeaderValid() || f.Vnet.Flags&(ring.VnetNeedsCsum|ring.VnetDataValid) == 0 && !f.CsumNotReady && !p.ChecksumValid() {
+		if w.isOurs(p) || w.fromNATReal(p) {
+			w.e.drops.badCsum.Add(1)
+		}
+		return
+	}
 	var key conntab.Key
 	key.Proto = q.Proto
 	var a [16]byte

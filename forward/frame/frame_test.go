@@ -457,3 +457,36 @@ func TestSegmenter(t *testing.T) {
 		}
 	}
 }
+
+func TestChecksumValidity(t *testing.T) {
+	t.Parallel()
+	judged := 0
+	for i, b := range captured(t) {
+		var p Packet
+		p.Decode(bytes.Clone(b))
+		if !p.OK() {
+			continue
+		}
+		p.FixChecksums()
+		if !p.HeaderValid() || !p.ChecksumValid() {
+			t.Fatalf("frame %d: complete checksums judged invalid", i)
+		}
+		if p.Family == 4 {
+			p.B[p.L3+10] ^= 0x40
+			if p.HeaderValid() {
+				t.Errorf("frame %d: corrupt IPv4 header checksum judged valid", i)
+			}
+			p.B[p.L3+10] ^= 0x40
+		}
+		if at := p.L4Checksum(); at >= 0 && p.Flags&(FlagFragment|FlagTruncated) == 0 && at+2 <= p.End {
+			p.B[at] ^= 0x40
+			if p.ChecksumValid() {
+				t.Errorf("frame %d: corrupt protocol %d checksum judged valid", i, p.Proto)
+			}
+			judged++
+		}
+	}
+	if judged == 0 {
+		t.Fatal("no captured frame with a transport checksum")
+	}
+}
