@@ -72,6 +72,9 @@ type worker struct {
 	// vh is the offload header of a local delivery (a field, so that
 	// passing it to the injector allocates nothing).
 	vh ring.VnetHdr
+	// outer holds the outer headers that every fragment of a tunnelled
+	// packet copies.
+	outer [frame.EthLen + frame.IPv6Len]byte
 }
 
 const (
