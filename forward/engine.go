@@ -35,6 +35,7 @@ type engine struct {
 	conns    *conntab.Table
 	tpls     *conntab.Table
 	frags    fragTracker
+	hold     fragHold
 	timeouts atomic.Pointer[conntab.Timeouts]
 	ifaces   []iface // by slot
 	sloppy   bool
@@ -75,6 +76,16 @@ type worker struct {
 	// outer holds the outer headers that every fragment of a tunnelled
 	// packet copies.
 	outer [frame.EthLen + frame.IPv6Len]byte
+	// first is set when the frame being handled is a first fragment with
+	// later fragments possibly held (fk names its datagram); heldFrame is
+	// the held fragment being handled after it.
+	first bool
+	fk    struct {
+		src, dst [16]byte
+		id       uint32
+		proto    uint8
+	}
+	heldFrame ring.Frame
 }
 
 const (
@@ -127,8 +138,32 @@ func (e *engine) tick(now time.Time) uint32 {
 	return uint32(now.UnixNano() / (int64(time.Second) / conntab.TicksPerSecond))
 }
 
-// handle forwards one received frame, or leaves it (it is not ours).
+// handle forwards one received frame, or leaves it (it is not ours); after
+// a datagram's first fragment, the later ones that came before it follow.
 func (w *worker) handle(f *ring.Frame) {
+	w.handleFrame(f)
+	if w.first {
+		w.first = false
+		w.releaseHeld()
+	}
+}
+
+// releaseHeld forwards the held later fragments of the first fragment just
+// handled, each copied into a scratch buffer first.
+func (w *worker) releaseHeld() {
+	for {
+		b := w.buf()
+		n, ifindex := w.e.hold.take(&w.fk.src, &w.fk.dst, w.fk.id, w.fk.proto, b)
+		if n == 0 {
+			w.used--
+			return
+		}
+		w.heldFrame = ring.Frame{Data: b[:n], Ifindex: ifindex}
+		w.handleFrame(&w.heldFrame)
+	}
+}
+
+func (w *worker) handleFrame(f *ring.Frame) {
 	if f.PktType != 0 || f.VLANTagged { // PACKET_HOST only; bind VLAN devices
 		return
 	}
@@ -149,13 +184,22 @@ func (w *worker) handle(f *ring.Frame) {
 	if p.Has(frame.FlagLaterFragment) {
 		var ok bool
 		if sport, dport, ok = w.e.frags.lookup(p, w.now); !ok {
-			if w.isOurs(p) {
-				w.e.drops.fragOrphan.Add(1)
+			// Its first fragment has not come yet: it waits for it.
+			if w.isOurs(p) || w.fromNATReal(p) {
+				if n := w.e.hold.hold(f, p, w.now); n > 0 {
+					w.e.drops.fragOrphan.Add(n)
+				}
 			}
 			return
 		}
 	} else if p.Has(frame.FlagFragment) {
 		w.e.frags.record(p, w.now)
+		if w.e.hold.held.Load() > 0 {
+			w.first = true
+			conntab.Put16(&w.fk.src, p.SrcIP())
+			conntab.Put16(&w.fk.dst, p.DstIP())
+			w.fk.id, w.fk.proto = p.FragID, p.Proto
+		}
 	}
 	var k svcKey
 	conntab.Put16(&k.addr, p.DstIP())

@@ -10,7 +10,6 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/ulvs/ulvs/forward/conntab"
 	"github.com/ulvs/ulvs/forward/frame"
 	"github.com/ulvs/ulvs/forward/ring"
 )
@@ -199,5 +198,3 @@ func TestLocalDeliveryAllocatesNothing(t *testing.T) {
 		t.Fatalf("local delivery: %v allocations per packet", allocs)
 	}
 }
-
-var _ = conntab.TicksPerSecond

@@ -474,6 +474,9 @@ func (u *Userspace) housekeep(now time.Time, n uint64) {
 	t := u.e.tick(now)
 	u.e.conns.Expire(t)
 	u.e.tpls.Expire(t)
+	if n := u.e.hold.expire(t); n > 0 {
+		u.e.drops.fragOrphan.Add(n)
+	}
 	if n%(2*conntab.TicksPerSecond) != 0 {
 		return
 	}
