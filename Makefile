@@ -10,6 +10,11 @@ ROOT    := $(shell id -u 2>/dev/null | grep -qx 0 && echo 1 || echo 0)
 export ULVS_REQUIRE_NETNS ?= $(ROOT)
 
 .DEFAULT_GOAL := help
+PREFIX  ?= /usr/local
+DESTDIR ?=
+SBINDIR := $(PREFIX)/sbin
+BINDIR  := $(PREFIX)/bin
+
 .PHONY: help deps build test unit demo bench fuzz lint clean install
 
 help: ## list the targets
@@ -42,6 +47,17 @@ lint: ## gofmt, go vet and staticcheck
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt: files above need formatting"; exit 1; }
 	$(GO) vet ./...
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
+
+install: build ## install ulvsd, ulvsadm, genhash, ulvslab, the systemd unit and its defaults file (PREFIX, DESTDIR)
+	install -D -m 0755 $(BIN)/ulvsd $(DESTDIR)$(SBINDIR)/ulvsd
+	install -D -m 0755 $(BIN)/ulvsadm $(DESTDIR)$(SBINDIR)/ulvsadm
+	install -D -m 0755 $(BIN)/genhash $(DESTDIR)$(BINDIR)/ulvs-genhash
+	@if [ -x $(BIN)/ulvslab ]; then install -D -m 0755 $(BIN)/ulvslab $(DESTDIR)$(SBINDIR)/ulvslab; fi
+	install -d $(DESTDIR)/etc/systemd/system $(DESTDIR)/etc/default
+	sed 's#@SBINDIR@#$(SBINDIR)#g' packaging/ulvsd.service > $(DESTDIR)/etc/systemd/system/ulvsd.service
+	@if [ ! -e $(DESTDIR)/etc/default/ulvsd ]; then install -m 0644 packaging/ulvsd.default $(DESTDIR)/etc/default/ulvsd; fi
+	install -D -m 0644 README.md $(DESTDIR)$(PREFIX)/share/doc/ulvs/README.md
+	@echo "installed; start with: systemctl daemon-reload && systemctl enable --now ulvsd"
 
 clean: ## remove built binaries and test caches
 	rm -rf $(BIN)

@@ -26,6 +26,11 @@ type Config struct {
 	// System adds addresses, routes and rules, sends gratuitous ARP and
 	// reports links; nil means the system's (Linux only, netlink).
 	System System `json:"-"`
+
+	// KeepAddresses leaves the VIPs, virtual routes and rules in place when
+	// Run ends (keepalived's -V, --dont-release-vrrp); priority 0 is still
+	// sent, so a peer takes over.
+	KeepAddresses bool
 }
 
 // Global holds the global_defs settings that concern VRRP.

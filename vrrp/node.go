@@ -28,6 +28,8 @@ type Node struct {
 
 	ops    chan func()
 	events *eventQueue
+	// stopping is set (on the Run goroutine) once Run is shutting down.
+	stopping bool
 
 	mu      sync.Mutex
 	running bool
@@ -256,6 +258,7 @@ func (n *Node) Run(ctx context.Context) error {
 		n.exec(n.eng.Step(time.Now(), evStart{}))
 		n.loop(ctx)
 	}
+	n.stopping = true
 	n.exec(n.eng.Step(time.Now(), evStop{}))
 	cancel()
 	n.teardown()
@@ -416,6 +419,11 @@ func (n *Node) exec(acts []action) {
 		case actSetVIPs:
 			n.setVIPs(n.insts[a.Inst])
 		case actClearVIPs:
+			if n.stopping && n.cfg.KeepAddresses {
+				n.log.Info("leaving VIPs, routes and rules in place (dont-release-vrrp)",
+					zap.String("instance", n.insts[a.Inst].cfg.Name))
+				continue
+			}
 			n.clearVIPs(n.insts[a.Inst], a.Force)
 		case actGARP:
 			n.garp(n.insts[a.Inst], a.Repeat)

@@ -477,6 +477,41 @@ func TestNodeLifecycle(t *testing.T) {
 	})
 }
 
+// TestKeepAddresses: with KeepAddresses (keepalived -V) a stopping master
+// still sends priority 0 but leaves its VIP in place; without it the VIP
+// goes.
+func TestKeepAddresses(t *testing.T) {
+	t.Parallel()
+	for _, keep := range []bool{false, true} {
+		synctest.Test(t, func(t *testing.T) {
+			h := NewMemLAN().Host("a", hostA)
+			cfg := Config{Instances: []Instance{inst("VI_1", 51, 100)}, Network: h, System: h, KeepAddresses: keep}
+			n, err := New(&cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan error)
+			go func() { done <- n.Run(ctx) }()
+			time.Sleep(5 * time.Second)
+			vip := cfg.Instances[0].VIPs[0].Prefix.Addr()
+			if !h.HasAddress(vip) {
+				t.Fatalf("master does not hold %v", vip)
+			}
+			cancel()
+			if err := <-done; err != nil {
+				t.Fatal(err)
+			}
+			if got := h.HasAddress(vip); got != keep {
+				t.Errorf("KeepAddresses=%v: VIP present after stop = %v", keep, got)
+			}
+			if st := n.Status(); st.Instances[0].Stats.PriZeroSent != 1 {
+				t.Errorf("KeepAddresses=%v: priority 0 sent %d times, want 1", keep, st.Instances[0].Stats.PriZeroSent)
+			}
+		})
+	}
+}
+
 // TestStartupDelay: vrrp_startup_delay holds the instances in INIT; Status
 // answers meanwhile.
 func TestStartupDelay(t *testing.T) {

@@ -119,7 +119,7 @@ func newBackend(o *options, log *zap.Logger) (forward.Backend, int, error) {
 				return nil, 0, err
 			}
 		}
-		size := 1 << 20
+		size := o.maxConns
 		be, err := forward.New(forward.BackendUserspace, &forward.Config{Interfaces: ifaces, MaxConns: size,
 			SloppyTCP: o.sloppyTCP, Logger: log.Named("forward")})
 		if err != nil {
@@ -238,6 +238,7 @@ func (d *daemon) startVRRP(ctx context.Context, cfg *conf.Config) error {
 		return err
 	}
 	vc.Logger = d.log.Named("vrrp")
+	vc.KeepAddresses = d.o.dontRelVRRP
 	node, err := vrrp.New(vc)
 	if err != nil {
 		return fmt.Errorf("vrrp: %w", err)
@@ -329,6 +330,7 @@ func (d *daemon) reload() error {
 			return fail(fmt.Errorf("reload refused: %w", err))
 		}
 		vc.Logger = d.log.Named("vrrp")
+		vc.KeepAddresses = d.o.dontRelVRRP
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

@@ -34,7 +34,6 @@ type options struct {
 	dontRelVRRP bool // -V
 	dontRelIPVS bool // -I
 	dontRespawn bool // -R
-	releaseVIPs bool // -X
 	addrMonitor bool // -a
 	umask       string
 	signum      string
@@ -50,10 +49,12 @@ type options struct {
 	jsonLogs   bool
 	interfaces []string
 	sloppyTCP  bool
+	maxConns   int
 }
 
 // refused are keepalived options ulvsd does not support, with why.
 var refused = map[string]string{
+	"X": "releasing VIPs on a signalled transition is not implemented",
 	"x": "SNMP is not supported by ulvs (use the Prometheus metrics: --metrics)",
 	"A": "SNMP is not supported by ulvs (use the Prometheus metrics: --metrics)",
 	"s": "network namespaces: start ulvsd with `ip netns exec NAME ulvsd ...` instead",
@@ -73,6 +74,7 @@ var refusedLong = map[string]string{
 	"genhash":           "T",
 	"no_bfd":            "B",
 	"mem-check-log":     "L",
+	"release-vips":      "X",
 }
 
 func newFlagSet(o *options, out io.Writer) *pflag.FlagSet {
@@ -84,10 +86,10 @@ func newFlagSet(o *options, out io.Writer) *pflag.FlagSet {
 	fs.BoolVarP(&o.checkOnly, "check", "C", false, "only run the health checkers and forwarding")
 	fs.BoolVarP(&o.logConsole, "log-console", "l", false, "log to the console in readable lines (default: JSON)")
 	fs.BoolVarP(&o.logDetail, "log-detail", "D", false, "detailed logs")
-	fs.StringVarP(&o.logFacility, "log-facility", "S", "daemon", "syslog facility (0-7, local0-7, user, daemon)")
+	fs.StringVarP(&o.logFacility, "log-facility", "S", "", "syslog facility: accepted, but ulvsd logs to stderr (the journal), not syslog")
 	fs.StringVarP(&o.logFile, "log-file", "g", "", "also log to `FILE` (default /tmp/keepalived.log)")
 	fs.Lookup("log-file").NoOptDefVal = "/tmp/keepalived.log"
-	fs.BoolVarP(&o.noSyslog, "no-syslog", "G", false, "do not log to syslog")
+	fs.BoolVarP(&o.noSyslog, "no-syslog", "G", false, "accepted: ulvsd never logs to syslog (it logs to stderr)")
 	fs.BoolVarP(&o.dontFork, "dont-fork", "n", false, "stay in the foreground")
 	fs.BoolVarP(&o.dumpConf, "dump-conf", "d", false, "print the resolved configuration in canonical keepalived syntax and exit")
 	fs.StringVarP(&o.testLog, "config-test", "t", "", "check the configuration and exit (0: would run, 1: would not)")
@@ -100,9 +102,8 @@ func newFlagSet(o *options, out io.Writer) *pflag.FlagSet {
 	fs.BoolVarP(&o.dontRelVRRP, "dont-release-vrrp", "V", false, "do not remove VIPs and routes on stop")
 	fs.BoolVarP(&o.dontRelIPVS, "dont-release-ipvs", "I", false, "do not remove virtual services on stop")
 	fs.BoolVarP(&o.dontRespawn, "dont-respawn", "R", false, "accepted for compatibility: ulvsd has no child processes")
-	fs.BoolVarP(&o.releaseVIPs, "release-vips", "X", false, "drop VIPs on a signalled transition")
 	fs.BoolVarP(&o.addrMonitor, "address-monitoring", "a", false, "log netlink address changes")
-	fs.StringVarP(&o.umask, "umask", "u", "", "umask for files ulvsd creates")
+	fs.StringVarP(&o.umask, "umask", "u", "", "umask (octal) for files ulvsd creates")
 	fs.StringVar(&o.signum, "signum", "", "print the number of the signal `NAME` (STOP, RELOAD, DATA, STATS, STATS_CLEAR, JSON) and exit")
 	fs.BoolVarP(&o.version, "version", "v", false, "print the version and exit")
 	fs.BoolVarP(&o.help, "help", "h", false, "print this help and exit")
@@ -113,6 +114,7 @@ func newFlagSet(o *options, out io.Writer) *pflag.FlagSet {
 	fs.StringVar(&o.backend, "backend", "userspace", "forwarding backend: userspace or ipvs")
 	fs.BoolVar(&o.jsonLogs, "log-json", false, "log JSON lines even with -l")
 	fs.StringSliceVar(&o.interfaces, "interfaces", nil, "interfaces the userspace forwarder listens on (default: every interface that is up)")
+	fs.IntVar(&o.maxConns, "max-conns", 1<<20, "size of the userspace connection table (and of the persistence template table)")
 	fs.BoolVar(&o.sloppyTCP, "sloppy-tcp", false, "schedule TCP connections on any packet, not only SYN (IPVS's sloppy_tcp), so connections survive a failover")
 	return fs
 }

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 
@@ -47,6 +48,14 @@ func runDaemon(o *options, stdout, stderr io.Writer) int {
 			return 1
 		}
 		return detach(args, stderr)
+	}
+	if o.umask != "" {
+		m, err := strconv.ParseUint(o.umask, 8, 32)
+		if err != nil || m > 0o777 {
+			fmt.Fprintf(stderr, "ulvsd: -u %q: not an octal umask\n", o.umask)
+			return 1
+		}
+		syscall.Umask(int(m))
 	}
 	log, closeLog, err := newLogger(o)
 	if err != nil {
@@ -102,6 +111,14 @@ func runDaemon(o *options, stdout, stderr io.Writer) int {
 			return 1
 		}
 		defer stopMetrics()
+	}
+	if o.logFacility != "" || o.noSyslog {
+		log.Info("ulvsd logs to stderr (the journal under systemd), not syslog: -S and -G have no effect")
+	}
+	if o.addrMonitor {
+		if err := monitorAddresses(ctx, log); err != nil {
+			log.Warn("address monitoring (-a)", zap.Error(err))
+		}
 	}
 	log.Info("ulvsd started", zap.String("version", version), zap.String("config", o.configFile),
 		zap.Int("pid", os.Getpid()), zap.Strings("subsystems", d.status().Subsystems))
@@ -180,7 +197,7 @@ func absoluteArgs(o *options) ([]string, error) {
 		on   bool
 		flag string
 	}{{o.vrrpOnly, "-P"}, {o.checkOnly, "-C"}, {o.logConsole, "-l"}, {o.logDetail, "-D"}, {o.allConfig, "-e"},
-		{o.dontRelVRRP, "-V"}, {o.dontRelIPVS, "-I"}, {o.releaseVIPs, "-X"}, {o.addrMonitor, "-a"},
+		{o.dontRelVRRP, "-V"}, {o.dontRelIPVS, "-I"}, {o.addrMonitor, "-a"},
 		{o.jsonLogs, "--log-json"}, {o.sloppyTCP, "--sloppy-tcp"}} {
 		if b.on {
 			args = append(args, b.flag)
@@ -192,9 +209,13 @@ func absoluteArgs(o *options) ([]string, error) {
 	if o.configID != "" {
 		args = append(args, "-i", o.configID)
 	}
+	if o.umask != "" {
+		args = append(args, "-u", o.umask)
+	}
 	if o.metrics != "" {
 		args = append(args, "--metrics", o.metrics)
 	}
+	args = append(args, "--max-conns", strconv.Itoa(o.maxConns))
 	if len(o.interfaces) > 0 {
 		args = append(args, "--interfaces", strings.Join(o.interfaces, ","))
 	}
