@@ -21,7 +21,7 @@ func TestLocalRealServer(t *testing.T) {
 	for _, mode := range []Method{DR, NAT} {
 		t.Run(mode.String(), func(t *testing.T) {
 			t.Parallel()
-			topotest.Require(t, "nginx", "curl", "nft")
+			topotest.Require(t, "nginx", "curl", "nft", "socat", "ethtool")
 			tp := topotest.New(t)
 			client := topotest.AddNode(t, tp, "client", topo.NodeConfig{Addrs: []netip.Prefix{labClient}})
 			dir := topotest.AddNode(t, tp, "dir", topo.NodeConfig{Addrs: []netip.Prefix{labDir}})
@@ -32,9 +32,18 @@ func TestLocalRealServer(t *testing.T) {
 			if _, err := dir.StartNginx(topo.NginxConfig{Dir: t.TempDir(), Listen: []string{"80", "8080"}}); err != nil {
 				t.Fatal(err)
 			}
+			// A byte counter: what a client uploads through the VIP comes
+			// back as its length.
+			if _, err := dir.Start(t.TempDir(), "socat", "TCP-LISTEN:9000,fork,reuseaddr", "SYSTEM:wc -c"); err != nil {
+				t.Fatal(err)
+			}
+			if err := dir.WaitListening("tcp", "9000", 5*time.Second); err != nil {
+				t.Fatal(err)
+			}
 			before := directorState(t, dir)
 			web := ServiceKey{Addr: labVIP, Port: 80, Proto: TCP}
 			mapped := ServiceKey{Addr: labVIP, Port: 81, Proto: TCP}
+			upload := ServiceKey{Addr: labVIP, Port: 9000, Proto: TCP}
 			loop := netip.MustParseAddr("127.0.0.1")
 			ctl, fwd := startForwarder(t, dir, childConfig{Config: Config{Interfaces: []string{"eth0"}, Workers: 1},
 				Services: []childService{
@@ -43,6 +52,8 @@ func TestLocalRealServer(t *testing.T) {
 						Reals: []RealConfig{{Addr: labDir.Addr(), Port: 80, Weight: 1}}},
 					{Service: ServiceConfig{Key: mapped, Scheduler: "rr", Method: mode},
 						Reals: []RealConfig{{Addr: loop, Port: 8080, Weight: 1}}},
+					{Service: ServiceConfig{Key: upload, Scheduler: "rr", Method: mode},
+						Reals: []RealConfig{{Addr: labDir.Addr(), Port: 9000, Weight: 1}}},
 				}})
 			curls := func(port uint16, n int) {
 				t.Helper()
@@ -78,6 +89,24 @@ func TestLocalRealServer(t *testing.T) {
 			if r := status(mapped, netip.AddrPortFrom(loop, 8080)); r.Method != Local || r.Stats.Conns != 20 {
 				t.Fatalf("127.0.0.1:8080 behind port 81: %+v, want Local with 20 connections", r)
 			}
+			// An upload with the client's offloads on (as veth has them by
+			// default): partial checksums and GSO frames go into the local
+			// stack with their virtio_net_hdr.
+			if out := topotest.Run(t, client, "ethtool", "-k", "eth0"); !strings.Contains(out, "tcp-segmentation-offload: on") {
+				t.Fatalf("the client's TSO is off:\n%s", out)
+			}
+			const size = 5 << 20
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			out, err := client.Output(ctx, "sh", "-c", fmt.Sprintf("head -c %d /dev/zero | socat -t10 - TCP:%s:9000", size, labVIP))
+			cancel()
+			if err != nil || strings.TrimSpace(out) != fmt.Sprint(size) {
+				t.Fatalf("upload of %d bytes to a local real server: %v, the server counted %q", size, err, out)
+			}
+			up := status(upload, netip.AddrPortFrom(labDir.Addr(), 9000))
+			if up.Method != Local || up.Stats.InBytes < size {
+				t.Fatalf("upload real server: %+v", up)
+			}
+			t.Logf("upload: %d packets, %d bytes through the local device", up.Stats.InPkts, up.Stats.InBytes)
 			// The real server gone, the sorry server 127.0.0.1:80 answers.
 			if err := ctl.Call("Ctl.DeleteReal", RealArgs{Key: web, Real: RealConfig{Addr: labDir.Addr(), Port: 80}}, new(bool)); err != nil {
 				t.Fatal(err)
@@ -96,7 +125,7 @@ func TestLocalRealServer(t *testing.T) {
 			if drops.Local != 0 || drops.NoHop != 0 {
 				t.Errorf("drops %+v", drops)
 			}
-			out := topotest.Run(t, dir, "ip", "link", "show", "ulvs-local")
+			out = topotest.Run(t, dir, "ip", "link", "show", "ulvs-local")
 			if !strings.Contains(out, "UP") {
 				t.Errorf("local device: %s", out)
 			}
@@ -107,8 +136,8 @@ func TestLocalRealServer(t *testing.T) {
 			topotest.Eventually(t, 10*time.Second, "local hop withdrawn without the VIP", func() bool {
 				return status(web, netip.AddrPortFrom(loop, 80)).NextHop == ""
 			})
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			_, err := client.Output(ctx, "curl", "-sS", "--max-time", "1", "http://"+labVIP.String()+"/")
+			ctx, cancel = context.WithTimeout(context.Background(), 10*time.Second)
+			_, err = client.Output(ctx, "curl", "-sS", "--max-time", "1", "http://"+labVIP.String()+"/")
 			cancel()
 			if err == nil {
 				t.Error("curl answered through a local real server without the VIP on the director")
