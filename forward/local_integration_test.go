@@ -14,50 +14,67 @@ import (
 
 // TestLocalRealServer is IPVS's LOCALNODE: the director's own nginx (on
 // *:80 and *:8080) as a real server at the director's address, as the
-// sorry server at 127.0.0.1 (the user's seed configs), and at 127.0.0.1
-// on another port than the service's (the guard's port map), answering
-// curl through the VIP in DR and NAT, with nothing left behind after stop.
+// sorry server at 127.0.0.1 or ::1 (the user's seed configs), and at the
+// loopback address on another port than the service's (the guard's port
+// map), answering curl through the VIP in DR and NAT (IPv4) and DR (IPv6);
+// an upload with the client's offloads on; nothing left behind after stop.
 func TestLocalRealServer(t *testing.T) {
-	for _, mode := range []Method{DR, NAT} {
-		t.Run(mode.String(), func(t *testing.T) {
+	v6VIP := netip.MustParseAddr("2001:db8:50::100")
+	for _, tt := range []struct {
+		name                string
+		mode                Method
+		vip                 netip.Addr
+		client, dirAddr     netip.Prefix
+		loop                netip.Addr
+		listen              []string
+		socatListen, socatC string
+	}{
+		{"DR", DR, labVIP, labClient, labDir, netip.MustParseAddr("127.0.0.1"), []string{"80", "8080"}, "TCP4-LISTEN", "TCP4"},
+		{"NAT", NAT, labVIP, labClient, labDir, netip.MustParseAddr("127.0.0.1"), []string{"80", "8080"}, "TCP4-LISTEN", "TCP4"},
+		{"DR6", DR, v6VIP, netip.MustParsePrefix("2001:db8:50::1/64"), netip.MustParsePrefix("2001:db8:50::2/64"),
+			netip.IPv6Loopback(), []string{"[::]:80", "[::]:8080"}, "TCP6-LISTEN", "TCP6"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			topotest.Require(t, "nginx", "curl", "nft", "socat", "ethtool")
+			mode, vip, loop, dirAddr := tt.mode, tt.vip, tt.loop, tt.dirAddr
 			tp := topotest.New(t)
-			client := topotest.AddNode(t, tp, "client", topo.NodeConfig{Addrs: []netip.Prefix{labClient}})
-			dir := topotest.AddNode(t, tp, "dir", topo.NodeConfig{Addrs: []netip.Prefix{labDir}})
-			topotest.Run(t, client, "ip", "route", "add", labVIP.String()+"/32", "via", labDir.Addr().String())
+			client := topotest.AddNode(t, tp, "client", topo.NodeConfig{Addrs: []netip.Prefix{tt.client}, NoDAD: true})
+			dir := topotest.AddNode(t, tp, "dir", topo.NodeConfig{Addrs: []netip.Prefix{dirAddr}, NoDAD: true})
+			host := netip.PrefixFrom(vip, vip.BitLen()).String()
+			topotest.Run(t, client, "ip", "route", "add", host, "via", dirAddr.Addr().String())
 			// The VIP is the director's (as VRRP makes it on the master): a
 			// locally delivered packet keeps it as its destination.
-			topotest.Run(t, dir, "ip", "addr", "add", labVIP.String()+"/32", "dev", "lo")
-			if _, err := dir.StartNginx(topo.NginxConfig{Dir: t.TempDir(), Listen: []string{"80", "8080"}}); err != nil {
+			topotest.Run(t, dir, "ip", "addr", "add", host, "dev", "lo")
+			if _, err := dir.StartNginx(topo.NginxConfig{Dir: t.TempDir(), Listen: tt.listen}); err != nil {
 				t.Fatal(err)
 			}
 			// A byte counter: what a client uploads through the VIP comes
 			// back as its length.
-			if _, err := dir.Start(t.TempDir(), "socat", "TCP-LISTEN:9000,fork,reuseaddr", "SYSTEM:wc -c"); err != nil {
+			if _, err := dir.Start(t.TempDir(), "socat", tt.socatListen+":9000,fork,reuseaddr", "SYSTEM:wc -c"); err != nil {
 				t.Fatal(err)
 			}
 			if err := dir.WaitListening("tcp", "9000", 5*time.Second); err != nil {
 				t.Fatal(err)
 			}
 			before := directorState(t, dir)
-			web := ServiceKey{Addr: labVIP, Port: 80, Proto: TCP}
-			mapped := ServiceKey{Addr: labVIP, Port: 81, Proto: TCP}
-			upload := ServiceKey{Addr: labVIP, Port: 9000, Proto: TCP}
-			loop := netip.MustParseAddr("127.0.0.1")
+			web := ServiceKey{Addr: vip, Port: 80, Proto: TCP}
+			mapped := ServiceKey{Addr: vip, Port: 81, Proto: TCP}
+			upload := ServiceKey{Addr: vip, Port: 9000, Proto: TCP}
 			ctl, fwd := startForwarder(t, dir, childConfig{Config: Config{Interfaces: []string{"eth0"}, Workers: 1},
 				Services: []childService{
 					{Service: ServiceConfig{Key: web, Scheduler: "rr", Method: mode,
 						Sorry: &RealConfig{Addr: loop, Port: 80}},
-						Reals: []RealConfig{{Addr: labDir.Addr(), Port: 80, Weight: 1}}},
+						Reals: []RealConfig{{Addr: dirAddr.Addr(), Port: 80, Weight: 1}}},
 					{Service: ServiceConfig{Key: mapped, Scheduler: "rr", Method: mode},
 						Reals: []RealConfig{{Addr: loop, Port: 8080, Weight: 1}}},
 					{Service: ServiceConfig{Key: upload, Scheduler: "rr", Method: mode},
-						Reals: []RealConfig{{Addr: labDir.Addr(), Port: 9000, Weight: 1}}},
+						Reals: []RealConfig{{Addr: dirAddr.Addr(), Port: 9000, Weight: 1}}},
 				}})
+			url := func(port uint16) string { return "http://" + netip.AddrPortFrom(vip, port).String() + "/" }
 			curls := func(port uint16, n int) {
 				t.Helper()
-				script := fmt.Sprintf(`for i in $(seq %d); do curl -sS --max-time 5 http://%s:%d/ || echo FAIL; done`, n, labVIP, port)
+				script := fmt.Sprintf(`for i in $(seq %d); do curl -sS --max-time 5 %s || echo FAIL; done`, n, url(port))
 				ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 				defer cancel()
 				out, err := client.Output(ctx, "sh", "-c", script)
@@ -82,7 +99,7 @@ func TestLocalRealServer(t *testing.T) {
 				return RealStatus{}
 			}
 			curls(80, 20)
-			if r := status(web, netip.AddrPortFrom(labDir.Addr(), 80)); r.Method != Local || r.Stats.Conns != 20 {
+			if r := status(web, netip.AddrPortFrom(dirAddr.Addr(), 80)); r.Method != Local || r.Stats.Conns != 20 {
 				t.Fatalf("the director's own address as real server: %+v, want Local with 20 connections", r)
 			}
 			curls(81, 20)
@@ -97,18 +114,19 @@ func TestLocalRealServer(t *testing.T) {
 			}
 			const size = 5 << 20
 			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-			out, err := client.Output(ctx, "sh", "-c", fmt.Sprintf("head -c %d /dev/zero | socat -t10 - TCP:%s:9000", size, labVIP))
+			out, err := client.Output(ctx, "sh", "-c", fmt.Sprintf("head -c %d /dev/zero | socat -t10 - %s:%s", size, tt.socatC,
+				netip.AddrPortFrom(vip, 9000)))
 			cancel()
 			if err != nil || strings.TrimSpace(out) != fmt.Sprint(size) {
 				t.Fatalf("upload of %d bytes to a local real server: %v, the server counted %q", size, err, out)
 			}
-			up := status(upload, netip.AddrPortFrom(labDir.Addr(), 9000))
+			up := status(upload, netip.AddrPortFrom(dirAddr.Addr(), 9000))
 			if up.Method != Local || up.Stats.InBytes < size {
 				t.Fatalf("upload real server: %+v", up)
 			}
 			t.Logf("upload: %d packets, %d bytes through the local device", up.Stats.InPkts, up.Stats.InBytes)
 			// The real server gone, the sorry server 127.0.0.1:80 answers.
-			if err := ctl.Call("Ctl.DeleteReal", RealArgs{Key: web, Real: RealConfig{Addr: labDir.Addr(), Port: 80}}, new(bool)); err != nil {
+			if err := ctl.Call("Ctl.DeleteReal", RealArgs{Key: web, Real: RealConfig{Addr: dirAddr.Addr(), Port: 80}}, new(bool)); err != nil {
 				t.Fatal(err)
 			}
 			topotest.Eventually(t, 10*time.Second, "sorry server delivered locally", func() bool {
@@ -132,12 +150,12 @@ func TestLocalRealServer(t *testing.T) {
 			// Without the VIP on the director nothing local can answer as
 			// the VIP: the local hops go (counted as no route) rather than
 			// the kernel routing the packets on.
-			topotest.Run(t, dir, "ip", "addr", "del", labVIP.String()+"/32", "dev", "lo")
+			topotest.Run(t, dir, "ip", "addr", "del", host, "dev", "lo")
 			topotest.Eventually(t, 10*time.Second, "local hop withdrawn without the VIP", func() bool {
 				return status(web, netip.AddrPortFrom(loop, 80)).NextHop == ""
 			})
 			ctx, cancel = context.WithTimeout(context.Background(), 10*time.Second)
-			_, err = client.Output(ctx, "curl", "-sS", "--max-time", "1", "http://"+labVIP.String()+"/")
+			_, err = client.Output(ctx, "curl", "-sS", "--max-time", "1", url(80))
 			cancel()
 			if err == nil {
 				t.Error("curl answered through a local real server without the VIP on the director")
@@ -148,7 +166,7 @@ func TestLocalRealServer(t *testing.T) {
 			if drops.NoHop == 0 {
 				t.Errorf("no drop counted without the VIP: %+v", drops)
 			}
-			topotest.Run(t, dir, "ip", "addr", "add", labVIP.String()+"/32", "dev", "lo")
+			topotest.Run(t, dir, "ip", "addr", "add", host, "dev", "lo")
 			if err := fwd.Stop(10 * time.Second); err != nil {
 				t.Fatalf("forwarder: %v\n%s", err, fwd.Log())
 			}
