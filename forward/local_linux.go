@@ -134,7 +134,7 @@ type localState struct {
 	name   string
 	inj    *localInjector
 	dev    *localDev
-	failed bool
+	failed string // the last error opening the device
 	// seen maps the handles of real servers found local to their address
 	// (a handle may be reused by another real server later).
 	seen map[uint32]netip.Addr
@@ -163,6 +163,8 @@ type localCandidate struct {
 	vport uint16
 	// to is the port the guard maps the service port to (0: none).
 	to uint16
+	// removed: it left its service and only serves its connections.
+	removed bool
 }
 
 // noteLocal records what the resolver found about r: local or not. It
@@ -209,7 +211,7 @@ func (io *uio) syncLocal(membershipChanged bool) {
 		}
 		r := g.reals[h]
 		k := r.svc.cfg.Key
-		c := localCandidate{r: r, vip: k.Addr, proto: k.Proto, vport: k.Port}
+		c := localCandidate{r: r, vip: k.Addr, proto: k.Proto, vport: k.Port, removed: r.removed}
 		if r.cfg.Port != 0 && r.cfg.Port != k.Port {
 			c.to = r.cfg.Port
 		}
@@ -252,13 +254,17 @@ func (io *uio) syncLocal(membershipChanged bool) {
 			}
 		}
 	}
-	if len(ok) > 0 && ls.dev == nil && !ls.failed {
+	if len(ok) > 0 && ls.dev == nil {
 		d, err := openLocalDev(ls.name, len(io.workers), log)
 		if err != nil {
-			// Logged once; the forwarder goes on without local delivery.
-			ls.failed = true
-			log.Error("local delivery unavailable: real servers on this director get nothing", zap.Error(err))
+			// Tried again every second, logged when the error changes; the
+			// forwarder goes on without local delivery meanwhile.
+			if msg := err.Error(); msg != ls.failed {
+				ls.failed = msg
+				log.Error("local delivery unavailable: real servers on this director get nothing", zap.Error(err))
+			}
 		} else {
+			ls.failed = ""
 			ls.dev = d
 			ls.inj.dev.Store(d)
 		}
@@ -302,16 +308,26 @@ func (io *uio) syncLocal(membershipChanged bool) {
 			log.Info("real server is local: delivered to this director's own stack", zap.Stringer("real", c.r.cfg.Addr),
 				zap.Uint16("port", c.r.cfg.Port), zap.Stringer("vip", c.vip))
 		}
-		delete(ls.why, c.r.handle)
 	}
-	for h, why := range problem {
-		if ls.why[h] != why {
+	// Each problem is logged when it appears or changes, not every second.
+	for _, c := range cands {
+		h := c.r.handle
+		why, bad := problem[h]
+		switch {
+		case !bad:
+			delete(ls.why, h)
+		case ls.why[h] != why:
 			ls.why[h] = why
-			for _, c := range cands {
-				if c.r.handle == h {
-					log.Warn("local real server unreachable", zap.Stringer("real", c.r.cfg.Addr), zap.String("reason", why))
-				}
+			if c.removed {
+				break
 			}
+			log.Warn("local real server unreachable", zap.Stringer("real", c.r.cfg.Addr), zap.Uint16("port", c.r.cfg.Port),
+				zap.String("reason", why))
+		}
+	}
+	for h := range ls.why {
+		if _, ok := ls.seen[h]; !ok {
+			delete(ls.why, h)
 		}
 	}
 	if flipped || membershipChanged {
