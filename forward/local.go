@@ -1,6 +1,13 @@
 package forward
 
-import "github.com/ulvs/ulvs/forward/ring"
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+
+	"github.com/ulvs/ulvs/forward/guard"
+	"github.com/ulvs/ulvs/forward/ring"
+)
 
 // injector hands packets to the director's own network stack: the local
 // delivery of a real server that is the director itself (IPVS's
@@ -72,4 +79,68 @@ func (w *worker) localICMP() {
 	if !inj.Inject(w.id, &w.vh, p.B[p.L3:p.End]) {
 		w.e.drops.local.Add(1)
 	}
+}
+
+// localCandidate is a local real server and its service.
+type localCandidate struct {
+	r     *real
+	vip   netip.Addr
+	proto uint8
+	vport uint16
+	// to is the port the guard maps the service port to (0: none).
+	to uint16
+	// removed: it left its service and only serves its connections.
+	removed bool
+}
+
+// planLocal decides which local real servers can be delivered to, and the
+// port maps the guard needs for them: the service's VIP must be an address
+// of the director (vipLocal), since the packet keeps it as destination, and
+// the local real servers of one service must agree on the port they take
+// its traffic on, since the guard maps one port per service. problem says
+// why each refused one is refused. The maps come sorted.
+func planLocal(cands []localCandidate, vipLocal func(netip.Addr) bool) (ok []localCandidate, maps []guard.PortMap, problem map[uint32]string) {
+	type svcID struct {
+		vip   netip.Addr
+		proto uint8
+		vport uint16
+	}
+	ports := map[svcID]map[uint16]bool{}
+	for _, c := range cands {
+		id := svcID{c.vip, c.proto, c.vport}
+		if ports[id] == nil {
+			ports[id] = map[uint16]bool{}
+		}
+		ports[id][c.to] = true
+	}
+	isLocal := map[netip.Addr]bool{}
+	problem = map[uint32]string{}
+	for _, c := range cands {
+		if _, known := isLocal[c.vip]; !known {
+			isLocal[c.vip] = vipLocal(c.vip)
+		}
+		switch {
+		case !isLocal[c.vip]:
+			problem[c.r.handle] = fmt.Sprintf("the VIP %v is not an address of this director: a local real server gets the packet with the VIP as its destination", c.vip)
+		case len(ports[svcID{c.vip, c.proto, c.vport}]) > 1:
+			problem[c.r.handle] = "the local real servers of this service listen on different ports; local delivery maps one port per service"
+		default:
+			ok = append(ok, c)
+			if c.to != 0 {
+				maps = append(maps, guard.PortMap{Addr: c.vip, Proto: c.proto, Port: c.vport, ToPort: c.to})
+			}
+		}
+	}
+	slices.SortFunc(maps, comparePortMaps)
+	return ok, slices.Compact(maps), problem
+}
+
+func comparePortMaps(a, b guard.PortMap) int {
+	if c := a.Addr.Compare(b.Addr); c != 0 {
+		return c
+	}
+	if a.Proto != b.Proto {
+		return int(a.Proto) - int(b.Proto)
+	}
+	return int(a.Port) - int(b.Port)
 }

@@ -145,28 +145,6 @@ type localState struct {
 	applied bool
 }
 
-func comparePortMaps(a, b guard.PortMap) int {
-	if c := a.Addr.Compare(b.Addr); c != 0 {
-		return c
-	}
-	if a.Proto != b.Proto {
-		return int(a.Proto) - int(b.Proto)
-	}
-	return int(a.Port) - int(b.Port)
-}
-
-// localCandidate is a local real server and its service.
-type localCandidate struct {
-	r     *real
-	vip   netip.Addr
-	proto uint8
-	vport uint16
-	// to is the port the guard maps the service port to (0: none).
-	to uint16
-	// removed: it left its service and only serves its connections.
-	removed bool
-}
-
 // noteLocal records what the resolver found about r: local or not. It
 // reports whether that changed.
 func (io *uio) noteLocal(r *real, local bool) bool {
@@ -219,41 +197,7 @@ func (io *uio) syncLocal(membershipChanged bool) {
 	}
 	g.mu.Unlock()
 	slices.SortFunc(cands, func(a, b localCandidate) int { return int(a.r.handle) - int(b.r.handle) })
-
-	// Decide which candidates can be delivered to, and the maps.
-	type svcID struct {
-		vip   netip.Addr
-		proto uint8
-		vport uint16
-	}
-	ports := map[svcID]map[uint16]bool{}
-	for _, c := range cands {
-		id := svcID{c.vip, c.proto, c.vport}
-		if ports[id] == nil {
-			ports[id] = map[uint16]bool{}
-		}
-		ports[id][c.to] = true
-	}
-	vipLocal := map[netip.Addr]bool{}
-	var ok []localCandidate
-	var maps []guard.PortMap
-	problem := map[uint32]string{}
-	for _, c := range cands {
-		if _, known := vipLocal[c.vip]; !known {
-			vipLocal[c.vip] = isLocalAddr(c.vip)
-		}
-		switch {
-		case !vipLocal[c.vip]:
-			problem[c.r.handle] = fmt.Sprintf("the VIP %v is not an address of this director: a local real server gets the packet with the VIP as its destination", c.vip)
-		case len(ports[svcID{c.vip, c.proto, c.vport}]) > 1:
-			problem[c.r.handle] = "the local real servers of this service listen on different ports; local delivery maps one port per service"
-		default:
-			ok = append(ok, c)
-			if c.to != 0 {
-				maps = append(maps, guard.PortMap{Addr: c.vip, Proto: c.proto, Port: c.vport, ToPort: c.to})
-			}
-		}
-	}
+	ok, maps, problem := planLocal(cands, isLocalAddr)
 	if len(ok) > 0 && ls.dev == nil {
 		d, err := openLocalDev(ls.name, len(io.workers), log)
 		if err != nil {
@@ -284,8 +228,6 @@ func (io *uio) syncLocal(membershipChanged bool) {
 			flipped = true
 		}
 	}
-	slices.SortFunc(maps, comparePortMaps)
-	maps = slices.Compact(maps)
 	if ls.dev != nil && (!ls.applied || !slices.Equal(maps, ls.maps)) {
 		if err := io.guard.SetLocal(guard.Local{Device: ls.name, Maps: maps}); err != nil {
 			log.Error("local delivery rules not applied", zap.Error(err))

@@ -5,12 +5,14 @@ import (
 	"encoding/binary"
 	"errors"
 	"net/netip"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/ulvs/ulvs/forward/frame"
+	"github.com/ulvs/ulvs/forward/guard"
 	"github.com/ulvs/ulvs/forward/ring"
 )
 
@@ -218,5 +220,73 @@ func BenchmarkLocalDelivery(b *testing.B) {
 		copy(buf, ack)
 		f.Data = buf
 		w.handle(&f)
+	}
+}
+
+func TestPlanLocal(t *testing.T) {
+	t.Parallel()
+	vip6 := netip.MustParseAddr("2001:db8::100")
+	cand := func(h uint32, v netip.Addr, vport, to uint16) localCandidate {
+		return localCandidate{r: &real{handle: h}, vip: v, proto: TCP, vport: vport, to: to}
+	}
+	tests := []struct {
+		name      string
+		cands     []localCandidate
+		vipLocal  bool
+		wantOK    []uint32
+		wantMaps  []guard.PortMap
+		wantRefus []uint32
+	}{
+		{
+			name:     "same port as the service: no map",
+			cands:    []localCandidate{cand(1, vip, 80, 0), cand(2, vip, 80, 0)},
+			vipLocal: true, wantOK: []uint32{1, 2},
+		},
+		{
+			name:     "another port: one map",
+			cands:    []localCandidate{cand(1, vip, 81, 8080), cand(2, vip6, 53, 5353)},
+			vipLocal: true, wantOK: []uint32{1, 2},
+			wantMaps: []guard.PortMap{{Addr: vip, Proto: TCP, Port: 81, ToPort: 8080}, {Addr: vip6, Proto: TCP, Port: 53, ToPort: 5353}},
+		},
+		{
+			name:     "two real servers on one other port share the map",
+			cands:    []localCandidate{cand(1, vip, 81, 8080), cand(2, vip, 81, 8080)},
+			vipLocal: true, wantOK: []uint32{1, 2},
+			wantMaps: []guard.PortMap{{Addr: vip, Proto: TCP, Port: 81, ToPort: 8080}},
+		},
+		{
+			name: "a sorry server on the service port and a real server on another: both refused, the other service goes on",
+			cands: []localCandidate{cand(1, vip, 80, 0), cand(2, vip, 80, 8080),
+				cand(3, vip, 443, 0)},
+			vipLocal: true, wantOK: []uint32{3}, wantRefus: []uint32{1, 2},
+		},
+		{
+			name:     "VIP not an address of the director",
+			cands:    []localCandidate{cand(1, vip, 80, 0)},
+			vipLocal: false, wantRefus: []uint32{1},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			ok, maps, problem := planLocal(tt.cands, func(netip.Addr) bool { return tt.vipLocal })
+			var gotOK, gotRefused []uint32
+			for _, c := range ok {
+				gotOK = append(gotOK, c.r.handle)
+			}
+			for h := range problem {
+				gotRefused = append(gotRefused, h)
+			}
+			slices.Sort(gotRefused)
+			if diff := cmp.Diff(tt.wantOK, gotOK); diff != "" {
+				t.Errorf("delivered to (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(tt.wantRefus, gotRefused); diff != "" {
+				t.Errorf("refused (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(tt.wantMaps, maps, cmp.Comparer(func(a, b netip.Addr) bool { return a == b })); diff != "" {
+				t.Errorf("maps (-want +got):\n%s", diff)
+			}
+		})
 	}
 }
