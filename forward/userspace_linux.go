@@ -130,7 +130,6 @@ type uio struct {
 
 	mu      sync.Mutex
 	pending map[*real]bool
-	kick    chan struct{}
 
 	local localState
 }
