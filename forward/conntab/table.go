@@ -299,6 +299,9 @@ func (t *Table) Stats() Stats {
 	return st
 }
 
+// Max returns the most entries the table holds.
+func (t *Table) Max() int { return int(t.max) }
+
 // Len returns the number of entries.
 func (t *Table) Len() int { return t.Stats().Entries }
 
