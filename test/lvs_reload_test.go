@@ -200,6 +200,8 @@ func TestMetrics(t *testing.T) {
 		`ulvs_vrrp_state{iname="VI_1",intf="eth0",vrid="51"} 2`,
 		`ulvs_vrrp_become_master_total{iname="VI_1",intf="eth0",vrid="51"} 1`,
 		`ulvs_checker_up{real_server="[198.18.0.11]:80",service="[198.18.0.100]:tcp:80",target="[198.18.0.11]:80",type="TCP_CHECK"} 1`,
+		`ulvs_connection_table_capacity{table="connections"} 1.048576e+06`,
+		`ulvs_forward_dropped_packets_total{reason="table_full"} 0`,
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("metrics lack %q", want)

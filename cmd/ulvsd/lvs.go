@@ -237,7 +237,8 @@ func minus(a, b forward.Stats) ctl.Stats {
 		InBytes: sub(a.InBytes, b.InBytes), OutBytes: sub(a.OutBytes, b.OutBytes)}
 }
 
-var methodWords = map[forward.Method]string{forward.NAT: "Masq", forward.DR: "Route", forward.TUN: "Tunnel"}
+var methodWords = map[forward.Method]string{forward.NAT: "Masq", forward.DR: "Route", forward.TUN: "Tunnel",
+	forward.Local: "Local"}
 
 var protoWords = map[uint8]string{forward.TCP: "TCP", forward.UDP: "UDP", forward.SCTP: "SCTP"}
 
@@ -381,7 +382,7 @@ func realFromSpec(d *ctl.DestSpec) (forward.RealConfig, error) {
 		UThreshold: d.UThreshold, LThreshold: d.LThreshold}
 	if d.Method != "" {
 		for m, w := range methodWords {
-			if w == d.Method {
+			if w == d.Method && m != forward.Local {
 				rc.Method, rc.MethodSet = m, true
 			}
 		}
