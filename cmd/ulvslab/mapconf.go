@@ -44,29 +44,25 @@ type mapped struct {
 // addrMap rewrites IPv4 addresses of a config text.
 type addrMap map[netip.Addr]netip.Addr
 
-// ipv4Token matches an IPv4 address that is a whole token: not part of a
-// longer dotted number (198.18.0.1 inside 198.18.0.11, or a version).
-var ipv4Token = regexp.MustCompile(`(^|[^0-9.])([0-9]{1,3}(?:\.[0-9]{1,3}){3})($|[^0-9]|\.[^0-9])`)
+// dotted matches a maximal run of digits and dots: an address is mapped
+// only when a whole run is one (198.18.0.1 inside 198.18.0.11, or inside a
+// version number such as 1.192.168.0.1, is not).
+var dotted = regexp.MustCompile(`[0-9.]+`)
 
 // apply rewrites every mapped address in s.
 func (m addrMap) apply(s string) string {
-	// Two passes: a match consumes the character after the address, which
-	// may start the next one ("a,b" separated by one character).
-	for range 2 {
-		s = ipv4Token.ReplaceAllStringFunc(s, func(tok string) string {
-			sub := ipv4Token.FindStringSubmatch(tok)
-			a, err := netip.ParseAddr(sub[2])
-			if err != nil {
-				return tok
-			}
-			to, ok := m[a]
-			if !ok {
-				return tok
-			}
-			return sub[1] + to.String() + sub[3]
-		})
-	}
-	return s
+	return dotted.ReplaceAllStringFunc(s, func(run string) string {
+		tok := strings.TrimRight(run, ".") // an address ending a sentence
+		a, err := netip.ParseAddr(tok)
+		if err != nil || !a.Is4() {
+			return run
+		}
+		to, ok := m[a]
+		if !ok {
+			return run
+		}
+		return to.String() + run[len(tok):]
+	})
 }
 
 // mapConfigs maps one or two user files onto a lab of `directors`
@@ -249,6 +245,18 @@ func mapConfigs(files []userConfig, directors int) (*mapped, error) {
 			text = swapRoles(text, c)
 		}
 		m.Configs = append(m.Configs, text)
+	}
+	for _, sc := range cfgs[0].Scripts {
+		if sc.Script == nil {
+			continue
+		}
+		for _, w := range []string{"killall", "pidof", "pgrep"} {
+			if strings.Contains(sc.Script.Cmd, w) {
+				note("vrrp_script %s runs %s: the lab's namespaces share one PID space, so it sees every node's processes "+
+					"(docs/lab.md shows a check that looks only at its own node)", sc.Name, w)
+				break
+			}
+		}
 	}
 	if directors == 2 && len(files) == 1 && len(cfgs[0].Instances) > 0 {
 		note("director2 runs the same file with each vrrp_instance's state swapped and priority moved by 10")

@@ -185,8 +185,8 @@ func describeAnswer(req, ans summary, server string, direct bool, nm names) []st
 		return []string{fmt.Sprintf("DR: %s holds the VIP on lo and answers from it straight to the client (dst MAC %s): "+
 			"the answer never passes the director", server, nm.mac(ans.DstMAC))}
 	default:
-		return []string{fmt.Sprintf("NAT: %s answers from its own address %s:%d to the client, through its gateway %s (dst MAC)",
-			server, ans.IP.Src, ans.SrcPort, nm.mac(ans.DstMAC))}
+		return []string{fmt.Sprintf("NAT: %s answers from its own address %s:%d to the client, through its default gateway "+
+			"(dst MAC %s): the answer must pass the director to be rewritten", server, ans.IP.Src, ans.SrcPort, nm.mac(ans.DstMAC))}
 	}
 }
 
