@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -46,6 +47,9 @@ func runTrace(g *globals, args []string, out *printer) error {
 	}
 	return err
 }
+
+// oldPcap matches the files a trace writes.
+var oldPcap = regexp.MustCompile(`^[0-9]+-[a-z0-9]+\.pcapng$`)
 
 // traceResult is one traced connection.
 type traceResult struct {
@@ -129,6 +133,13 @@ func (l *lab) trace(t netip.AddrPort, path, outDir string) (*traceResult, error)
 	}
 	if err := os.MkdirAll(outDir, 0o755); err != nil {
 		return res, fmt.Errorf("ulvslab: %w", err)
+	}
+	// An earlier trace's files would mix with this one's.
+	old, _ := filepath.Glob(filepath.Join(outDir, "*.pcapng"))
+	for _, f := range old {
+		if oldPcap.MatchString(filepath.Base(f)) {
+			_ = os.Remove(f)
+		}
 	}
 	for i, name := range order {
 		for _, v := range views {

@@ -300,6 +300,10 @@ func (l *lab) master(instance string) *nodeState {
 func (l *lab) vrrpSummary() string {
 	var b strings.Builder
 	for _, d := range l.st.byRole(roleDirector) {
+		if d.failed("node") {
+			fmt.Fprintf(&b, "%s: down (`ulvslab fail %s`; `ulvslab heal` brings it back)\n", d.Name, d.Name)
+			continue
+		}
 		resp, err := ctlCall(d.Socket, ctl.OpVRRP)
 		if err != nil {
 			fmt.Fprintf(&b, "%s: %v\n", d.Name, err)
