@@ -11,12 +11,12 @@ import (
 // printer writes what the lab does for a person to read: steps in bold,
 // commands as they would be typed, outputs indented.
 type printer struct {
-	mu            sync.Mutex
-	w             io.Writer
-	verbose       bool
-	bold, plain   string
-	green, red    string
-	dim, noFormat string
+	mu          sync.Mutex
+	w           io.Writer
+	verbose     bool
+	bold, plain string
+	green, red  string
+	dim         string
 }
 
 func newPrinter(w io.Writer, verbose bool) *printer {
