@@ -34,7 +34,7 @@ test: deps build ## unit tests, fuzz seeds and (as root) the netns integration t
 unit: ## unit tests only (no deps, no root needed; netns tests skip)
 	ULVS_REQUIRE_NETNS=0 $(GO) test -count=1 -short ./...
 
-demo: build ## the main job on a fresh machine (see README)
+demo: build ## as root: the lab end to end: spread, drain, failover, a DR trace (docs/lab.md)
 	@scripts/demo.sh
 
 ipvs-vm-test: ## boot Debian's kernel under QEMU and prove the kernel IPVS backend and sched/ against it

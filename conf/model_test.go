@@ -234,6 +234,9 @@ func TestValidation(t *testing.T) {
 		{"bad status code", "virtual_server 198.18.0.1 80 {\nlb_algo rr\nlb_kind DR\nreal_server 198.18.0.2 80 {\nHTTP_GET {\nurl {\npath /\nstatus_code 600\n}\n}\n}\n}\n", Error, 8, "invalid status code"},
 		{"unsupported keyword warns", "bfd_instance b {\nneighbor_ip 198.18.0.1\n}\n", Warning, 1, "not supported by ulvs"},
 		{"invalid boolean", "global_defs {\nsmtp_alert maybe\n}\n", Error, 2, "invalid boolean 'maybe'"},
+		// §1.6: a sync group listing instances without group { } is not
+		// valid in current keepalived: each name is an unknown keyword.
+		{"sync group without group block", "vrrp_sync_group G {\nVI_1\nVI_2\n}\n", Error, 2, "unknown keyword 'VI_1' in vrrp_sync_group G"},
 		{"mixed VIP families", "vrrp_instance V {\ninterface eth0\nvirtual_router_id 1\nvirtual_ipaddress {\n198.18.0.1\n2001:db8::1\n}\n}\n", Error, 6, "is IPv6 but the instance is IPv4"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -243,6 +246,23 @@ func TestValidation(t *testing.T) {
 				t.Errorf("want %s at line %d containing %q, got:\n%s", tc.sev, tc.line, tc.msg, res.Diags)
 			}
 		})
+	}
+}
+
+// TestShippedDefaultConfigQuirks: keepalived's own shipped keepalived.conf
+// has vrrp_garp_interval 0 and vrrp_gna_interval 0, which current keepalived
+// rejects; ulvs is lenient (reference §1.6) and reads them as "off".
+func TestShippedDefaultConfigQuirks(t *testing.T) {
+	t.Parallel()
+	res := mustParse(t, "global_defs {\n vrrp_skip_check_adv_addr\n vrrp_strict\n vrrp_garp_interval 0\n vrrp_gna_interval 0\n}\n")
+	g := res.Config.Global
+	if g.GarpInterval != 0 || g.GnaInterval != 0 || !g.Strict || !g.SkipCheckAdvAddr {
+		t.Errorf("global = %+v", g)
+	}
+	for _, d := range res.Diags {
+		if d.Severity == Error {
+			t.Errorf("unexpected error: %s", d)
+		}
 	}
 }
 

@@ -11,17 +11,26 @@ import (
 // Method is a forwarding method (keepalived's lb_kind / lvs_method).
 type Method uint8
 
-// Forwarding methods, numbered as IPVS's IP_VS_CONN_F_MASQ, TUNNEL, DROUTE.
+// Forwarding methods, numbered as IPVS's IP_VS_CONN_F_MASQ, LOCALNODE,
+// TUNNEL, DROUTE.
 const (
 	NAT Method = 0
-	TUN Method = 2
-	DR  Method = 3
+	// Local is IP_VS_CONN_F_LOCALNODE (ipvsadm's "Local"): the real server
+	// is the director itself (a loopback address, or one configured on the
+	// director), and its packets go to the director's own stack. It is never
+	// configured: the backend reports it in RealStatus.Method for a real
+	// server it found local, whatever the configured method.
+	Local Method = 1
+	TUN   Method = 2
+	DR    Method = 3
 )
 
 func (m Method) String() string {
 	switch m {
 	case NAT:
 		return "NAT"
+	case Local:
+		return "Local"
 	case TUN:
 		return "TUN"
 	case DR:
@@ -124,13 +133,16 @@ type Rates struct {
 // RealStatus is a real server's configuration, connection counts and
 // counters.
 type RealStatus struct {
-	Config                                   RealConfig
+	Config RealConfig
+	// Method is how its packets are forwarded: the configured method, or
+	// Local while its address is the director's own.
 	Method                                   Method
 	ActiveConns, InactiveConns, PersistConns int32
 	Stats                                    Stats
 	Rates                                    Rates
 	// NextHop is the resolved Ethernet address packets to it go to (empty
-	// while unresolved: new connections to it are dropped until then).
+	// while unresolved: new connections to it are dropped until then), or
+	// "local" for a real server on the director itself.
 	NextHop string
 }
 
@@ -228,6 +240,13 @@ func (c *ServiceConfig) validate() error {
 		return fmt.Errorf("forward: service %v: bad method %v", k, c.Method)
 	case c.Granularity < 0 || c.Granularity > k.Addr.BitLen():
 		return fmt.Errorf("forward: service %v: persistence granularity /%d", k, c.Granularity)
+	}
+	return nil
+}
+
+func (c *RealConfig) validate() error {
+	if c.MethodSet && c.Method != NAT && c.Method != DR && c.Method != TUN {
+		return fmt.Errorf("forward: real server %v: method %v cannot be configured (NAT, DR or TUN; Local is chosen for the director's own addresses)", c.Addr, c.Method)
 	}
 	return nil
 }

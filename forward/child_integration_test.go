@@ -43,7 +43,9 @@ type RealArgs struct {
 	Real RealConfig
 }
 
+func (c *Ctl) AddReal(a RealArgs, _ *bool) error    { return c.u.AddReal(a.Key, a.Real) }
 func (c *Ctl) UpdateReal(a RealArgs, _ *bool) error { return c.u.UpdateReal(a.Key, a.Real) }
+func (c *Ctl) Drops(_ bool, out *Drops) error       { *out = c.u.Drops(); return nil }
 func (c *Ctl) DeleteReal(a RealArgs, _ *bool) error {
 	return c.u.DeleteReal(a.Key, netip.AddrPortFrom(a.Real.Addr, a.Real.Port))
 }

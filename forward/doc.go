@@ -9,6 +9,22 @@
 // flow. New("userspace", cfg) starts the userspace backend; New("ipvs", …)
 // fails with ErrUnavailable: the kernel IPVS backend is not written yet.
 //
+// # Counters for metrics
+//
+// Two optional interfaces, tested for with a type assertion, carry what a
+// metrics scrape needs beyond Services; the userspace backend implements
+// both, and a backend need not (kernel IPVS has neither):
+//
+//   - DropCounter: Drops() returns the packets dropped since start by
+//     reason (malformed, bad_checksum, no_connection, no_real_server,
+//     table_full, no_route, too_big, ttl_exceeded, fragment_orphan,
+//     transmit_full, local_delivery; Drops.Each lists them with these
+//     names, in a fixed order).
+//   - TableCounter: Tables() returns the entries, capacity and life
+//     counters (inserted, expired, evicted, refused) of the connection and
+//     template tables, shard by shard, without listing them (Conns at a
+//     million entries is too heavy for a scrape).
+//
 // # The userspace backend
 //
 //   - I/O (forward/ring): per interface, one AF_PACKET socket per worker in
@@ -19,8 +35,9 @@
 //     from the receive ring with PACKET_QDISC_BYPASS.
 //   - The kernel guard (forward/guard): nftables prerouting rules for
 //     exactly the service tuples (and NAT replies not addressed to the
-//     director), so its kernel neither answers nor forwards them, with or
-//     without the VIP configured locally; removed on Close.
+//     director), arriving on the tapped interfaces, so its kernel neither
+//     answers nor forwards them, with or without the VIP configured
+//     locally; removed on Close.
 //   - Codec (forward/frame): zero-allocation decode and in-place rewrite with
 //     RFC 1624 incremental checksums. Frames with offloaded checksums or GSO
 //     keep their virtio_net_hdr on transmit in DR and NAT (the kernel or the
@@ -41,17 +58,44 @@
 //     re-read every second; a missing neighbour is resolved by the kernel on
 //     request (NTF_USE). NAT replies go back to the Ethernet address the
 //     client's first packet came from, on the interface it came in.
+//   - Local real servers (IPVS's LOCALNODE, ipvsadm's "Local"): a real
+//     server whose address the kernel routes as local (loopback, or an
+//     address of the director, as a sorry_server 127.0.0.1 80) gets its
+//     packets in the director's own stack, whatever the configured method,
+//     and RealStatus.Method says Local. The forwarder writes them,
+//     unchanged and with their offload header, into a TUN device it owns
+//     (Config.LocalDevice, "ulvs-local", created when the first local real
+//     server appears, with reverse-path filtering off on it and gone when
+//     the forwarder stops); the replies leave by the director's normal
+//     routing. The packet keeps the VIP as destination, as kernel IPVS
+//     delivers it, so the VIP must be an address of the director (VRRP puts
+//     it there on the master; kernel IPVS needs it too): without it the
+//     local real server gets nothing, counted as no_route and logged. A
+//     real server port other than the service's is mapped by the guard
+//     with connection-tracking DNAT on the device, which maps the replies
+//     back; that is one port per service, so local real servers of one
+//     service on different ports (a sorry server included) are refused with
+//     a warning.
 //   - ICMP errors follow their connection in both directions (the quoted
-//     packet is rewritten in NAT); later IP fragments follow the first by
-//     (addresses, protocol, IP ID), without reassembly.
+//     packet is rewritten in NAT), once their checksum verifies; IPv4
+//     packets whose header checksum fails are dropped, as the kernel drops
+//     them before IPVS. Later IP fragments follow the first by (addresses,
+//     protocol, IP ID), without reassembly; later fragments that arrive
+//     before their first wait for it in a small holding area (64 frames,
+//     2 s; the oldest pushed out when full).
+//   - TUN: an IPv4 packet without DF that does not fit the tunnel goes in
+//     outer fragments, an outer header on each, as the kernel fragments
+//     ip_vs_tunnel_xmit's output; with DF, or IPv6, the client gets ICMP
+//     fragmentation-needed / packet-too-big.
 //
 // # Left out, or different from IPVS
 //
 //   - Firewall-mark services: marks are set by netfilter after the AF_PACKET
 //     tap has seen the packet, so AddService rejects them (ErrUnsupported).
-//   - Outer fragmentation in TUN mode of an IPv4 packet without DF that does
-//     not fit the tunnel (it is dropped and counted); GRE/GUE tunnels.
-//   - Later fragments that arrive before their first fragment are dropped.
+//   - GRE/GUE tunnels; in TUN mode a UDP GSO frame holding several
+//     datagrams that does not fit the tunnel is dropped (too_big).
+//   - Local delivery without the VIP on the director, and local real
+//     servers of one service on different ports (see above).
 //   - Frames whose 802.1Q tag the kernel stripped (bind the VLAN device).
 //   - Connection synchronisation between directors, the SIP persistence
 //     engine, sysctls other than sloppy_tcp (expire_nodest_conn and

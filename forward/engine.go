@@ -35,6 +35,7 @@ type engine struct {
 	conns    *conntab.Table
 	tpls     *conntab.Table
 	frags    fragTracker
+	hold     fragHold
 	timeouts atomic.Pointer[conntab.Timeouts]
 	ifaces   []iface // by slot
 	sloppy   bool
@@ -42,11 +43,13 @@ type engine struct {
 	drops    dropCounters
 	// resolve asks for a real server's next hop to be (re)resolved.
 	resolve func(r *real)
+	// inject is the local delivery (nil: none).
+	inject injector
 }
 
 // dropCounters count what the workers drop, by reason.
 type dropCounters struct {
-	malformed, noConn, noDest, tableFull, noHop, tooBig, ttl, fragOrphan, txFull atomic.Uint64
+	malformed, badCsum, noConn, noDest, tableFull, noHop, tooBig, ttl, fragOrphan, txFull, local atomic.Uint64
 }
 
 // worker is one forwarding loop's state; only its goroutine touches it.
@@ -67,6 +70,22 @@ type worker struct {
 	// ICMP errors the worker may still send this second (token bucket).
 	icmpTokens int
 	icmpSecond uint32
+	// vh is the offload header of a local delivery (a field, so that
+	// passing it to the injector allocates nothing).
+	vh ring.VnetHdr
+	// outer holds the outer headers that every fragment of a tunnelled
+	// packet copies.
+	outer [frame.EthLen + frame.IPv6Len]byte
+	// first is set when the frame being handled is a first fragment with
+	// later fragments possibly held (fk names its datagram); heldFrame is
+	// the held fragment being handled after it.
+	first bool
+	fk    struct {
+		src, dst [16]byte
+		id       uint32
+		proto    uint8
+	}
+	heldFrame ring.Frame
 }
 
 const (
@@ -119,8 +138,32 @@ func (e *engine) tick(now time.Time) uint32 {
 	return uint32(now.UnixNano() / (int64(time.Second) / conntab.TicksPerSecond))
 }
 
-// handle forwards one received frame, or leaves it (it is not ours).
+// handle forwards one received frame, or leaves it (it is not ours); after
+// a datagram's first fragment, the later ones that came before it follow.
 func (w *worker) handle(f *ring.Frame) {
+	w.handleFrame(f)
+	if w.first {
+		w.first = false
+		w.releaseHeld()
+	}
+}
+
+// releaseHeld forwards the held later fragments of the first fragment just
+// handled, each copied into a scratch buffer first.
+func (w *worker) releaseHeld() {
+	for {
+		b := w.buf()
+		n, ifindex := w.e.hold.take(&w.fk.src, &w.fk.dst, w.fk.id, w.fk.proto, b)
+		if n == 0 {
+			w.used--
+			return
+		}
+		w.heldFrame = ring.Frame{Data: b[:n], Ifindex: ifindex}
+		w.handleFrame(&w.heldFrame)
+	}
+}
+
+func (w *worker) handleFrame(f *ring.Frame) {
 	if f.PktType != 0 || f.VLANTagged { // PACKET_HOST only; bind VLAN devices
 		return
 	}
@@ -141,13 +184,22 @@ func (w *worker) handle(f *ring.Frame) {
 	if p.Has(frame.FlagLaterFragment) {
 		var ok bool
 		if sport, dport, ok = w.e.frags.lookup(p, w.now); !ok {
-			if w.isOurs(p) {
-				w.e.drops.fragOrphan.Add(1)
+			// Its first fragment has not come yet: it waits for it.
+			if w.isOurs(p) || w.fromNATReal(p) {
+				if n := w.e.hold.hold(f, p, w.now); n > 0 {
+					w.e.drops.fragOrphan.Add(n)
+				}
 			}
 			return
 		}
 	} else if p.Has(frame.FlagFragment) {
 		w.e.frags.record(p, w.now)
+		if w.e.hold.held.Load() > 0 {
+			w.first = true
+			conntab.Put16(&w.fk.src, p.SrcIP())
+			conntab.Put16(&w.fk.dst, p.DstIP())
+			w.fk.id, w.fk.proto = p.FragID, p.Proto
+		}
 	}
 	var k svcKey
 	conntab.Put16(&k.addr, p.DstIP())
@@ -158,21 +210,38 @@ func (w *worker) handle(f *ring.Frame) {
 		s = w.snap.svcs[k]
 	}
 	if s != nil && w.snap.vips[k.addr] {
-		w.in(f, s, sport, dport, partial)
+		if w.headerValid() {
+			w.in(f, s, sport, dport, partial)
+		}
 		return
 	}
 	if len(w.snap.natReals) > 0 {
 		conntab.Put16(&k.addr, p.SrcIP())
 		k.port = sport
-		if w.snap.natReals[k] {
-			w.out(f, sport, dport, partial)
-			return
+		if !w.snap.natReals[k] {
+			k.port = 0
 		}
-		k.port = 0
-		if w.snap.natReals[k] {
+		if w.snap.natReals[k] && w.headerValid() {
 			w.out(f, sport, dport, partial)
 		}
 	}
+}
+
+// headerValid checks the IPv4 header checksum, which the kernel checks
+// before IPVS sees a packet; a packet that fails is dropped and counted.
+func (w *worker) headerValid() bool {
+	if w.p.HeaderValid() {
+		return true
+	}
+	w.e.drops.badCsum.Add(1)
+	return false
+}
+
+// fromNATReal reports whether p comes from a NAT real server's address.
+func (w *worker) fromNATReal(p *frame.Packet) bool {
+	var a [16]byte
+	conntab.Put16(&a, p.SrcIP())
+	return w.snap.natAddrs[a]
 }
 
 // isOurs reports whether p is addressed to an enabled VIP.
@@ -254,9 +323,14 @@ func (w *worker) in(f *ring.Frame, s *service, sport, dport uint16, partial bool
 			return
 		}
 		e.Proto, e.CAddr, e.CPort, e.VAddr, e.VPort = key.Proto, key.CAddr, key.CPort, key.Addr, key.Port
-		e.DAddr, e.DPort, e.Dest, e.Svc, e.Method, e.Ctl = r.addr, rport, r.handle, s.id, uint8(r.method), ctl
+		m := r.method
+		if r.local() {
+			m = Local
+		}
+		e.DAddr, e.DPort, e.Dest, e.Svc, e.Method, e.Ctl = r.addr, rport, r.handle, s.id, uint8(m), ctl
 		e.Flags = conntab.FlagInactive
-		if r.method != NAT {
+		if m != NAT {
+			// DR, TUN and Local: the replies do not come back this way.
 			e.Flags |= conntab.FlagNoOutput
 		}
 		copy(e.MAC[:], p.SrcMAC())

@@ -12,8 +12,7 @@ import (
 // carry no transport header) follow the first to the same real server
 // without reassembly. It is a fixed-size table: a colliding datagram
 // replaces an older one. Later fragments that arrive before the first have
-// no ports yet and are dropped (counted); the sender retransmits the
-// datagram.
+// no ports yet: they wait in the holding area (fragHold) for it.
 type fragTracker struct {
 	mu      sync.Mutex
 	entries [fragSlots]fragEntry

@@ -10,8 +10,10 @@ import (
 
 // hop is how to reach a real server: the interface, the Ethernet addresses
 // and the MTU, and the director's source address on that interface (the
-// outer source of TUN packets).
+// outer source of TUN packets); or, with local set, nothing of that: the
+// real server is the director itself and its packets go to its own stack.
 type hop struct {
+	local   bool
 	ifindex int
 	srcMAC  [6]byte
 	dstMAC  [6]byte
@@ -63,6 +65,7 @@ type svcKey struct {
 type snapshot struct {
 	svcs     map[svcKey]*service
 	natReals map[svcKey]bool
+	natAddrs map[[16]byte]bool // addresses of natReals
 	vips     map[[16]byte]bool // enabled VIPs
 	dests    map[*sched.Dest]*real
 	reals    []*real // by handle
@@ -92,7 +95,7 @@ func (g *registry) load() *snapshot { return g.cur.Load() }
 
 // publishLocked rebuilds the snapshot from the registry.
 func (g *registry) publishLocked() {
-	s := &snapshot{svcs: map[svcKey]*service{}, natReals: map[svcKey]bool{}, vips: map[[16]byte]bool{},
+	s := &snapshot{svcs: map[svcKey]*service{}, natReals: map[svcKey]bool{}, natAddrs: map[[16]byte]bool{}, vips: map[[16]byte]bool{},
 		dests: map[*sched.Dest]*real{}, reals: append([]*real(nil), g.reals...)}
 	for _, sv := range g.svcs {
 		k := svcKey{addr: sv.vaddr, port: sv.cfg.Key.Port, proto: sv.cfg.Key.Proto}
@@ -106,8 +109,9 @@ func (g *registry) publishLocked() {
 		s.svcByID[sv.id] = sv
 		add := func(r *real) {
 			s.dests[r.dest] = r
-			if r.method == NAT {
+			if r.method == NAT && !r.local() {
 				s.natReals[svcKey{addr: r.addr, port: r.cfg.Port, proto: sv.cfg.Key.Proto}] = true
+				s.natAddrs[r.addr] = true
 			}
 		}
 		for _, r := range sv.reals {
@@ -122,8 +126,9 @@ func (g *registry) publishLocked() {
 	for _, r := range g.reals {
 		if r != nil && r.removed {
 			s.dests[r.dest] = r
-			if r.method == NAT {
+			if r.method == NAT && !r.local() {
 				s.natReals[svcKey{addr: r.addr, port: r.cfg.Port, proto: r.svc.cfg.Key.Proto}] = true
+				s.natAddrs[r.addr] = true
 			}
 		}
 	}

@@ -38,6 +38,11 @@ type Config struct {
 	// GuardTable names the nftables table of the kernel guard (default
 	// "ulvs"); two forwarders in one network namespace need two names.
 	GuardTable string
+	// LocalDevice names the TUN device through which packets for a real
+	// server on the director itself reach its own stack (default
+	// "ulvs-local"; created when the first such real server appears); two
+	// forwarders in one network namespace need two names.
+	LocalDevice string
 	// Logger receives the backend's logs (nil: none).
 	Logger *zap.Logger
 }
@@ -173,11 +178,12 @@ func (u *Userspace) UpdateService(c ServiceConfig) error {
 	if err := u.setSorryLocked(&ns, c.Sorry); err != nil {
 		return err
 	}
-	for _, r := range ns.reals {
-		r.svc = &ns
+	for ap, r := range ns.reals {
+		m := r.method
 		if !r.cfg.MethodSet {
-			r.method = c.Method
+			m = c.Method
 		}
+		ns.reals[ap] = u.replaceLocked(r, &ns, r.cfg, m)
 	}
 	g.svcs[k] = &ns
 	u.publishLocked()
@@ -185,8 +191,20 @@ func (u *Userspace) UpdateService(c ServiceConfig) error {
 }
 
 func (u *Userspace) setSorryLocked(s *service, c *RealConfig) error {
+	if c != nil {
+		cc := *c
+		cc.Addr = cc.Addr.Unmap()
+		c = &cc
+	}
 	if s.sorry != nil && c != nil && s.sorry.cfg.Addr == c.Addr && s.sorry.cfg.Port == c.Port {
-		s.sorry.cfg = *c
+		if err := c.validate(); err != nil {
+			return err
+		}
+		m := s.cfg.Method
+		if c.MethodSet {
+			m = c.Method
+		}
+		s.sorry = u.replaceLocked(s.sorry, s, *c, m)
 		return nil
 	}
 	if s.sorry != nil {
@@ -195,6 +213,9 @@ func (u *Userspace) setSorryLocked(s *service, c *RealConfig) error {
 	}
 	if c == nil {
 		return nil
+	}
+	if err := c.validate(); err != nil {
+		return err
 	}
 	ss, err := sched.New(sched.Config{Scheduler: "rr"})
 	if err != nil {
@@ -225,6 +246,19 @@ func (u *Userspace) newReal(s *service, c RealConfig, d *sched.Dest) *real {
 		u.e.resolve(r)
 	}
 	return r
+}
+
+// replaceLocked puts a copy of r with cfg, method and svc in its place and
+// returns it. Workers read a real server's fields without a lock, so a
+// change is a new struct that the next snapshot publishes, never a write
+// to the one they may be reading. The copy keeps the handle, the
+// scheduler's destination, the next hop and the counters.
+func (u *Userspace) replaceLocked(r *real, svc *service, cfg RealConfig, method Method) *real {
+	nr := &real{cfg: cfg, method: method, dest: r.dest, handle: r.handle, svc: svc, addr: r.addr, ab: r.ab,
+		stats: r.stats, est: r.est, removed: r.removed}
+	nr.hop.Store(r.hop.Load())
+	u.e.reg.reals[r.handle] = nr
+	return nr
 }
 
 // retireLocked marks a real server removed; its connections go on until
@@ -264,6 +298,9 @@ func (u *Userspace) AddReal(k ServiceKey, c RealConfig) error {
 	if s == nil {
 		return fmt.Errorf("%w: service %v", ErrNotFound, k)
 	}
+	if err := c.validate(); err != nil {
+		return err
+	}
 	c.Addr = c.Addr.Unmap()
 	if c.Addr.Is4() != k.Addr.Is4() {
 		return fmt.Errorf("forward: service %v: real server %v of another family", k, c.Addr)
@@ -293,6 +330,9 @@ func (u *Userspace) UpdateReal(k ServiceKey, c RealConfig) error {
 	if s == nil {
 		return fmt.Errorf("%w: service %v", ErrNotFound, k)
 	}
+	if err := c.validate(); err != nil {
+		return err
+	}
 	c.Addr = c.Addr.Unmap()
 	ap := netip.AddrPortFrom(c.Addr, c.Port)
 	r := s.reals[ap]
@@ -303,14 +343,11 @@ func (u *Userspace) UpdateReal(k ServiceKey, c RealConfig) error {
 		UThreshold: c.UThreshold, LThreshold: c.LThreshold}); err != nil {
 		return fmt.Errorf("forward: service %v: real server %v: %w", k, ap, err)
 	}
-	nr := &real{cfg: c, method: s.cfg.Method, dest: r.dest, handle: r.handle, svc: s, addr: r.addr, ab: r.ab,
-		stats: r.stats, est: r.est}
+	m := s.cfg.Method
 	if c.MethodSet {
-		nr.method = c.Method
+		m = c.Method
 	}
-	nr.hop.Store(r.hop.Load())
-	s.reals[ap] = nr
-	g.reals[r.handle] = nr
+	s.reals[ap] = u.replaceLocked(r, s, c, m)
 	u.publishLocked()
 	u.e.log.Info("real server updated", zap.Stringer("service", k), zap.Stringer("real", ap), zap.Int32("weight", c.Weight))
 	return nil
@@ -415,6 +452,9 @@ func realStatus(r *real) RealStatus {
 		InactiveConns: r.dest.InactiveConns(), PersistConns: r.dest.PersistConns(), Stats: r.stats.sum(), Rates: r.est.rates()}
 	if h := r.hop.Load(); h != nil {
 		st.NextHop = net.HardwareAddr(h.dstMAC[:]).String()
+		if h.local {
+			st.Method, st.NextHop = Local, "local"
+		}
 	}
 	return st
 }
@@ -457,6 +497,9 @@ func (u *Userspace) housekeep(now time.Time, n uint64) {
 	t := u.e.tick(now)
 	u.e.conns.Expire(t)
 	u.e.tpls.Expire(t)
+	if n := u.e.hold.expire(t); n > 0 {
+		u.e.drops.fragOrphan.Add(n)
+	}
 	if n%(2*conntab.TicksPerSecond) != 0 {
 		return
 	}

@@ -50,12 +50,18 @@ func NewUserspace(cfg *Config) (*Userspace, error) {
 		copy(x.mac[:], ifc.HardwareAddr)
 		e.ifaces = append(e.ifaces, x)
 	}
-	g, err := guard.New(guard.Config{Table: c.GuardTable, Logger: e.log})
+	g, err := guard.New(guard.Config{Table: c.GuardTable, Interfaces: c.Interfaces, Logger: e.log})
 	if err != nil {
 		return nil, fmt.Errorf("forward: %w", err)
 	}
 	io.guard = g
 	e.resolve = io.requestResolve
+	if c.LocalDevice == "" {
+		c.LocalDevice = defaultLocalDevice
+	}
+	inj := &localInjector{}
+	e.inject = inj
+	io.local = localState{name: c.LocalDevice, inj: inj, seen: map[uint32]netip.Addr{}, why: map[uint32]string{}}
 	fail := func(err error) (*Userspace, error) {
 		io.close()
 		return nil, err
@@ -124,7 +130,8 @@ type uio struct {
 
 	mu      sync.Mutex
 	pending map[*real]bool
-	kick    chan struct{}
+
+	local localState
 }
 
 func (io *uio) run(i int) {
@@ -237,8 +244,18 @@ func (io *uio) resolver() {
 			}
 			g.mu.Unlock()
 		}
+		changed := false
 		for _, r := range todo {
 			h, err := io.resolve(r.cfg.Addr)
+			// A local real server's hop is set by syncLocal, once delivery
+			// to it can work; one that stopped being local loses it.
+			local := err == nil && h.local
+			if io.noteLocal(r, local) {
+				changed = true
+				if !local && r.local() {
+					r.hop.Store(nil)
+				}
+			}
 			if err != nil {
 				if r.hop.Load() == nil {
 					io.u.e.log.Debug("next hop unresolved", zap.Stringer("real", r.cfg.Addr), zap.Error(err))
@@ -246,15 +263,21 @@ func (io *uio) resolver() {
 				io.requestResolve(r)
 				continue
 			}
+			if local {
+				continue
+			}
 			if old := r.hop.Load(); old == nil || !sameHop(old, h) {
 				r.hop.Store(h)
 			}
+		}
+		if changed || n%5 == 0 {
+			io.syncLocal(changed)
 		}
 	}
 }
 
 func sameHop(a, b *hop) bool {
-	return a.ifindex == b.ifindex && a.dstMAC == b.dstMAC && a.srcMAC == b.srcMAC && a.mtu == b.mtu &&
+	return a.local == b.local && a.ifindex == b.ifindex && a.dstMAC == b.dstMAC && a.srcMAC == b.srcMAC && a.mtu == b.mtu &&
 		string(a.src) == string(b.src)
 }
 
@@ -266,6 +289,10 @@ func (io *uio) resolve(a netip.Addr) (*hop, error) {
 		return nil, fmt.Errorf("forward: no route to %v: %w", a, err)
 	}
 	rt := routes[0]
+	if rt.Type == unix.RTN_LOCAL {
+		// The director's own address, or loopback: IPVS's LOCALNODE.
+		return &hop{local: true}, nil
+	}
 	ifc := io.u.e.ifaceOf(rt.LinkIndex)
 	if ifc == nil {
 		return nil, fmt.Errorf("forward: route to %v leaves through ifindex %d, not a forwarding interface", a, rt.LinkIndex)
@@ -350,5 +377,6 @@ func (io *uio) close() error {
 	if io.guard != nil {
 		errs = append(errs, io.guard.Close())
 	}
+	errs = append(errs, io.closeLocal())
 	return errors.Join(errs...)
 }

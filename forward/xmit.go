@@ -16,6 +16,15 @@ func (w *worker) xmit(f *ring.Frame, r *real, method Method, rport uint16, parti
 		}
 		return
 	}
+	if hp.local {
+		w.deliverLocal(f)
+		return
+	}
+	if method == Local {
+		// The connection began while the real server's address was the
+		// director's own; it is not any more.
+		method = r.method
+	}
 	p := &w.p
 	switch method {
 	case NAT:
@@ -41,7 +50,8 @@ func txVnet(f *ring.Frame) *ring.VnetHdr {
 // Offloads cannot cross the encapsulation, so partial checksums are
 // completed and GSO super-frames segmented here; a packet that will not fit
 // the path gets ICMP fragmentation-needed (packet too big) back to the
-// client, as ip_vs_tunnel_xmit does.
+// client when it may not be fragmented, as ip_vs_tunnel_xmit does, and is
+// sent in outer fragments when it may.
 func (w *worker) tunnel(f *ring.Frame, r *real, hp *hop, partial bool) {
 	p := &w.p
 	outer := frame.IPv6Len
@@ -83,8 +93,7 @@ func (w *worker) tunnel(f *ring.Frame, r *real, hp *hop, partial bool) {
 			w.sendICMP(f, frame.ICMPFragNeeded, mtu)
 			return
 		}
-		// IPv4 without DF would need the outer packet fragmented: not done.
-		w.e.drops.tooBig.Add(1)
+		w.tunnelFragments(f, r, hp, partial)
 		return
 	}
 	if partial {
@@ -93,6 +102,32 @@ func (w *worker) tunnel(f *ring.Frame, r *real, hp *hop, partial bool) {
 	b := w.buf()
 	h := frame.PutTunnelHeader(b, hp.dstMAC[:], hp.srcMAC[:], hp.src, r.ab, p, w.nextID())
 	w.send(hp.ifindex, nil, b[:h], p.B[p.L3:p.End])
+}
+
+// tunnelFragments sends an IPv4 packet without DF that does not fit the
+// tunnel as kernel IPVS does: ip_vs_tunnel_xmit copies the (clear) DF bit to
+// the outer header, and the stack's ip_fragment splits the outer packet,
+// an outer header on every fragment; the real server reassembles it before
+// it decapsulates. A UDP GSO frame holding several datagrams is not one
+// packet to fragment, and is dropped.
+func (w *worker) tunnelFragments(f *ring.Frame, r *real, hp *hop, partial bool) {
+	p := &w.p
+	step := frame.FragmentPayload(hp.mtu, frame.IPv4Len)
+	if len(hp.src) != 4 || step < 8 || (f.Vnet.GSOType != ring.GSONone && f.Vnet.GSOType != ring.GSOUDP) {
+		w.e.drops.tooBig.Add(1)
+		return
+	}
+	if partial {
+		p.FixChecksums()
+	}
+	h := frame.PutTunnelHeader(w.outer[:], hp.dstMAC[:], hp.srcMAC[:], hp.src, r.ab, p, w.nextID())
+	inner := p.B[p.L3:p.End]
+	for off := 0; off < len(inner); off += step {
+		n := min(step, len(inner)-off)
+		b := w.buf()
+		k := frame.PutFragmentHeader(b, w.outer[:h], frame.EthLen, len(inner), off, n)
+		w.send(hp.ifindex, nil, b[:k], inner[off:off+n])
+	}
 }
 
 // out forwards a NAT real server's reply back to the client.
@@ -140,6 +175,15 @@ func (w *worker) icmpError(f *ring.Frame) {
 	if !p.Inner(q) {
 		return
 	}
+	// ip_vs_in_icmp verifies the whole message before following it (the
+	// rewrite below recomputes the checksum, which would launder a bad
+	// one). A partial or already verified checksum needs no check.
+	if !p.HeaderValid() || f.Vnet.Flags&(ring.VnetNeedsCsum|ring.VnetDataValid) == 0 && !f.CsumNotReady && !p.ChecksumValid() {
+		if w.isOurs(p) || w.fromNATReal(p) {
+			w.e.drops.badCsum.Add(1)
+		}
+		return
+	}
 	var key conntab.Key
 	key.Proto = q.Proto
 	var a [16]byte
@@ -171,6 +215,10 @@ func (w *worker) icmpError(f *ring.Frame) {
 		return
 	}
 	if toVIP {
+		if r.local() {
+			w.localICMP()
+			return
+		}
 		if method == NAT {
 			p.SetDst(r.ab, 0, false)
 			q.SetSrc(r.ab, rport, false)

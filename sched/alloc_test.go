@@ -1,14 +1,15 @@
 package sched
 
 import (
+	"math/rand/v2"
 	"sync"
 	"testing"
 	"time"
 )
 
-// TestPickAllocs proves that Pick allocates nothing, for every scheduler
-// (lblc and lblcr on cache hits: a miss allocates its entry, as the kernel's
-// kmalloc does).
+// TestPickAllocs proves that Pick allocates nothing, for every scheduler;
+// for lblc and lblcr this is a cache hit (see TestLocalityAllocs for the
+// rest).
 func TestPickAllocs(t *testing.T) {
 	for _, n := range Names {
 		t.Run(n, func(t *testing.T) {
@@ -28,6 +29,73 @@ func TestPickAllocs(t *testing.T) {
 			})
 			if allocs != 0 {
 				t.Errorf("%s: %v allocs per Pick, want 0", n, allocs)
+			}
+		})
+	}
+}
+
+// TestLocalityAllocs proves that lblc and lblcr allocate nothing on any
+// path: misses that add entries, misses that evict the least recently used
+// entry from a full cache, lblc's replaced servers, lblcr's sets growing
+// and losing members; nor does the collector. The workload goes to 100
+// destination addresses (IPv4 and IPv6) with a 64-entry cache (72 lblcr
+// member nodes, so that growing sets evict entries too), changing
+// connection counts so that servers overload, and a 30 s lblcr expiration.
+func TestLocalityAllocs(t *testing.T) {
+	for _, n := range []string{"lblc", "lblcr"} {
+		t.Run(n, func(t *testing.T) {
+			s, err := newService(Config{Scheduler: n, CacheExpiration: 30 * time.Second}, 64, 72)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, w := range []int32{1, 2, 3, 1, 2, 3} {
+				if _, err := s.AddDest(DestConfig{Addr: rsAddr(string(rune('A' + i))), Port: 80, Weight: w}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			c := s.cache
+			rng := rand.New(rand.NewPCG(1, 2))
+			var conns [8]*Dest
+			f := clientFlow(1)
+			step := func() {
+				f.Now += time.Second
+				f.Dst = diffDst(rng.IntN(100))
+				d := s.Pick(f)
+				j := rng.IntN(len(conns))
+				if conns[j] != nil {
+					conns[j].Deactivate()
+					conns[j].Unbind(ConnInactive)
+				}
+				conns[j] = d
+				if d != nil {
+					d.Bind(ConnInactive)
+					d.Activate()
+				}
+				if f.Now%ExpireInterval == 0 {
+					s.Expire(f.Now)
+				}
+			}
+			// Incarnations count how often entries and member nodes
+			// were dropped and reused.
+			incs := func() (ents, nodes int) {
+				for i := range c.ent {
+					ents += int(c.ent[i].ver.Load() >> 32)
+				}
+				for i := range c.nodes {
+					nodes += int(c.nodes[i].inc.Load())
+				}
+				return ents, nodes
+			}
+			ents, nodes := incs()
+			if allocs := testing.AllocsPerRun(20000, step); allocs != 0 {
+				t.Errorf("%v allocs per Pick, want 0", allocs)
+			}
+			ents2, nodes2 := incs()
+			if ents2-ents < 5000 {
+				t.Errorf("%d entries dropped, want a churning cache", ents2-ents)
+			}
+			if n == "lblcr" && nodes2-nodes < 5000 {
+				t.Errorf("%d member nodes freed, want churning sets", nodes2-nodes)
 			}
 		})
 	}
@@ -124,8 +192,8 @@ func checkIndex(t *testing.T, s *Service) {
 		if got, want := idx.half.Load(), fresh.half.Load(); got != want {
 			t.Errorf("half = %d, want %d", got, want)
 		}
-	case *fenwick:
-		fresh := newFenwick(tb.dests)
+	case *twosIndex:
+		fresh := newTwosIndex(tb.dests)
 		for i := range fresh.sum {
 			if got, want := idx.sum[i].Load(), fresh.sum[i].Load(); got != want {
 				t.Errorf("sum %d = %d, want %d", i, got, want)

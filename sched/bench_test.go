@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"net/netip"
 	"testing"
+	"time"
 )
 
 var benchSizes = []int{2, 10, 100, 1000, 10000}
@@ -89,5 +90,52 @@ func BenchmarkNewConn(b *testing.B) {
 				}
 			})
 		}
+	}
+}
+
+// BenchmarkPickMiss measures lblc and lblcr Picks that each go to a
+// destination address not seen before, with 1,000 servers: the first
+// 65,536 fill the cache, the rest each evict the least recently used
+// entry. The collector runs every 60 simulated seconds (one Pick per
+// simulated millisecond), as the owner of the service would run it.
+func BenchmarkPickMiss(b *testing.B) {
+	for _, sched := range []string{"lblc", "lblcr"} {
+		b.Run(sched+"/1000", func(b *testing.B) {
+			s := benchService(b, sched, 1000)
+			f := clientFlow(1)
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				f.Dst = netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)})
+				f.Now += time.Millisecond
+				s.Pick(f)
+				if f.Now%ExpireInterval == 0 {
+					s.Expire(f.Now)
+				}
+				i++
+			}
+		})
+	}
+}
+
+// BenchmarkTwosOverloaded measures twos at 1,000 servers when one of them
+// is overloaded (its upper connection threshold reached): the guide table
+// no longer applies and the Fenwick tree answers.
+func BenchmarkTwosOverloaded(b *testing.B) {
+	s := benchService(b, "twos", 1000)
+	d := s.Dests()[500]
+	if _, err := s.UpdateDest(DestConfig{Addr: d.Addr, Port: d.Port, Weight: d.Weight(), UThreshold: 1}); err != nil {
+		b.Fatal(err)
+	}
+	d.Bind(ConnInactive)
+	if !d.Overloaded() {
+		b.Fatal("not overloaded")
+	}
+	fs := benchFlows()
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		s.Pick(&fs[i&1023])
+		i++
 	}
 }

@@ -52,6 +52,18 @@
 // ancestors with compare-and-swap. rr and wrr keep their position in one
 // word moved by compare-and-swap; wrr skips passes that cannot match.
 //
+// twos needs the dest that holds a random unit of the eligible weight in
+// list order, which the kernel finds by walking the list: while no dest
+// is overloaded a guide table over the table's weight sums finds it in a
+// step or two; otherwise a Fenwick tree over the effective weights does.
+//
+// lblc and lblcr keep their cache in memory allocated with the service:
+// entries are pushed onto lookup chains with compare-and-swap and read
+// under per-entry incarnations (a seqlock each); lblcr's sets are
+// persistent lists of member nodes. Only the holder of a claim unlinks
+// and frees: the collector, or a Pick that evicts the least recently used
+// entry from a full cache.
+//
 // # What is left out, or differs
 //
 //   - sh and dh hash with hash_32 (GOLDEN_RATIO_32 = 0x61C88647, top 8
@@ -59,12 +71,34 @@
 //     (x * 2654435761) & 255 and chose differently.
 //   - twos is random by design: the same distribution, not the same
 //     sequence.
-//   - lblc and lblcr allocate a cache entry (and lblcr a new member set)
-//     on the slow path where the kernel calls kmalloc: a destination
-//     address seen for the first time, or a set that changes. Picks that
-//     hit the cache allocate nothing. Two concurrent misses for the same
-//     new address may create two entries (the kernel serializes them with
-//     a spinlock); the newer one wins.
+//   - twos draws its two points from one 64-bit random number (a 32-bit
+//     half each, exactly uniform) where the kernel calls
+//     get_random_u32_below twice; with no server overloaded it finds them
+//     through a guide table over the weight sums, else through a Fenwick
+//     tree: both return the kernel's server for every random number.
+//   - lblc and lblcr allocate their whole cache with the service, where
+//     the kernel kmallocs an entry per new destination address (and
+//     lblcr a node per set member) and has no bound: 65,536 entries, four
+//     times the 16,384 the kernel's collector works towards, and for
+//     lblcr 131,072 member nodes (about 5 MiB per lblc service, 8 MiB per
+//     lblcr service). Up to that bound the decisions are the kernel's:
+//     Expire runs the kernel's full and partial collections, the partial
+//     one bucket by bucket of the kernel's 1024-bucket table. Beyond it a
+//     new destination address takes the entry of the least recently used
+//     one (exactly, by lastuse), and an lblcr set that needs a member when
+//     all nodes are taken evicts the same way; an evicted entry leaves the
+//     kernel's entry count, which otherwise keeps the kernel's quirks
+//     (lblc counts a replaced entry as a new one).
+//   - Pick takes no lock on the cache. Unlinking and freeing entries take
+//     a claim: the collector waits for it; a Pick that finds the cache
+//     full only tries it, and when another Pick or the collector holds it
+//     leaves its address uncached this time, as the kernel does when
+//     kmalloc fails. Two concurrent misses for the same new address both
+//     add an entry; the later one then finds the earlier, marks itself
+//     dead and applies its choice to the earlier one, as the kernel's
+//     second ip_vs_lblc(r)_new does under its lock, so one entry remains.
+//   - An entry's lastuse keeps the latest of the workers' clocks where the
+//     kernel's keeps the last one written.
 //   - Decisions under concurrent counter changes are as good as the
 //     kernel's racy reads, not more: the exactness claims are for
 //     sequential histories, which is what the tests check.

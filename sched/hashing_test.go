@@ -61,7 +61,8 @@ func TestSH(t *testing.T) {
 func TestSHIPv6(t *testing.T) {
 	t.Parallel()
 	a := netip.MustParseAddr("2001:db8::1:2")
-	want := uint32(0x20010db8 ^ 0 ^ 0 ^ 0x00010002)
+	// The words are 0x20010db8, 0, 0 and 0x00010002.
+	want := uint32(0x20010db8 ^ 0x00010002)
 	if got := fold(a); got != want {
 		t.Fatalf("fold = %#x, want %#x", got, want)
 	}

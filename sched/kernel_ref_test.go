@@ -17,27 +17,20 @@ type kref struct {
 	// wrr mark
 	cl         *Dest
 	cw, mw, di int
-	// lblc / lblcr
-	lblc    map[netip.Addr]*refLblc
-	lblcr   map[netip.Addr]*refLblcr
+	// lblc / lblcr: see kernel_ref_loc_test.go
+	loc     map[netip.Addr]*refLoc
 	entries int
 	exp     time.Duration
-	rand    func() uint64
-}
-
-type refLblc struct {
-	dest    *Dest
-	lastuse time.Duration
-}
-
-type refLblcr struct {
-	set     []*Dest
-	lastmod time.Duration
-	lastuse time.Duration
+	counter int
+	rover   int
+	// capacity, when > 0, models Service's bound: a new address beyond it
+	// evicts the entry with the least lastuse.
+	capacity int
+	rand     func() uint64
 }
 
 func newKref(sched string, rnd func() uint64) *kref {
-	k := &kref{sched: sched, lblc: map[netip.Addr]*refLblc{}, lblcr: map[netip.Addr]*refLblcr{}, exp: defaultExpiration, rand: rnd}
+	k := &kref{sched: sched, loc: map[netip.Addr]*refLoc{}, exp: defaultExpiration, counter: 1, rand: rnd}
 	k.wrrChanged()
 	return k
 }
@@ -273,9 +266,11 @@ func (k *kref) ovf() *Dest {
 	return h
 }
 
-func (k *kref) randBelow(n uint64) uint64 {
+// randPair draws the two random numbers from the same stream as Service
+// does: how the bits become numbers is not what the test checks.
+func (k *kref) randPair(n uint64) (uint64, uint64) {
 	s := &Service{cfg: Config{Rand: k.rand}}
-	return s.randBelow(n)
+	return s.randPair(n)
 }
 
 func (k *kref) twos() *Dest {
@@ -291,7 +286,8 @@ func (k *kref) twos() *Dest {
 		return nil
 	}
 	n := uint64(total) + 1
-	r1, r2 := int64(k.randBelow(n)), int64(k.randBelow(n))
+	u1, u2 := k.randPair(n)
+	r1, r2 := int64(u1), int64(u2)
 	w1, w2 := int32(-1), int32(-1)
 	var oh1, oh2 int32
 	for _, d := range k.list {
@@ -326,117 +322,4 @@ func (k *kref) isOverloaded(d *Dest) bool {
 		}
 	}
 	return false
-}
-
-func (k *kref) lblcPick(f *Flow) *Dest {
-	if en := k.lblc[f.Dst]; en != nil {
-		en.lastuse = f.Now
-		d := en.dest
-		if d.Available() && d.Weight() > 0 && !k.isOverloaded(d) {
-			return d
-		}
-	}
-	d := k.wlcScan(func(d *Dest) int32 { return d.overhead() })
-	if d == nil {
-		return nil
-	}
-	if en := k.lblc[f.Dst]; en != nil {
-		if en.dest == d {
-			return d
-		}
-		delete(k.lblc, f.Dst) // without decrementing entries
-	}
-	if k.entries > locMaxSize {
-		return d
-	}
-	k.lblc[f.Dst] = &refLblc{dest: d, lastuse: f.Now}
-	k.entries++
-	return d
-}
-
-func (k *kref) lblcrPick(f *Flow) *Dest {
-	wlc := func() *Dest { return k.wlcScan(func(d *Dest) int32 { return d.overhead() }) }
-	if en := k.lblcr[f.Dst]; en != nil {
-		en.lastuse = f.Now
-		set := &destSet{members: en.set}
-		d := set.refMin()
-		if len(en.set) > 1 && f.Now > en.lastmod+k.exp {
-			if m := set.refMax(); m != nil {
-				var ns []*Dest
-				for _, x := range en.set {
-					if x != m {
-						ns = append(ns, x)
-					}
-				}
-				en.set, en.lastmod = ns, f.Now
-			}
-		}
-		if d != nil && !k.isOverloaded(d) {
-			return d
-		}
-		d = wlc()
-		if d == nil {
-			return nil
-		}
-		for _, x := range en.set {
-			if x == d {
-				return d
-			}
-		}
-		en.set = append([]*Dest{d}, en.set...)
-		en.lastmod = f.Now
-		return d
-	}
-	d := wlc()
-	if d == nil {
-		return nil
-	}
-	if k.entries > locMaxSize {
-		return d
-	}
-	k.lblcr[f.Dst] = &refLblcr{set: []*Dest{d}, lastmod: f.Now, lastuse: f.Now}
-	k.entries++
-	return d
-}
-
-// refMin and refMax are ip_vs_dest_set_min/max written as the kernel's two
-// loops (first qualifying member, then the rest).
-func (set *destSet) refMin() *Dest {
-	ms := set.members
-	for i, least := range ms {
-		if least.Overloaded() {
-			continue
-		}
-		if least.Weight() > 0 && least.Available() {
-			loh := int64(least.overhead())
-			for _, d := range ms[i+1:] {
-				if d.Overloaded() {
-					continue
-				}
-				doh := int64(d.overhead())
-				if loh*int64(d.Weight()) > doh*int64(least.Weight()) && d.Available() {
-					least, loh = d, doh
-				}
-			}
-			return least
-		}
-	}
-	return nil
-}
-
-func (set *destSet) refMax() *Dest {
-	ms := set.members
-	for i, most := range ms {
-		if most.Weight() > 0 {
-			moh := int64(most.overhead())
-			for _, d := range ms[i+1:] {
-				doh := int64(d.overhead())
-				if moh*int64(d.Weight()) < doh*int64(most.Weight()) && d.Weight() > 0 {
-					most, moh = d, doh
-				}
-			}
-			return most
-		}
-	}
-	return nil
 }

@@ -65,7 +65,7 @@ func (s *Service) buildLocked(t *table, prev *table, c change) {
 		t.idx = newTree(leafNQ, t.dests)
 		t.algo = bestAlgo{}
 	case kindTWOS:
-		t.idx = newFenwick(t.dests)
+		t.idx = newTwosIndex(t.dests)
 		t.algo = twosAlgo{}
 	case kindSH:
 		t.algo = newSH(t.dests, s.cfg.Flags)

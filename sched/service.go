@@ -60,6 +60,9 @@ type Service struct {
 	trash []*Dest // removed dests that still have connections
 	gen   uint32
 	cache *locCache // lblc, lblcr
+	// locCap and locNodes size the lblc/lblcr cache: locCapacity entries
+	// and twice as many lblcr member nodes, or other sizes in tests.
+	locCap, locNodes int
 
 	cur atomic.Pointer[table]
 }
@@ -88,6 +91,10 @@ type algo interface {
 // unknown name wraps ErrUnknownScheduler; a flag the scheduler does not use
 // wraps ErrFlag.
 func New(cfg Config) (*Service, error) {
+	return newService(cfg, locCapacity, 2*locCapacity)
+}
+
+func newService(cfg Config, locCap, locNodes int) (*Service, error) {
 	kind, err := lookupKind(cfg.Scheduler)
 	if err != nil {
 		return nil, err
@@ -98,9 +105,9 @@ func New(cfg Config) (*Service, error) {
 	if cfg.CacheExpiration == 0 {
 		cfg.CacheExpiration = defaultExpiration
 	}
-	s := &Service{cfg: cfg, kind: kind}
+	s := &Service{cfg: cfg, kind: kind, locCap: locCap, locNodes: locNodes}
 	if kind == kindLBLC || kind == kindLBLCR {
-		s.cache = newLocCache()
+		s.cache = newLocCache(locCap, locNodes, kind == kindLBLCR)
 	}
 	s.publish(change{op: opInit})
 	return s, nil
@@ -128,7 +135,7 @@ func (s *Service) SetScheduler(name string, flags uint32) error {
 	s.cfg.Scheduler, s.cfg.Flags, s.kind = name, flags, kind
 	s.cache = nil
 	if kind == kindLBLC || kind == kindLBLCR {
-		s.cache = newLocCache()
+		s.cache = newLocCache(s.locCap, s.locNodes, kind == kindLBLCR)
 	}
 	s.publishLocked(change{op: opInit})
 	return nil
@@ -271,12 +278,14 @@ func (s *Service) applyLocked(d *Dest, c DestConfig, add bool) {
 
 // Expire runs the lblc/lblcr cache collector, the kernel's periodic timer
 // handler (ip_vs_lblc_check_expire): the owner calls it every
-// ExpireInterval with the same clock as Flow.Now. Other schedulers ignore it.
+// ExpireInterval with the same clock as Flow.Now. It runs at most once per
+// ExpireInterval of that clock (the first call runs), so calling it more
+// often keeps the kernel's period. Other schedulers ignore it.
 func (s *Service) Expire(now time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.cache != nil {
-		s.cache.checkExpire(now, s.cfg.CacheExpiration, s.kind == kindLBLCR)
+		s.cache.checkExpire(now, s.cfg.CacheExpiration)
 	}
 }
 

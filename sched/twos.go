@@ -12,48 +12,75 @@ import (
 type twosAlgo struct{}
 
 func (twosAlgo) pick(s *Service, t *table, _ *Flow) *Dest {
-	fw := t.idx.(*fenwick)
-	total := fw.total.Load()
+	w := t.idx.(*twosIndex)
+	total := w.total.Load()
 	if total <= 0 {
 		return nil // no destination available
 	}
 	// Add 1 so that the random weights are inclusive of total.
-	n := uint64(total) + 1
-	r1, r2 := s.randBelow(n), s.randBelow(n)
-	i1, i2 := fw.lowerBound2(max(int64(r1), 1), max(int64(r2), 1))
-	if i1, i2 = fw.eligibleFrom(i1), fw.eligibleFrom(i2); i1 < 0 || i2 < 0 {
+	u1, u2 := s.randPair(uint64(total) + 1)
+	r1, r2 := max(int64(u1), 1), max(int64(u2), 1)
+	var i1, i2 int
+	if total == w.weight {
+		i1, i2 = w.guided(r1), w.guided(r2)
+	} else {
+		i1, i2 = w.lowerBound2(r1, r2)
+	}
+	if i1, i2 = w.eligibleFrom(i1), w.eligibleFrom(i2); i1 < 0 || i2 < 0 {
 		return nil
 	}
 	d1, d2 := t.dests[i1], t.dests[i2]
 	// The kernel compares in int: weight2*overhead1 > weight1*overhead2.
-	w1, w2 := int32(fw.leaf[i1].Load()), int32(fw.leaf[i2].Load())
+	w1, w2 := int32(w.leaf[i1].Load()), int32(w.leaf[i2].Load())
 	if w2*d1.overhead() > w1*d2.overhead() {
 		return d2
 	}
 	return d1
 }
 
-// eligibleFrom returns i, or under concurrent updates (when the sums are
-// momentarily off) the first eligible position from i on: never a dest
-// that may not be chosen. With r = 0 the kernel takes the first eligible
-// dest, which is where a search for 1 lands.
-func (fw *fenwick) eligibleFrom(i int) int {
-	for i >= 0 && i < fw.n && fw.leaf[i].Load() == 0 {
-		i++
+func (s *Service) rand64() uint64 {
+	if s.cfg.Rand == nil {
+		return rand.Uint64()
 	}
-	if i >= fw.n {
-		return -1
-	}
-	return i
+	return s.cfg.Rand()
 }
 
-// randBelow returns a uniform random number in [0, n).
-func (s *Service) randBelow(n uint64) uint64 {
-	if s.cfg.Rand == nil {
-		return rand.Uint64N(n)
+// randPair returns two independent uniform random numbers in [0, n), as
+// the kernel's two get_random_u32_below calls do. Below 2^32 both come from
+// one 64-bit draw, a 32-bit half each (Lemire's multiply-shift with its
+// rejection step, so exactly uniform); a rejected half draws again.
+func (s *Service) randPair(n uint64) (uint64, uint64) {
+	if n > 1<<32 {
+		return s.below64(n), s.below64(n)
 	}
-	// Lemire's multiply-shift, without the rejection step: its bias is
-	// below n/2^64.
-	hi, _ := bits.Mul64(s.cfg.Rand(), n)
+	if n == 1<<32 {
+		x := s.rand64()
+		return x >> 32, x & (1<<32 - 1)
+	}
+	x := s.rand64()
+	return s.below32(uint32(x>>32), uint32(n)), s.below32(uint32(x), uint32(n))
+}
+
+// below32 maps the uniform 32-bit x to a uniform number in [0, n).
+func (s *Service) below32(x, n uint32) uint64 {
+	m := uint64(x) * uint64(n)
+	if uint32(m) < n {
+		t := -n % n
+		for uint32(m) < t {
+			m = uint64(uint32(s.rand64())) * uint64(n)
+		}
+	}
+	return m >> 32
+}
+
+// below64 returns a uniform random number in [0, n).
+func (s *Service) below64(n uint64) uint64 {
+	hi, lo := bits.Mul64(s.rand64(), n)
+	if lo < n {
+		t := -n % n
+		for lo < t {
+			hi, lo = bits.Mul64(s.rand64(), n)
+		}
+	}
 	return hi
 }

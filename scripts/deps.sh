@@ -14,7 +14,9 @@ want=${1:-test}
 # (the kernel IPVS VM tests; scripts/ipvs-vm.sh fetches the guest's kernel).
 test_pkgs=(keepalived nginx curl wrk tshark tcpdump nftables iproute2 ethtool psmisc procps
   openssl dnsmasq-base opensmtpd iperf3 socat qemu-system-x86)
-demo_pkgs=(nginx curl iproute2 procps psmisc tcpdump tshark)
+# The demo's lab: nginx (real servers), nftables (ulvsd keeps its kernel
+# out of the virtual services' traffic with nft), iproute2 (namespaces).
+demo_pkgs=(nginx curl iproute2 procps psmisc tcpdump tshark nftables)
 bench_pkgs=(nginx curl wrk iperf3 netsniff-ng haproxy libnginx-mod-stream nftables iproute2 ethtool procps sysstat)
 
 case "$want" in

@@ -8,12 +8,13 @@ import (
 	"github.com/ulvs/ulvs/internal/topo/topotest"
 )
 
-// drMap maps the user's 001 DR pair onto the lab.
+// drMap maps the user's 001 DR pair onto the lab. The sorry server stays
+// the seed's own 127.0.0.1:80: a web server on each director, reached by
+// local delivery (IPVS's LOCALNODE).
 var drMap = []string{
 	"192.168.166.100", "198.18.0.100", // VIP
 	"192.168.166.129", "198.18.0.11", // rs1
 	"192.168.166.131", "198.18.0.12", // rs2
-	"127.0.0.1 80", "198.18.0.20 80", // sorry server: a node of its own
 }
 
 // TestSeedDRPair is the user's main scenario end to end: two directors
@@ -27,7 +28,10 @@ func TestSeedDRPair(t *testing.T) {
 	d2n := l.node("dir2", "198.18.0.3")
 	rs1 := l.drReal("rs1", "198.18.0.11", "198.18.0.100")
 	rs2 := l.drReal("rs2", "198.18.0.12", "198.18.0.100")
-	l.drReal("sorry", "198.18.0.20", "198.18.0.100")
+	// The sorry page on each director, listening on every address as a
+	// director's web server does.
+	l.nginx(d1n, "sorry")
+	l.nginx(d2n, "sorry")
 
 	d1 := l.ulvsd(d1n, seed(t, "001-lvs-dr-master.conf", drMap...))
 	d2 := l.ulvsd(d2n, seed(t, "001-lvs-dr-backup.conf", drMap...))
@@ -78,9 +82,13 @@ func TestSeedDRPair(t *testing.T) {
 		return curl(client, vip) == "rs2"
 	})
 
-	// Both real servers down: the sorry server answers.
+	// Both real servers down: the director's own sorry server answers,
+	// shown as Local in the table.
 	rs2.nginx.Kill()
 	topotest.Eventually(t, 13*time.Second, "the sorry server never answered", func() bool {
 		return curl(client, vip) == "sorry"
 	})
+	if tab := d2.mustAdm("-Ln"); !strings.Contains(tab, "  -> 127.0.0.1:80                 Local   1") {
+		t.Errorf("the sorry server is not listed as Local:\n%s", tab)
+	}
 }

@@ -200,6 +200,8 @@ func TestMetrics(t *testing.T) {
 		`ulvs_vrrp_state{iname="VI_1",intf="eth0",vrid="51"} 2`,
 		`ulvs_vrrp_become_master_total{iname="VI_1",intf="eth0",vrid="51"} 1`,
 		`ulvs_checker_up{real_server="[198.18.0.11]:80",service="[198.18.0.100]:tcp:80",target="[198.18.0.11]:80",type="TCP_CHECK"} 1`,
+		`ulvs_connection_table_capacity{table="connections"} 1.048576e+06`,
+		`ulvs_forward_dropped_packets_total{reason="table_full"} 0`,
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("metrics lack %q", want)
@@ -217,5 +219,62 @@ func TestMetrics(t *testing.T) {
 	}
 	if t.Failed() {
 		t.Logf("metrics:\n%s", out)
+	}
+}
+
+// TestRuntimeEditsUntilReload: edits in ipvsadm's syntax apply at once and
+// last until the next reload, which puts the configuration back, as with
+// keepalived and ipvsadm.
+func TestRuntimeEditsUntilReload(t *testing.T) {
+	t.Parallel()
+	l := newLab(t)
+	client := l.node("client", "198.18.0.1")
+	dn := l.node("dir", "198.18.0.2")
+	l.drReal("rs1", "198.18.0.11", "198.18.0.100")
+	l.drReal("rs2", "198.18.0.12", "198.18.0.100")
+	l.drReal("rs3", "198.18.0.13", "198.18.0.100")
+	topotest.Run(t, dn, "ip", "addr", "add", "198.18.0.100/32", "dev", "eth0")
+	d := l.ulvsd(dn, reloadConf(1, 1))
+	waitReals(t, d, "198.18.0.11:80", "198.18.0.12:80")
+	// The table without its connection counts, which traffic changes.
+	table := func() string {
+		var b strings.Builder
+		for _, line := range strings.Split(d.mustAdm("-Ln"), "\n") {
+			f := strings.Fields(line)
+			if len(f) == 6 && f[0] == "->" {
+				f = f[:4]
+			}
+			b.WriteString(strings.Join(f, " ") + "\n")
+		}
+		return b.String()
+	}
+	configured := table()
+
+	// Add rs3 by hand and quiesce rs1: only rs2 and rs3 take new requests.
+	d.mustAdm("-a", "-t", "198.18.0.100:80", "-r", "198.18.0.13:80", "-g", "-w", "1")
+	d.mustAdm("-e", "-t", "198.18.0.100:80", "-r", "198.18.0.11:80", "-g", "-w", "0")
+	got := tally(client, "http://198.18.0.100/", 6)
+	if got["rs2"] != 3 || got["rs3"] != 3 {
+		t.Errorf("after the edits, want rs2 and rs3 three times each, got %v", got)
+	}
+	// -Z zeroes the counters ulvsadm shows.
+	d.mustAdm("-Z")
+	if c := statsConnsService(d.mustAdm("-Ln", "--stats"), "TCP  198.18.0.100:80"); c != 0 {
+		t.Errorf("after -Z the service shows %d connections", c)
+	}
+	// A service added by hand, and a bad edit refused with ipvsadm's words.
+	d.mustAdm("-A", "-t", "198.18.0.100:8080", "-s", "rr")
+	if _, err := d.adm("-d", "-t", "198.18.0.100:80", "-r", "198.18.0.99:80"); err == nil {
+		t.Error("deleting a real server that does not exist was accepted")
+	}
+
+	// The reload puts the configuration back.
+	d.signal("HUP")
+	topotest.Eventually(t, 10*time.Second, "the reload did not replace the runtime edits", func() bool {
+		return table() == configured
+	})
+
+	if got := tally(client, "http://198.18.0.100/", 4); got["rs1"] != 2 || got["rs2"] != 2 {
+		t.Errorf("after the reload, want rs1 and rs2 twice each, got %v", got)
 	}
 }

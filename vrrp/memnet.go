@@ -85,11 +85,10 @@ type MemHost struct {
 	lan  *MemLAN
 	name string
 
-	mu     sync.Mutex
-	trs    []*memTransport
-	down   bool // the host's wire is cut
-	sys    memSys
-	closed bool
+	mu   sync.Mutex
+	trs  []*memTransport
+	down bool // the host's wire is cut
+	sys  memSys
 }
 
 var _ Network = (*MemHost)(nil)

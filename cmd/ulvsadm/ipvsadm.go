@@ -157,6 +157,7 @@ func ipvsadm(ctx context.Context, o *ipvsOpts, fs *pflag.FlagSet, w io.Writer) e
 	} else if given {
 		s := findService(t, svc)
 		if s == nil {
+			//lint:ignore ST1005 ipvsadm's own words, which scripts match
 			return errors.New("No such service")
 		}
 		if o.jsonOut {

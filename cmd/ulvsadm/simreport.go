@@ -92,7 +92,7 @@ func writeJSON(w io.Writer, c *simConfig, r *simResult) error {
 		})
 	}
 	for _, d := range r.svc.Dests() {
-		doc.KernelOrder = append(doc.KernelOrder, fmt.Sprintf("%s", d))
+		doc.KernelOrder = append(doc.KernelOrder, d.String())
 	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")

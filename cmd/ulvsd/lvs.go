@@ -103,7 +103,8 @@ func (l *lvs) apply(svcs []*lvsService) []error {
 		}
 	}
 	l.byName = byName
-	// Real servers health did not put there (ulvsadm -a) go.
+	// Real servers health did not put there (ulvsadm -a) go; those it did
+	// get back the weight and settings health gave them (ulvsadm -e).
 	for _, st := range l.be.Services() {
 		s := owner[st.Config.Key]
 		if s == nil {
@@ -111,14 +112,27 @@ func (l *lvs) apply(svcs []*lvsService) []error {
 		}
 		for _, r := range st.Reals {
 			ap := netip.AddrPortFrom(r.Config.Addr, r.Config.Port)
-			if _, ok := l.managed[s.name][ap]; !ok {
+			w, ok := l.managed[s.name][ap]
+			if !ok {
 				if err := l.be.DeleteReal(st.Config.Key, ap); err != nil && !errors.Is(err, forward.ErrNotFound) {
 					errs = append(errs, err)
+				}
+				continue
+			}
+			want := s.realConfig(health.Dest{Addr: ap, Weight: int64(w)})
+			if !sameReal(r.Config, want) {
+				if err := l.be.UpdateReal(st.Config.Key, want); err != nil {
+					errs = append(errs, fmt.Errorf("%s %s: %w", st.Config.Key, ap, err))
 				}
 			}
 		}
 	}
 	return errs
+}
+
+func sameReal(a, b forward.RealConfig) bool {
+	return a.Weight == b.Weight && a.UThreshold == b.UThreshold && a.LThreshold == b.LThreshold &&
+		(!b.MethodSet || a.Method == b.Method)
 }
 
 func sameService(a, b forward.ServiceConfig) bool {
@@ -237,7 +251,8 @@ func minus(a, b forward.Stats) ctl.Stats {
 		InBytes: sub(a.InBytes, b.InBytes), OutBytes: sub(a.OutBytes, b.OutBytes)}
 }
 
-var methodWords = map[forward.Method]string{forward.NAT: "Masq", forward.DR: "Route", forward.TUN: "Tunnel"}
+var methodWords = map[forward.Method]string{forward.NAT: "Masq", forward.DR: "Route", forward.TUN: "Tunnel",
+	forward.Local: "Local"}
 
 var protoWords = map[uint8]string{forward.TCP: "TCP", forward.UDP: "UDP", forward.SCTP: "SCTP"}
 
@@ -381,7 +396,7 @@ func realFromSpec(d *ctl.DestSpec) (forward.RealConfig, error) {
 		UThreshold: d.UThreshold, LThreshold: d.LThreshold}
 	if d.Method != "" {
 		for m, w := range methodWords {
-			if w == d.Method {
+			if w == d.Method && m != forward.Local {
 				rc.Method, rc.MethodSet = m, true
 			}
 		}

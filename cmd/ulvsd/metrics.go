@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.uber.org/zap"
 
+	"github.com/ulvs/ulvs/forward"
 	"github.com/ulvs/ulvs/internal/ctl"
 )
 
@@ -73,10 +74,16 @@ var (
 		[]string{"service", "real_server", "direction"}, nil)
 	mRSBytes = prometheus.NewDesc("ulvs_real_server_bytes_total", "Bytes of the real server, by direction.",
 		[]string{"service", "real_server", "direction"}, nil)
-	mConnEntries = prometheus.NewDesc("ulvs_connection_table_entries", "Entries in the connection table (templates included).",
-		nil, nil)
-	mConnCapacity = prometheus.NewDesc("ulvs_connection_table_capacity", "Size of the connection table.", nil, nil)
-	mReloads      = prometheus.NewDesc("ulvs_reloads_total", "Configuration reloads applied.", nil, nil)
+	mConnEntries = prometheus.NewDesc("ulvs_connection_table_entries", "Entries in the userspace tables.",
+		[]string{"table"}, nil)
+	mConnCapacity = prometheus.NewDesc("ulvs_connection_table_capacity", "Size of the userspace tables.",
+		[]string{"table"}, nil)
+	mConnEvents = prometheus.NewDesc("ulvs_connection_table_events_total",
+		"Entries inserted, expired, evicted (to make room) and refused (table full), by table.",
+		[]string{"table", "event"}, nil)
+	mDrops = prometheus.NewDesc("ulvs_forward_dropped_packets_total", "Packets the userspace forwarder dropped, by reason.",
+		[]string{"reason"}, nil)
+	mReloads = prometheus.NewDesc("ulvs_reloads_total", "Configuration reloads applied.", nil, nil)
 )
 
 func init() {
@@ -91,7 +98,7 @@ type collector struct{ d *daemon }
 func (c collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{mVRRPState, mVRRPPriority, mVRRPEffPriority, mCheckerUp, mCheckerLatency,
 		mCheckerFailures, mSvcConns, mSvcPackets, mSvcBytes, mSvcEnabled, mRSConns, mRSActive, mRSInactive, mRSWeight,
-		mRSPackets, mRSBytes, mConnEntries, mConnCapacity, mReloads} {
+		mRSPackets, mRSBytes, mConnEntries, mConnCapacity, mConnEvents, mDrops, mReloads} {
 		ch <- d
 	}
 	for _, d := range mVRRPCounters {
@@ -166,8 +173,23 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 				counter(mRSBytes, r.Stats.OutBytes, name, rs, "out")
 			}
 		}
-		gauge(mConnEntries, float64(len(c.d.lvs.conns())))
-		gauge(mConnCapacity, float64(t.Size))
+	}
+	if tc, ok := c.d.be.(forward.TableCounter); ok {
+		tabs := tc.Tables()
+		for _, x := range []struct {
+			name string
+			st   forward.TableStats
+		}{{"connections", tabs.Conns}, {"templates", tabs.Templates}} {
+			gauge(mConnEntries, float64(x.st.Entries), x.name)
+			gauge(mConnCapacity, float64(x.st.Capacity), x.name)
+			counter(mConnEvents, x.st.Inserted, x.name, "inserted")
+			counter(mConnEvents, x.st.Expired, x.name, "expired")
+			counter(mConnEvents, x.st.Evicted, x.name, "evicted")
+			counter(mConnEvents, x.st.Refused, x.name, "refused")
+		}
+	}
+	if dc, ok := c.d.be.(forward.DropCounter); ok {
+		dc.Drops().Each(func(reason string, n uint64) { counter(mDrops, n, reason) })
 	}
 	c.d.mu.Lock()
 	reloads := c.d.reloads

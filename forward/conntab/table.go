@@ -192,20 +192,31 @@ func (e *Entry) reset() {
 	e.nctl.Store(0)
 }
 
-// evictLocked frees one evictable entry found in the buckets from h's on.
+// evictLocked frees one evictable entry found in the buckets from h's on:
+// the one whose timer runs out first. New entries sit at the head of their
+// bucket, so taking the first evictable one would drop the newest half-open
+// connection first — under a SYN flood, a real client's between its SYN and
+// its ACK. The entry closest to expiry is, among half-open connections, the
+// oldest.
 func (s *Shard) evictLocked(h uint64) bool {
+	var best uint32
+	var bestE *Entry
 	for k := range uint64(earlyDropScan) {
 		for i := s.buckets[(h+k)&s.bmask]; i != 0; {
 			e := s.entry(i)
-			if e.Flags&FlagUnhashed == 0 && s.t.evictable(e) {
-				s.removeLocked(i, e)
-				s.evicted.Add(1)
-				return true
+			if e.Flags&FlagUnhashed == 0 && s.t.evictable(e) &&
+				(bestE == nil || int32(e.Expires-bestE.Expires) < 0) {
+				best, bestE = i, e
 			}
 			i = e.hnext
 		}
 	}
-	return false
+	if bestE == nil {
+		return false
+	}
+	s.removeLocked(best, bestE)
+	s.evicted.Add(1)
+	return true
 }
 
 // UnhashLocked removes e from lookup; it stays allocated until its timer,
@@ -298,6 +309,9 @@ func (t *Table) Stats() Stats {
 	}
 	return st
 }
+
+// Max returns the most entries the table holds.
+func (t *Table) Max() int { return int(t.max) }
 
 // Len returns the number of entries.
 func (t *Table) Len() int { return t.Stats().Entries }

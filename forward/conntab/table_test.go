@@ -159,6 +159,55 @@ func TestBoundedWithEarlyDrop(t *testing.T) {
 	}
 }
 
+// TestEarlyDropTakesTheOldest: when the table is full, the evicted entry is
+// the one closest to expiry among the buckets the scan looks at, so a real
+// client's new half-open connection (the latest to expire) is not taken
+// before the flood's older ones.
+func TestEarlyDropTakesTheOldest(t *testing.T) {
+	t.Parallel()
+	for round := range 50 {
+		tb := New(Config{Max: 32, Shards: 1})
+		c := v4(198, 18, 2, byte(round))
+		keys := map[uint16]uint32{} // port → expiry
+		for p := range uint16(32) {
+			exp := 100 + uint32(p)*7%32 // expiries in shuffled order
+			e, _ := insert(t, tb, c, p+1, exp)
+			e.State = TCPSynRecv
+			keys[p+1] = exp
+		}
+		newPort := uint16(1000)
+		h := tb.Hash(6, &c, newPort)
+		if e, _ := insert(t, tb, c, newPort, 500); e == nil {
+			t.Fatal("insert refused with evictable entries")
+		}
+		s := tb.Shard(h)
+		scanned := func(port uint16) bool {
+			b := tb.Hash(6, &c, port) & s.bmask
+			for k := range uint64(earlyDropScan) {
+				if (h+k)&s.bmask == b {
+					return true
+				}
+			}
+			return false
+		}
+		var gone []uint16
+		for p, exp := range keys {
+			if !find(tb, Key{Proto: 6, CAddr: c, CPort: p, Addr: v4(198, 18, 0, 100), Port: 80}) {
+				gone = append(gone, p)
+				for q, qexp := range keys {
+					if q != p && scanned(q) && qexp < exp {
+						t.Fatalf("round %d: evicted port %d (expires %d) while port %d in a scanned bucket expires at %d",
+							round, p, exp, q, qexp)
+					}
+				}
+			}
+		}
+		if len(gone) != 1 {
+			t.Fatalf("round %d: %d entries evicted, want 1", round, len(gone))
+		}
+	}
+}
+
 func TestUnhashedTemplateKeepsItsTimer(t *testing.T) {
 	t.Parallel()
 	tb := New(Config{Max: 100, Shards: 1})

@@ -132,3 +132,31 @@ func SCTPChecksum(b []byte) uint32 {
 	c = crc32.Update(c, castagnoli, zero[:])
 	return crc32.Update(c, castagnoli, b[12:])
 }
+
+// HeaderValid reports whether an IPv4 header's checksum verifies (IPv6
+// has none: always true). The kernel drops an IPv4 packet whose header
+// does not verify before anything else sees it (ip_rcv_core).
+func (p *Packet) HeaderValid() bool {
+	if p.Family != 4 {
+		return true
+	}
+	ihl := int(p.B[p.L3]&0x0f) * 4
+	return Fold(Sum(p.B[p.L3:p.L3+ihl], 0)) == 0xffff
+}
+
+// ChecksumValid reports whether the transport checksum (TCP, UDP, ICMP or
+// ICMPv6) verifies over the whole packet. A fragment, a truncated packet,
+// or one without such a checksum (SCTP, unknown protocols) reports true: it
+// cannot be judged here. An IPv4 UDP checksum of zero means none.
+func (p *Packet) ChecksumValid() bool {
+	at := p.L4Checksum()
+	if at < 0 || p.Flags&(FlagFragment|FlagTruncated) != 0 || at+2 > p.End {
+		return true
+	}
+	got := binary.BigEndian.Uint16(p.B[at:])
+	if p.Proto == ProtoUDP && p.Family == 4 && got == 0 {
+		return true
+	}
+	want, ok := p.TransportChecksum()
+	return !ok || got == want
+}

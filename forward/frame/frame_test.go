@@ -457,3 +457,97 @@ func TestSegmenter(t *testing.T) {
 		}
 	}
 }
+
+func TestChecksumValidity(t *testing.T) {
+	t.Parallel()
+	judged := 0
+	for i, b := range captured(t) {
+		var p Packet
+		p.Decode(bytes.Clone(b))
+		if !p.OK() {
+			continue
+		}
+		p.FixChecksums()
+		if !p.HeaderValid() || !p.ChecksumValid() {
+			t.Fatalf("frame %d: complete checksums judged invalid", i)
+		}
+		if p.Family == 4 {
+			p.B[p.L3+10] ^= 0x40
+			if p.HeaderValid() {
+				t.Errorf("frame %d: corrupt IPv4 header checksum judged valid", i)
+			}
+			p.B[p.L3+10] ^= 0x40
+		}
+		if at := p.L4Checksum(); at >= 0 && p.Flags&(FlagFragment|FlagTruncated) == 0 && at+2 <= p.End {
+			p.B[at] ^= 0x40
+			if p.ChecksumValid() {
+				t.Errorf("frame %d: corrupt protocol %d checksum judged valid", i, p.Proto)
+			}
+			judged++
+		}
+	}
+	if judged == 0 {
+		t.Fatal("no captured frame with a transport checksum")
+	}
+}
+
+func TestFragmentsReassemble(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name    string
+		mtu     int
+		payload int
+		ownOff  uint16 // the packet's own fragment field
+	}{
+		{"three fragments", 1500, 4000, 0},
+		{"exact multiple", 1500, 2960, 0},
+		{"one byte over", 1500, 1481, 0},
+		{"small MTU", 576, 3000, 0},
+		{"packet that is itself a middle fragment", 1500, 2000, 0x2000 | 100},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			h := make([]byte, EthLen+IPv4Len)
+			binary.BigEndian.PutUint16(h[12:], EtherTypeIPv4)
+			ip := h[EthLen:]
+			ip[0], ip[8], ip[9] = 0x45, 64, ProtoIPIP
+			binary.BigEndian.PutUint16(ip[4:], 0xbeef)
+			binary.BigEndian.PutUint16(ip[6:], tt.ownOff)
+			copy(ip[12:], []byte{198, 18, 0, 2, 198, 18, 0, 11})
+			payload := make([]byte, tt.payload)
+			for i := range payload {
+				payload[i] = byte(i*31 + 7)
+			}
+			step := FragmentPayload(tt.mtu, IPv4Len)
+			got := make([]byte, tt.payload)
+			out := make([]byte, 64)
+			var last bool
+			for off := 0; off < len(payload); off += step {
+				n := min(step, len(payload)-off)
+				k := PutFragmentHeader(out, h, EthLen, len(payload), off, n)
+				f := append(append([]byte{}, out[:k]...), payload[off:off+n]...)
+				var p Packet
+				p.Decode(f)
+				if !p.OK() || p.IPLen() > tt.mtu || !p.HeaderValid() {
+					t.Fatalf("fragment at %d: ok %v, %d bytes (MTU %d), header valid %v", off, p.OK(), p.IPLen(), tt.mtu, p.HeaderValid())
+				}
+				fo := binary.BigEndian.Uint16(f[EthLen+6:])
+				at := int(fo&0x1fff)*8 - int(tt.ownOff&0x1fff)*8
+				if at != off || binary.BigEndian.Uint16(f[EthLen+4:]) != 0xbeef {
+					t.Fatalf("fragment at %d says offset %d, id %#x", off, at, binary.BigEndian.Uint16(f[EthLen+4:]))
+				}
+				copy(got[at:], f[EthLen+IPv4Len:])
+				last = fo&0x2000 == 0
+				if more := off+n < len(payload); more == last && tt.ownOff&0x2000 == 0 {
+					t.Fatalf("fragment at %d: MF %v, more follow %v", off, !last, more)
+				}
+			}
+			if tt.ownOff&0x2000 != 0 && last {
+				t.Fatal("a middle fragment's last piece lost MF")
+			}
+			if !bytes.Equal(got, payload) {
+				t.Fatal("reassembled payload differs")
+			}
+		})
+	}
+}

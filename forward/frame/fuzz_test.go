@@ -22,9 +22,14 @@ func FuzzDecode(f *testing.F) {
 		if !p.OK() {
 			return
 		}
+		p.HeaderValid()
+		p.ChecksumValid()
 		b2 := bytes.Clone(b)
 		q.Decode(b2)
 		q.FixChecksums()
+		if !q.HeaderValid() || !q.ChecksumValid() {
+			t.Fatal("checksums just recomputed do not verify")
+		}
 		r.Decode(b2)
 		if diff := cmp.Diff(q, r, cmpopts.IgnoreFields(Packet{}, "B")); diff != "" {
 			t.Fatalf("decode not a fixed point (-first +second):\n%s", diff)
@@ -51,5 +56,12 @@ func FuzzDecode(f *testing.F) {
 		}
 		var e [MaxICMPError]byte
 		PutICMPError(e[:], &q, ICMPFragNeeded, 1400, q.DstIP(), q.SrcMAC(), q.DstMAC())
+		if q.Family == 4 {
+			hl := q.L3 + int(q.B[q.L3]&0x0f)*4
+			out := make([]byte, hl)
+			for off, step := 0, FragmentPayload(576, hl-q.L3); off < q.End-hl; off += step {
+				PutFragmentHeader(out, q.B[:hl], q.L3, q.End-hl, off, min(step, q.End-hl-off))
+			}
+		}
 	})
 }

@@ -21,7 +21,7 @@ func TestSyncInstallsAndCloseRemoves(t *testing.T) {
 	var g *Guard
 	var err error
 	topotest.InNS(t, n, func() {
-		if g, err = New(Config{Table: "ulvstest"}); err != nil {
+		if g, err = New(Config{Table: "ulvstest", Interfaces: []string{"eth0"}}); err != nil {
 			return
 		}
 		if err = g.Sync([]Tuple{{Addr: netip.MustParseAddr("198.18.40.100"), Proto: 6, Port: 80}}, nil); err != nil {
@@ -29,12 +29,20 @@ func TestSyncInstallsAndCloseRemoves(t *testing.T) {
 		}
 		err = g.Sync([]Tuple{{Addr: netip.MustParseAddr("198.18.40.100"), Proto: 17, Port: 53}},
 			[]Tuple{{Addr: netip.MustParseAddr("198.18.40.11"), Proto: 17, Port: 53}})
+		if err != nil {
+			return
+		}
+		err = g.SetLocal(Local{Device: "ulvs-local", Maps: []PortMap{
+			{Addr: netip.MustParseAddr("198.18.40.100"), Proto: 17, Port: 53, ToPort: 5353},
+			{Addr: netip.MustParseAddr("2001:db8::100"), Proto: 132, ToPort: 9}}})
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	rs := list()
-	for _, want := range []string{"table inet ulvstest", "udp dport 53 drop", "fib daddr type != local drop"} {
+	for _, want := range []string{"table inet ulvstest", "udp dport 53 drop", "fib daddr type != local drop",
+		`iifname != "eth0" return`, "dnat ip to 198.18.40.100:5353", "dnat ip6 to [2001:db8::100]:9",
+		`iifname "ulvs-local" fib daddr type != local drop`} {
 		if !strings.Contains(rs, want) {
 			t.Errorf("ruleset lacks %q:\n%s", want, rs)
 		}

@@ -25,6 +25,9 @@ type NginxConfig struct {
 	// LimitRate, if not empty, is nginx's limit_rate (e.g. "200k"), to make
 	// long transfers.
 	LimitRate string
+	// Detached starts nginx with StartDetached (its log in Dir/nginx.log):
+	// it outlives the caller and the topology's Close leaves it running.
+	Detached bool
 }
 
 // StartNginx starts Debian's nginx in the node, in the foreground, and waits
@@ -96,7 +99,13 @@ http {
 	if err := os.WriteFile(confPath, []byte(conf), 0o644); err != nil {
 		return nil, fmt.Errorf("topo: nginx: %w", err)
 	}
-	p, err := n.Start(cfg.Dir, "nginx", "-c", confPath, "-p", cfg.Dir)
+	var p *Proc
+	var err error
+	if cfg.Detached {
+		p, err = n.StartDetached(filepath.Join(cfg.Dir, "nginx.log"), "nginx", "-c", confPath, "-p", cfg.Dir)
+	} else {
+		p, err = n.Start(cfg.Dir, "nginx", "-c", confPath, "-p", cfg.Dir)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -166,6 +166,30 @@ func (t *Topology) AddNode(name string, cfg NodeConfig) (*Node, error) {
 	return n, nil
 }
 
+// Open returns the topology with the given prefix as an earlier process
+// left it, creating and removing nothing: how a later command (a lab's
+// status, fail or down) reaches namespaces that `up` made. Register its
+// nodes with Adopt.
+func Open(prefix string) (*Topology, error) {
+	if prefix == "" || strings.ContainsAny(prefix, "/ ") {
+		return nil, fmt.Errorf("topo: bad prefix %q", prefix)
+	}
+	return &Topology{Prefix: prefix, Switch: prefix + "sw"}, nil
+}
+
+// Adopt registers a node that an earlier AddNode made (with the same name
+// and config), running nothing. port is the node's Port as AddNode set it.
+func (t *Topology) Adopt(name string, cfg NodeConfig, port string) *Node {
+	if cfg.Iface == "" {
+		cfg.Iface = "eth0"
+	}
+	n := &Node{T: t, Name: name, NS: t.Prefix + name, Iface: cfg.Iface, Addrs: cfg.Addrs, Port: port}
+	t.mu.Lock()
+	t.nodes = append(t.nodes, n)
+	t.mu.Unlock()
+	return n
+}
+
 // Nodes returns the nodes in creation order.
 func (t *Topology) Nodes() []*Node {
 	t.mu.Lock()
@@ -262,19 +286,44 @@ func (n *Node) Start(logDir, name string, args ...string) (*Proc, error) {
 		return nil, fmt.Errorf("topo: %w", err)
 	}
 	defer f.Close()
+	p, err := n.start(f, logPath, &syscall.SysProcAttr{Setpgid: true}, name, args)
+	if err != nil {
+		return nil, err
+	}
+	n.T.mu.Lock()
+	n.T.procs = append(n.T.procs, p)
+	n.T.mu.Unlock()
+	return p, nil
+}
+
+// StartDetached starts a long-lived process in the node that outlives the
+// caller, as a daemon would run: in a session of its own (so it leads its
+// own process group and has no controlling terminal), with standard input
+// from /dev/null and its output appended to logPath. The topology does not
+// track it and Close does not stop it; Proc's methods still work while the
+// caller runs, and Cleanup removes it with its namespace.
+func (n *Node) StartDetached(logPath, name string, args ...string) (*Proc, error) {
+	f, err := os.OpenFile(logPath, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("topo: %w", err)
+	}
+	defer f.Close()
+	return n.start(f, logPath, &syscall.SysProcAttr{Setsid: true}, name, args)
+}
+
+func (n *Node) start(out *os.File, logPath string, attr *syscall.SysProcAttr, name string, args []string) (*Proc, error) {
 	n.T.logf("ip netns exec %s %s %s &", n.NS, name, strings.Join(args, " "))
 	argv := append([]string{"netns", "exec", n.NS, name}, args...)
+	// ip netns exec enters the namespace and execs name: the process keeps
+	// the pid started here.
 	cmd := exec.Command("ip", argv...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Stdout, cmd.Stderr = f, f
+	cmd.SysProcAttr = attr
+	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("topo: %s: start %s: %w", n.Name, name, err)
 	}
 	p := &Proc{Node: n, Cmd: cmd, LogPath: logPath, done: make(chan struct{})}
 	go func() { p.waitErr = cmd.Wait(); close(p.done) }()
-	n.T.mu.Lock()
-	n.T.procs = append(n.T.procs, p)
-	n.T.mu.Unlock()
 	return p, nil
 }
 
@@ -358,6 +407,13 @@ func Cleanup(prefix string) error {
 	if err != nil {
 		return err
 	}
+	return RemoveNamespaces(names...)
+}
+
+// RemoveNamespaces kills the processes inside each named namespace, then
+// deletes the namespaces (which deletes their links). Names that do not
+// exist are an error.
+func RemoveNamespaces(names ...string) error {
 	var errs []error
 	for _, ns := range names {
 		killNamespace(ns)
