@@ -80,7 +80,7 @@ func (d *daemon) startForwarding(cfg *conf.Config) error {
 	if len(cfg.VirtualServers) == 0 {
 		return nil
 	}
-	be, size, err := newBackend(d.o, d.log)
+	be, size, err := newBackend(d.o, cfg.Global.LVSFlush, d.log)
 	if err != nil {
 		return err
 	}
@@ -109,7 +109,7 @@ func (d *daemon) startForwarding(cfg *conf.Config) error {
 
 // newBackend opens the data path: the userspace forwarder on the
 // interfaces given (or every interface that is up), or kernel IPVS.
-func newBackend(o *options, log *zap.Logger) (forward.Backend, int, error) {
+func newBackend(o *options, flush bool, log *zap.Logger) (forward.Backend, int, error) {
 	switch o.backend {
 	case forward.BackendUserspace, "":
 		ifaces := o.interfaces
@@ -128,7 +128,7 @@ func newBackend(o *options, log *zap.Logger) (forward.Backend, int, error) {
 		log.Info("forwarding", zap.String("backend", forward.BackendUserspace), zap.Strings("interfaces", ifaces))
 		return be, size, nil
 	case forward.BackendIPVS:
-		be, err := newIPVSBackend(log.Named("ipvs"))
+		be, err := newIPVSBackend(o, flush, log.Named("ipvs"))
 		if err != nil {
 			return nil, 0, err
 		}
@@ -389,9 +389,8 @@ func (d *daemon) stop() {
 		}
 	}
 	if d.be != nil {
-		if d.o.dontRelIPVS && d.o.backend == forward.BackendIPVS {
-			d.log.Info("leaving the IPVS services in the kernel (-I)")
-		} else if err := d.be.Close(); err != nil {
+		// The IPVS backend leaves its services in the kernel under -I.
+		if err := d.be.Close(); err != nil {
 			d.log.Warn("data path stopped with an error", zap.Error(err))
 		}
 	}
