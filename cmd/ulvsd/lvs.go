@@ -12,6 +12,7 @@ import (
 	"github.com/ulvs/ulvs/forward"
 	"github.com/ulvs/ulvs/health"
 	"github.com/ulvs/ulvs/internal/ctl"
+	"github.com/ulvs/ulvs/internal/ipvsfmt"
 )
 
 // lvs connects health's pool decisions and ulvsadm's edits to a forward
@@ -251,47 +252,22 @@ func minus(a, b forward.Stats) ctl.Stats {
 		InBytes: sub(a.InBytes, b.InBytes), OutBytes: sub(a.OutBytes, b.OutBytes)}
 }
 
-var methodWords = map[forward.Method]string{forward.NAT: "Masq", forward.DR: "Route", forward.TUN: "Tunnel",
-	forward.Local: "Local"}
+var methodWords = ipvsfmt.MethodWords
 
 var protoWords = map[uint8]string{forward.TCP: "TCP", forward.UDP: "UDP", forward.SCTP: "SCTP"}
 
-// view is the table as ulvsadm -Ln reads it.
+// view is the table as ulvsadm -Ln reads it, counters counted from the
+// last -Z.
 func (l *lvs) view(backend string) *ctl.IPVS {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	t := &ctl.IPVS{Version: "1.2.1", Size: l.size, Backend: backend}
 	for _, st := range l.be.Services() {
-		c := st.Config
-		v6 := c.Key.Addr.Is6() && !c.Key.Addr.Is4In6()
-		s := ctl.Service{Proto: protoWords[c.Key.Proto], Addr: c.Key.Addr, Port: c.Key.Port, FWMark: c.Key.FWMark,
-			IPv6: v6, Sched: c.Scheduler, Flags: c.SchedFlags, Enabled: st.Enabled}
-		if c.Key.FWMark != 0 {
-			s.Proto, s.Addr, s.Port = "", netip.Addr{}, 0
-		}
-		if c.Persistence > 0 {
-			s.Flags |= ctl.FlagPersistent
-			s.Timeout = uint32(c.Persistence.Seconds())
-		}
-		if c.OnePacket {
-			s.Flags |= ctl.FlagOnePacket
-		}
-		s.Netmask = c.Granularity
-		if s.Netmask == 0 {
-			s.Netmask = 32
-			if v6 {
-				s.Netmask = 128
-			}
-		}
-		b := l.base[c.Key]
+		s := ipvsfmt.Service(st)
+		b := l.base[st.Config.Key]
 		s.Stats = minus(st.Stats, b.svc)
-		s.Rates = ctl.Rates(st.Rates)
-		for _, r := range st.Reals {
-			ap := netip.AddrPortFrom(r.Config.Addr, r.Config.Port)
-			s.Dests = append(s.Dests, ctl.Dest{Addr: r.Config.Addr, Port: r.Config.Port, Method: methodWords[r.Method],
-				Weight: int(r.Config.Weight), UThreshold: r.Config.UThreshold, LThreshold: r.Config.LThreshold,
-				Active: uint32(r.ActiveConns), Inactive: uint32(r.InactiveConns), Persistent: uint32(r.PersistConns),
-				Stats: minus(r.Stats, b.reals[ap]), Rates: ctl.Rates(r.Rates)})
+		for i, r := range st.Reals {
+			s.Dests[i].Stats = minus(r.Stats, b.reals[netip.AddrPortFrom(r.Config.Addr, r.Config.Port)])
 		}
 		t.Services = append(t.Services, s)
 	}

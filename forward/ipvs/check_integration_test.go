@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
@@ -12,6 +13,8 @@ import (
 
 	"github.com/ulvs/ulvs/forward"
 	"github.com/ulvs/ulvs/forward/ipvs/internal/kview"
+	"github.com/ulvs/ulvs/internal/ctl"
+	"github.com/ulvs/ulvs/internal/ipvsfmt"
 )
 
 var addrs = cmpopts.EquateComparable(netip.Addr{}, netip.AddrPort{})
@@ -130,6 +133,34 @@ func (l *lab) tableDiff() string {
 		if d := cmp.Diff(want, got, addrs); d != "" {
 			return fmt.Sprintf("ipvsadm -Ln %s (-backend +kernel):\n%s\n%s", v.args, d, out)
 		}
+		// ulvsadm prints the backend's view of the same table exactly as the
+		// guest's ipvsadm 1.31 prints the kernel's, byte for byte.
+		if d := ulvsadmDiff(out, st, v.args); d != "" {
+			return d
+		}
+	}
+	return ""
+}
+
+// ulvsadmDiff renders the backend's services with ulvsadm's formatter and
+// compares the text with ipvsadm's listing.
+func ulvsadmDiff(ipvsadm string, st []forward.ServiceStatus, args string) string {
+	formats := map[string]ipvsfmt.Format{"": ipvsfmt.Numeric, "--thresholds": ipvsfmt.Numeric | ipvsfmt.Thresholds,
+		"--persistent-conn": ipvsfmt.Numeric | ipvsfmt.PersistentConn,
+		"--stats --exact":   ipvsfmt.Numeric | ipvsfmt.Stats | ipvsfmt.Exact}
+	var size int
+	fmt.Sscanf(ipvsadm, "IP Virtual Server version 1.2.1 (size=%d)", &size)
+	t := &ctl.IPVS{Version: "1.2.1", Size: size}
+	for _, s := range st {
+		if s.Enabled { // the kernel holds only the services of VIPs held
+			t.Services = append(t.Services, ipvsfmt.Service(s))
+		}
+	}
+	var b strings.Builder
+	ipvsfmt.Table(&b, t, formats[args])
+	if b.String() != ipvsadm {
+		return fmt.Sprintf("ulvsadm -Ln %s differs from ipvsadm's text (-ipvsadm +ulvsadm):\n%s", args,
+			cmp.Diff(ipvsadm, b.String()))
 	}
 	return ""
 }
