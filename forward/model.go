@@ -31,6 +31,9 @@ type real struct {
 	addr   [16]byte
 	ab     []byte // wire bytes of addr
 	hop    atomic.Pointer[hop]
+	// asked is set while a resolution of hop is queued, so that a flood
+	// of packets to an unresolved real server queues it once.
+	asked  atomic.Bool
 	stats  counterSet
 	est    estimator
 	// removed is set (under the control lock) when the real server left

@@ -16,6 +16,9 @@ var ErrClosed = errors.New("ring: closed")
 const (
 	v2HdrLen = 32 // TPACKET_ALIGN(sizeof(struct tpacket2_hdr))
 	v3HdrLen = 48 // TPACKET_ALIGN(sizeof(struct tpacket3_hdr))
+	// copyBuffers bounds the queued large frames one Recv hands out; the
+	// rest wait for the next Recv.
+	copyBuffers = 8
 )
 
 // Ring is one AF_PACKET receive ring. Recv, Release and Close belong to one
@@ -38,6 +41,12 @@ type Ring struct {
 	handed  int // V2: frames handed out and not yet released
 	holding bool
 
+	// V2: buffers for frames that came through the socket queue
+	// (TP_STATUS_COPY), and how many the frames handed out use.
+	copies    [][]byte
+	copied    int
+	copyFails atomic.Uint64
+
 	pfd    [2]unix.PollFd
 	closed atomic.Bool
 }
@@ -58,16 +67,23 @@ func Open(cfg Config) (*Ring, error) {
 		cfg.Blocks = 8
 	}
 	if cfg.FrameSize == 0 {
-		cfg.FrameSize = 68 << 10
+		cfg.FrameSize = FrameSizeFor(1500)
 	}
 	if cfg.Frames == 0 {
-		cfg.Frames = 256
+		cfg.Frames = 8192
+	}
+	if cfg.CopyBuffer == 0 {
+		cfg.CopyBuffer = 4 << 20
 	}
 	if cfg.BlockTimeout == 0 {
 		cfg.BlockTimeout = time.Millisecond
 	}
 	cfg.BlockSize = roundUp(cfg.BlockSize, page)
-	cfg.FrameSize = roundUp(cfg.FrameSize, page)
+	// V2: power-of-two frames in blocks of at least 64 KiB (one
+	// power-of-two allocation each, nothing wasted), whole blocks.
+	cfg.FrameSize = pow2(max(cfg.FrameSize, 2048))
+	v2Block := max(cfg.FrameSize, 64<<10, page)
+	cfg.Frames = roundUp(cfg.Frames, v2Block/cfg.FrameSize)
 
 	fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
@@ -112,13 +128,26 @@ func Open(cfg Config) (*Ring, error) {
 		r.blockSize, r.blocks = cfg.BlockSize, cfg.Blocks
 		size = cfg.BlockSize * cfg.Blocks
 	} else {
-		req := unix.TpacketReq{Block_size: uint32(cfg.FrameSize), Block_nr: uint32(cfg.Frames),
+		// A frame larger than a ring frame is queued whole on the socket
+		// (its ring frame says TP_STATUS_COPY) while the socket's receive
+		// buffer has room.
+		if err := unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_COPY_THRESH, 1); err != nil {
+			return fail("PACKET_COPY_THRESH", err)
+		}
+		if unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, cfg.CopyBuffer) != nil {
+			_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, cfg.CopyBuffer)
+		}
+		req := unix.TpacketReq{Block_size: uint32(v2Block), Block_nr: uint32(cfg.Frames * cfg.FrameSize / v2Block),
 			Frame_size: uint32(cfg.FrameSize), Frame_nr: uint32(cfg.Frames)}
 		if err := unix.SetsockoptTpacketReq(fd, unix.SOL_PACKET, unix.PACKET_RX_RING, &req); err != nil {
 			return fail("PACKET_RX_RING", err)
 		}
 		r.frameSize, r.frames = cfg.FrameSize, cfg.Frames
 		size = cfg.FrameSize * cfg.Frames
+		r.copies = make([][]byte, copyBuffers)
+		for i := range r.copies {
+			r.copies[i] = make([]byte, VnetHdrLen+MaxFrame)
+		}
 	}
 	r.mem, err = unix.Mmap(fd, 0, size, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED|unix.MAP_POPULATE)
 	if err != nil {
@@ -143,6 +172,14 @@ func Open(cfg Config) (*Ring, error) {
 }
 
 func roundUp(n, to int) int { return (n + to - 1) / to * to }
+
+func pow2(n int) int {
+	p := 1
+	for p < n {
+		p *= 2
+	}
+	return p
+}
 
 func htons(v uint16) uint16 { return v<<8 | v>>8 }
 
@@ -231,6 +268,9 @@ func (r *Ring) recv2(out []Frame) int {
 		if st&unix.TP_STATUS_USER == 0 {
 			break
 		}
+		if st&unix.TP_STATUS_COPY != 0 && r.copied == len(r.copies) {
+			break // every copy buffer is handed out
+		}
 		h := (*unix.Tpacket2Hdr)(unsafe.Pointer(&r.mem[off]))
 		if r.fill(&out[n], off, int(h.Mac), int(h.Snaplen), st, v2HdrLen) {
 			n++
@@ -246,17 +286,59 @@ func (r *Ring) fill(f *Frame, off, mac, snap int, status uint32, hdrLen int) boo
 	// hatype, pkttype.
 	sll := off + hdrLen
 	f.PktType = r.mem[sll+10]
+	f.Vnet = VnetHdr{}
+	if status&unix.TP_STATUS_COPY != 0 {
+		// The whole frame waits on the socket's queue, whether or not it
+		// is skipped.
+		if !r.fetchCopy(f) {
+			return false
+		}
+	} else {
+		f.Data = r.mem[off+mac : off+mac+snap : off+mac+snap]
+		if r.vnet && mac >= VnetHdrLen {
+			f.Vnet.Decode(r.mem[off+mac-VnetHdrLen : off+mac])
+		}
+	}
 	if !r.ignOut && f.PktType == unix.PACKET_OUTGOING {
 		return false
 	}
 	f.Ifindex = int(*(*int32)(unsafe.Pointer(&r.mem[sll+4])))
-	f.Data = r.mem[off+mac : off+mac+snap : off+mac+snap]
 	f.CsumNotReady = status&unix.TP_STATUS_CSUMNOTREADY != 0
 	f.VLANTagged = status&unix.TP_STATUS_VLAN_VALID != 0
-	f.Vnet = VnetHdr{}
-	if r.vnet && mac >= VnetHdrLen {
-		f.Vnet.Decode(r.mem[off+mac-VnetHdrLen : off+mac])
+	return true
+}
+
+// fetchCopy replaces a truncated ring frame's data with the whole frame,
+// which the kernel queued on the socket in the same order (tpacket_rcv's
+// copy_skb); it reports false, and the frame is skipped, if the queue had
+// none.
+func (r *Ring) fetchCopy(f *Frame) bool {
+	b := r.copies[r.copied]
+	var n uintptr
+	var e unix.Errno
+	for {
+		// recvfrom without an address: unix.Recvfrom would allocate one.
+		n, _, e = unix.Syscall6(unix.SYS_RECVFROM, uintptr(r.fd), uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)),
+			unix.MSG_DONTWAIT|unix.MSG_TRUNC, 0, 0)
+		if e != unix.EINTR {
+			break
+		}
 	}
+	if e != 0 {
+		r.copyFails.Add(1)
+		return false
+	}
+	r.copied++
+	data := b[:min(int(n), len(b))]
+	if r.vnet {
+		if len(data) < VnetHdrLen {
+			r.copyFails.Add(1)
+			return false
+		}
+		f.Vnet.Decode(data[:VnetHdrLen])
+		data = data[VnetHdrLen:]
+	}
+	f.Data = data[:len(data):len(data)]
 	return true
 }
 
@@ -275,6 +357,7 @@ func (r *Ring) Release() {
 		atomic.StoreUint32(r.status(r.cur*r.frameSize), unix.TP_STATUS_KERNEL)
 		r.cur = (r.cur + 1) % r.frames
 	}
+	r.copied = 0
 }
 
 // Wake makes a Recv in progress (or the next one) return ErrClosed. It is
@@ -298,7 +381,7 @@ func (r *Ring) Stats() (Stats, error) {
 	if err != nil {
 		return Stats{}, fmt.Errorf("ring: PACKET_STATISTICS: %w", err)
 	}
-	return Stats{Packets: uint64(st.Packets), Drops: uint64(st.Drops)}, nil
+	return Stats{Packets: uint64(st.Packets), Drops: uint64(st.Drops), CopyLost: r.copyFails.Swap(0)}, nil
 }
 
 // Close unmaps the ring and closes the socket. Only the owner calls it,
