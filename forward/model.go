@@ -33,9 +33,9 @@ type real struct {
 	hop    atomic.Pointer[hop]
 	// asked is set while a resolution of hop is queued, so that a flood
 	// of packets to an unresolved real server queues it once.
-	asked  atomic.Bool
-	stats  counterSet
-	est    estimator
+	asked atomic.Bool
+	stats counterSet
+	est   estimator
 	// removed is set (under the control lock) when the real server left
 	// its service; its handle is recycled once no entry refers to it.
 	removed bool
