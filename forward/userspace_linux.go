@@ -143,12 +143,12 @@ type uio struct {
 
 func (io *uio) run(i int) {
 	defer io.wg.Done()
-	runtime.LockOSThread()
 	w, r, s := io.workers[i], io.rings[i], io.senders[i]
 	frames := make([]ring.Frame, 64)
 	var failed uint64
 	for {
-		n, err := r.Recv(frames, 100*time.Millisecond)
+		// No timeout: close wakes the ring.
+		n, err := r.Recv(frames, 0)
 		if err != nil {
 			if !errors.Is(err, ring.ErrClosed) {
 				io.u.e.log.Error("receive failed; worker stops", zap.Int("worker", i), zap.Error(err))

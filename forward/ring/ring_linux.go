@@ -3,7 +3,9 @@ package ring
 import (
 	"errors"
 	"fmt"
+	"os"
 	"sync/atomic"
+	"syscall"
 	"time"
 	"unsafe"
 
@@ -25,7 +27,11 @@ const (
 // goroutine (the worker that owns the ring); SetFilter, Stats and Wake may be
 // called from any.
 type Ring struct {
-	fd, efd int
+	fd      int
+	file    *os.File        // fd, registered with the Go runtime's poller
+	rc      syscall.RawConn // file's
+	ready   func(uintptr) bool
+	timed   bool // a read deadline is set
 	mem     []byte
 	version int
 	vnet    bool
@@ -47,7 +53,6 @@ type Ring struct {
 	copied    int
 	copyFails atomic.Uint64
 
-	pfd    [2]unix.PollFd
 	closed atomic.Bool
 }
 
@@ -89,7 +94,7 @@ func Open(cfg Config) (*Ring, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ring: socket: %w", err)
 	}
-	r := &Ring{fd: fd, efd: -1, version: cfg.Version, vnet: cfg.VnetHdr}
+	r := &Ring{fd: fd, version: cfg.Version, vnet: cfg.VnetHdr}
 	fail := func(what string, err error) (*Ring, error) {
 		r.Close()
 		return nil, fmt.Errorf("ring: %s: %w", what, err)
@@ -163,11 +168,18 @@ func Open(cfg Config) (*Ring, error) {
 			return fail("PACKET_FANOUT", err)
 		}
 	}
-	r.efd, err = unix.Eventfd(0, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC)
-	if err != nil {
-		return fail("eventfd", err)
+	// Waiting goes through the runtime's poller (epoll): a worker that
+	// waits parks its goroutine instead of blocking a thread in poll(2),
+	// which the runtime would answer by handing the thread's P to another
+	// thread, and back, at every frame.
+	if err := unix.SetNonblock(fd, true); err != nil {
+		return fail("O_NONBLOCK", err)
 	}
-	r.pfd = [2]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}, {Fd: int32(r.efd), Events: unix.POLLIN}}
+	r.file = os.NewFile(uintptr(fd), "packet")
+	if r.rc, err = r.file.SyscallConn(); err != nil {
+		return fail("poller", err)
+	}
+	r.ready = r.hasFrames
 	return r, nil
 }
 
@@ -202,8 +214,9 @@ func (r *Ring) SetFilter(prog []Instruction) error {
 func (r *Ring) status(off int) *uint32 { return (*uint32)(unsafe.Pointer(&r.mem[off])) }
 
 // Recv releases the frames handed out by the previous Recv, then fills out
-// with the next frames, waiting up to timeout for the first. It returns the
-// number of frames (0 on timeout), or ErrClosed after Wake.
+// with the next frames, waiting up to timeout for the first (timeout <= 0:
+// until a frame comes or Wake). It returns the number of frames (0 on
+// timeout), or ErrClosed after Wake.
 func (r *Ring) Recv(out []Frame, timeout time.Duration) (int, error) {
 	r.Release()
 	for {
@@ -225,15 +238,41 @@ func (r *Ring) Recv(out []Frame, timeout time.Duration) (int, error) {
 			r.Release()
 			continue
 		}
-		r.pfd[0].Revents, r.pfd[1].Revents = 0, 0
-		_, err := unix.Poll(r.pfd[:], int(timeout.Milliseconds()))
-		if err != nil && !errors.Is(err, unix.EINTR) {
-			return 0, fmt.Errorf("ring: poll: %w", err)
+		if timeout > 0 {
+			r.timed = true
+			_ = r.file.SetReadDeadline(time.Now().Add(timeout))
+		} else if r.timed {
+			r.timed = false
+			_ = r.file.SetReadDeadline(time.Time{})
 		}
-		if r.pfd[0].Revents == 0 && r.pfd[1].Revents == 0 {
+		if r.closed.Load() {
+			return 0, ErrClosed // Wake's deadline may just have been replaced
+		}
+		// Read calls ready first, then parks until epoll reports the socket
+		// readable (every frame the kernel writes wakes it) and calls it
+		// again.
+		err := r.rc.Read(r.ready)
+		switch {
+		case err == nil:
+		case errors.Is(err, os.ErrDeadlineExceeded):
+			if r.closed.Load() {
+				return 0, ErrClosed
+			}
 			return 0, nil
+		default:
+			return 0, fmt.Errorf("ring: wait: %w", err)
 		}
 	}
+}
+
+// hasFrames reports whether the kernel has handed the next frame (V2) or
+// block (V3) to user space.
+func (r *Ring) hasFrames(uintptr) bool {
+	if r.version == 3 {
+		return atomic.LoadUint32(r.status(r.cur*r.blockSize+8))&unix.TP_STATUS_USER != 0
+	}
+	off := ((r.cur + r.handed) % r.frames) * r.frameSize
+	return atomic.LoadUint32(r.status(off))&unix.TP_STATUS_USER != 0
 }
 
 func (r *Ring) recv3(out []Frame) int {
@@ -317,8 +356,9 @@ func (r *Ring) fetchCopy(f *Frame) bool {
 	var n uintptr
 	var e unix.Errno
 	for {
-		// recvfrom without an address: unix.Recvfrom would allocate one.
-		n, _, e = unix.Syscall6(unix.SYS_RECVFROM, uintptr(r.fd), uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)),
+		// recvfrom without an address (unix.Recvfrom would allocate one),
+		// and as a raw system call: it cannot sleep.
+		n, _, e = unix.RawSyscall6(unix.SYS_RECVFROM, uintptr(r.fd), uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)),
 			unix.MSG_DONTWAIT|unix.MSG_TRUNC, 0, 0)
 		if e != unix.EINTR {
 			break
@@ -364,8 +404,7 @@ func (r *Ring) Release() {
 // safe from any goroutine.
 func (r *Ring) Wake() {
 	r.closed.Store(true)
-	var one = [8]byte{1}
-	_, _ = unix.Write(r.efd, one[:])
+	_ = r.file.SetReadDeadline(time.Unix(1, 0))
 }
 
 // Stats reads and resets the kernel's PACKET_STATISTICS.
@@ -392,13 +431,12 @@ func (r *Ring) Close() error {
 		errs = append(errs, unix.Munmap(r.mem))
 		r.mem = nil
 	}
-	if r.fd >= 0 {
+	if r.file != nil {
+		errs = append(errs, r.file.Close())
+		r.file, r.fd = nil, -1
+	} else if r.fd >= 0 {
 		errs = append(errs, unix.Close(r.fd))
 		r.fd = -1
-	}
-	if r.efd >= 0 {
-		errs = append(errs, unix.Close(r.efd))
-		r.efd = -1
 	}
 	return errors.Join(errs...)
 }
