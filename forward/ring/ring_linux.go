@@ -404,7 +404,9 @@ func (r *Ring) Release() {
 // safe from any goroutine.
 func (r *Ring) Wake() {
 	r.closed.Store(true)
-	_ = r.file.SetReadDeadline(time.Unix(1, 0))
+	if r.file != nil {
+		_ = r.file.SetReadDeadline(time.Unix(1, 0))
+	}
 }
 
 // Stats reads and resets the kernel's PACKET_STATISTICS.
@@ -432,8 +434,11 @@ func (r *Ring) Close() error {
 		r.mem = nil
 	}
 	if r.file != nil {
-		errs = append(errs, r.file.Close())
-		r.file, r.fd = nil, -1
+		// r.file stays: a late Wake then only fails on a closed file.
+		if r.fd >= 0 {
+			errs = append(errs, r.file.Close())
+			r.fd = -1
+		}
 	} else if r.fd >= 0 {
 		errs = append(errs, unix.Close(r.fd))
 		r.fd = -1
