@@ -37,6 +37,12 @@ type Drops struct {
 	TxFull uint64
 	// Local: handing a packet to the director's own stack failed.
 	Local uint64
+	// RxOverflow: frames the kernel could not put in a worker's receive
+	// ring because it was full (PACKET_STATISTICS tp_drops).
+	RxOverflow uint64
+	// TxError: frames the kernel refused on transmit (sendmmsg errors such
+	// as ENOBUFS or ENETDOWN).
+	TxError uint64
 }
 
 // Each calls fn for every reason, in a fixed order, with a stable
@@ -53,6 +59,8 @@ func (d Drops) Each(fn func(reason string, n uint64)) {
 	fn("fragment_orphan", d.FragOrphan)
 	fn("transmit_full", d.TxFull)
 	fn("local_delivery", d.Local)
+	fn("receive_overflow", d.RxOverflow)
+	fn("transmit_error", d.TxError)
 }
 
 // DropCounter is implemented by backends that count what they drop (the
@@ -91,10 +99,14 @@ var (
 
 // Drops returns the packets dropped so far, by reason.
 func (u *Userspace) Drops() Drops {
+	if u.pollIO != nil {
+		u.pollIO()
+	}
 	d := &u.e.drops
 	return Drops{Malformed: d.malformed.Load(), BadChecksum: d.badCsum.Load(), NoConn: d.noConn.Load(),
 		NoDest: d.noDest.Load(), TableFull: d.tableFull.Load(), NoHop: d.noHop.Load(), TooBig: d.tooBig.Load(),
-		TTL: d.ttl.Load(), FragOrphan: d.fragOrphan.Load(), TxFull: d.txFull.Load(), Local: d.local.Load()}
+		TTL: d.ttl.Load(), FragOrphan: d.fragOrphan.Load(), TxFull: d.txFull.Load(), Local: d.local.Load(),
+		RxOverflow: d.rxOverflow.Load(), TxError: d.txError.Load()}
 }
 
 // Tables returns the sizes of the connection and template tables; it

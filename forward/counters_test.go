@@ -103,7 +103,7 @@ func TestDropsByReason(t *testing.T) {
 func TestDropsEachNamesEveryField(t *testing.T) {
 	t.Parallel()
 	d := Drops{Malformed: 1, BadChecksum: 2, NoConn: 3, NoDest: 4, TableFull: 5, NoHop: 6, TooBig: 7, TTL: 8,
-		FragOrphan: 9, TxFull: 10, Local: 11}
+		FragOrphan: 9, TxFull: 10, Local: 11, RxOverflow: 12, TxError: 13}
 	var names []string
 	var sum uint64
 	d.Each(func(reason string, n uint64) {
@@ -111,12 +111,13 @@ func TestDropsEachNamesEveryField(t *testing.T) {
 		sum += n
 	})
 	want := []string{"malformed", "bad_checksum", "no_connection", "no_real_server", "table_full", "no_route",
-		"too_big", "ttl_exceeded", "fragment_orphan", "transmit_full", "local_delivery"}
+		"too_big", "ttl_exceeded", "fragment_orphan", "transmit_full", "local_delivery",
+		"receive_overflow", "transmit_error"}
 	if diff := cmp.Diff(want, names); diff != "" {
 		t.Fatalf("reasons (-want +got):\n%s", diff)
 	}
-	if sum != 66 {
-		t.Fatalf("Each passed counts summing to %d, want 66 (a field is missing)", sum)
+	if sum != 91 {
+		t.Fatalf("Each passed counts summing to %d, want 91 (a field is missing)", sum)
 	}
 }
 

@@ -18,8 +18,10 @@
 //   - DropCounter: Drops() returns the packets dropped since start by
 //     reason (malformed, bad_checksum, no_connection, no_real_server,
 //     table_full, no_route, too_big, ttl_exceeded, fragment_orphan,
-//     transmit_full, local_delivery; Drops.Each lists them with these
-//     names, in a fixed order).
+//     transmit_full, local_delivery, receive_overflow (a worker's
+//     receive ring was full: the kernel's PACKET_STATISTICS),
+//     transmit_error (the kernel refused a frame on send); Drops.Each lists
+//     them with these names, in a fixed order).
 //   - TableCounter: Tables() returns the entries, capacity and life
 //     counters (inserted, expired, evicted, refused) of the connection and
 //     template tables, shard by shard, without listing them (Conns at a
@@ -32,7 +34,15 @@
 //     worker at once; V3 with its 1 ms block timeout on request), a
 //     classic-BPF filter listing the enabled VIPs and the NAT real servers,
 //     PACKET_IGNORE_OUTGOING, PACKET_VNET_HDR, and batched sendmmsg straight
-//     from the receive ring with PACKET_QDISC_BYPASS.
+//     from the receive ring with PACKET_QDISC_BYPASS. A V2 ring holds
+//     Config.RingFrames frames (default 8192) sized to the interface's MTU,
+//     so a worker absorbs a burst of that many frames while it is busy or
+//     descheduled; a larger frame (a GRO super-frame, a jumbo frame) comes
+//     whole through the socket's queue (PACKET_COPY_THRESH). Workers wait
+//     in the Go runtime's poller, not in a blocking system call.
+//   - Next hops are resolved when a real server is added and, while its
+//     neighbour is unresolved, again after 5 ms, doubling up to a second;
+//     packets to it meanwhile are dropped (no_route), not queued.
 //   - The kernel guard (forward/guard): nftables prerouting rules for
 //     exactly the service tuples (and NAT replies not addressed to the
 //     director), arriving on the tapped interfaces, so its kernel neither
@@ -56,7 +66,7 @@
 //     the client an ICMP port unreachable, as ip_vs_leave sends.
 //   - Next hops: the route and neighbour of every real server from netlink,
 //     re-read every second; a missing neighbour is resolved by the kernel on
-//     request (NTF_USE). NAT replies go back to the Ethernet address the
+//     request (NTF_USE), at once (see above). NAT replies go back to the Ethernet address the
 //     client's first packet came from, on the interface it came in.
 //   - Local real servers (IPVS's LOCALNODE, ipvsadm's "Local"): a real
 //     server whose address the kernel routes as local (loopback, or an

@@ -50,6 +50,7 @@ type engine struct {
 // dropCounters count what the workers drop, by reason.
 type dropCounters struct {
 	malformed, badCsum, noConn, noDest, tableFull, noHop, tooBig, ttl, fragOrphan, txFull, local atomic.Uint64
+	rxOverflow, txError                                                                          atomic.Uint64
 }
 
 // worker is one forwarding loop's state; only its goroutine touches it.

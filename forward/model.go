@@ -31,8 +31,11 @@ type real struct {
 	addr   [16]byte
 	ab     []byte // wire bytes of addr
 	hop    atomic.Pointer[hop]
-	stats  counterSet
-	est    estimator
+	// asked is set while a resolution of hop is queued, so that a flood
+	// of packets to an unresolved real server queues it once.
+	asked atomic.Bool
+	stats counterSet
+	est   estimator
 	// removed is set (under the control lock) when the real server left
 	// its service; its handle is recycled once no entry refers to it.
 	removed bool

@@ -26,6 +26,10 @@ type Config struct {
 	// once) or 3 (TPACKET_V3: blocks retired every millisecond, cheaper per
 	// frame, up to 1 ms later).
 	RingVersion int
+	// RingFrames is the number of frames each worker's TPACKET_V2 receive
+	// ring holds (default 8192, about 16 MiB at an MTU of 1500): the burst
+	// a worker absorbs while it is busy or descheduled.
+	RingFrames int
 	// MaxConns bounds the connection table (default 1<<20); templates get a
 	// table of their own of the same size.
 	MaxConns int
@@ -55,6 +59,9 @@ type Userspace struct {
 	// changed is called after every configuration change, with the control
 	// lock held (the I/O side re-syncs its guard and filters).
 	changed func()
+	// pollIO folds the kernel's own counters of the I/O (receive ring
+	// drops) into the drop counters; nil without I/O.
+	pollIO func()
 
 	closeOnce sync.Once
 	closeFn   func() error

@@ -37,7 +37,7 @@ func NewUserspace(cfg *Config) (*Userspace, error) {
 	nw := c.Workers * len(c.Interfaces)
 	e := newEngine(&c, nw)
 	u := &Userspace{e: e, workers: nw}
-	io := &uio{u: u, stop: make(chan struct{}), pending: map[*real]bool{}}
+	io := &uio{u: u, stop: make(chan struct{}), kick: make(chan struct{}, 1), pending: map[*real]bool{}}
 	for i, name := range c.Interfaces {
 		ifc, err := net.InterfaceByName(name)
 		if err != nil {
@@ -75,7 +75,8 @@ func NewUserspace(cfg *Config) (*Userspace, error) {
 	for _, x := range e.ifaces {
 		for k := range c.Workers {
 			r, err := ring.Open(ring.Config{Ifindex: x.index, Version: c.RingVersion, VnetHdr: true,
-				FanoutGroup: fanout + uint16(x.index)<<8, Filter: filter})
+				FanoutGroup: fanout + uint16(x.index)<<8, Filter: filter, FrameSize: ring.FrameSizeFor(x.mtu),
+				Frames: c.RingFrames})
 			if err != nil {
 				return fail(fmt.Errorf("forward: interface %s: %w", x.name, err))
 			}
@@ -92,6 +93,7 @@ func NewUserspace(cfg *Config) (*Userspace, error) {
 	}
 	u.changed = io.sync
 	u.closeFn = io.close
+	u.pollIO = io.pollStats
 	for i := range io.workers {
 		io.wg.Add(1)
 		go io.run(i)
@@ -130,18 +132,23 @@ type uio struct {
 
 	mu      sync.Mutex
 	pending map[*real]bool
+	// kick wakes the resolver when something is pending.
+	kick chan struct{}
+
+	// statsMu serialises pollStats: PACKET_STATISTICS resets on read.
+	statsMu sync.Mutex
 
 	local localState
 }
 
 func (io *uio) run(i int) {
 	defer io.wg.Done()
-	runtime.LockOSThread()
 	w, r, s := io.workers[i], io.rings[i], io.senders[i]
 	frames := make([]ring.Frame, 64)
 	var failed uint64
 	for {
-		n, err := r.Recv(frames, 100*time.Millisecond)
+		// No timeout: close wakes the ring.
+		n, err := r.Recv(frames, 0)
 		if err != nil {
 			if !errors.Is(err, ring.ErrClosed) {
 				io.u.e.log.Error("receive failed; worker stops", zap.Int("worker", i), zap.Error(err))
@@ -158,8 +165,21 @@ func (io *uio) run(i int) {
 		// Frames alias the ring: send them before Recv gives them back.
 		w.flush()
 		if s.Failed != failed {
+			io.u.e.drops.txError.Add(s.Failed - failed)
 			failed = s.Failed
 			io.u.e.log.Debug("transmit refused", zap.Uint64("failed", failed), zap.Error(s.LastErr))
+		}
+	}
+}
+
+// pollStats adds the receive rings' kernel drop counts (frames that found
+// the ring full) to the drop counters.
+func (io *uio) pollStats() {
+	io.statsMu.Lock()
+	defer io.statsMu.Unlock()
+	for _, r := range io.rings {
+		if st, err := r.Stats(); err == nil && st.Drops+st.CopyLost > 0 {
+			io.u.e.drops.rxOverflow.Add(st.Drops + st.CopyLost)
 		}
 	}
 }
@@ -205,28 +225,55 @@ func (io *uio) housekeeping() {
 	}
 }
 
-// requestResolve queues a real server's next hop for resolution.
+// requestResolve queues a real server's next hop for resolution and wakes
+// the resolver. Workers call it for every packet they cannot send for want
+// of a next hop; only the first of them takes the lock.
 func (io *uio) requestResolve(r *real) {
+	if r.asked.Swap(true) {
+		return
+	}
 	io.mu.Lock()
 	io.pending[r] = true
 	io.mu.Unlock()
+	select {
+	case io.kick <- struct{}{}:
+	default:
+	}
 }
+
+// Resolver timing: every real server's next hop is re-read each
+// resolverRefresh; one that is still being resolved (its neighbour
+// solicited) is looked at again after resolverRetry, then after twice as
+// long each time, up to resolverRefresh (a real server that is down must
+// not get a solicitation storm).
+const (
+	resolverRefresh = time.Second
+	resolverRetry   = 5 * time.Millisecond
+)
 
 // resolver keeps every real server's next hop current: the route to it,
 // the neighbour entry of the next hop (asking the kernel to resolve it when
-// missing), the interface's MTU and the director's source address.
+// missing), the interface's MTU and the director's source address. A real
+// server added, or one a worker found without a next hop, is resolved at
+// once, not at the next refresh: until then its packets are dropped.
 func (io *uio) resolver() {
 	defer io.wg.Done()
-	t := time.NewTicker(200 * time.Millisecond)
+	t := time.NewTicker(resolverRefresh)
 	defer t.Stop()
-	var n int
+	retry := time.NewTimer(resolverRetry)
+	defer retry.Stop()
+	delay := resolverRetry
 	for {
+		all := false
 		select {
 		case <-io.stop:
 			return
 		case <-t.C:
+			all = true
+		case <-io.kick:
+			delay = resolverRetry
+		case <-retry.C:
 		}
-		n++
 		io.mu.Lock()
 		var todo []*real
 		for r := range io.pending {
@@ -234,7 +281,7 @@ func (io *uio) resolver() {
 		}
 		clear(io.pending)
 		io.mu.Unlock()
-		if n%5 == 0 { // every second, refresh all
+		if all {
 			g := &io.u.e.reg
 			g.mu.Lock()
 			for _, r := range g.reals {
@@ -244,7 +291,7 @@ func (io *uio) resolver() {
 			}
 			g.mu.Unlock()
 		}
-		changed := false
+		changed, again := false, false
 		for _, r := range todo {
 			h, err := io.resolve(r.cfg.Addr)
 			// A local real server's hop is set by syncLocal, once delivery
@@ -256,21 +303,32 @@ func (io *uio) resolver() {
 					r.hop.Store(nil)
 				}
 			}
-			if err != nil {
-				if r.hop.Load() == nil {
-					io.u.e.log.Debug("next hop unresolved", zap.Stringer("real", r.cfg.Addr), zap.Error(err))
-				}
-				io.requestResolve(r)
+			if err != nil && r.hop.Load() == nil {
+				// Still pending (asked stays set, so packets do not
+				// hurry it): look again after the back-off.
+				io.u.e.log.Debug("next hop unresolved", zap.Stringer("real", r.cfg.Addr), zap.Error(err))
+				r.asked.Store(true)
+				io.mu.Lock()
+				io.pending[r] = true
+				io.mu.Unlock()
+				again = true
 				continue
 			}
-			if local {
+			r.asked.Store(false)
+			if err != nil || local {
 				continue
 			}
 			if old := r.hop.Load(); old == nil || !sameHop(old, h) {
 				r.hop.Store(h)
 			}
 		}
-		if changed || n%5 == 0 {
+		if again {
+			retry.Reset(delay)
+			delay = min(2*delay, resolverRefresh)
+		} else {
+			delay = resolverRetry
+		}
+		if changed || all {
 			io.syncLocal(changed)
 		}
 	}
@@ -366,6 +424,9 @@ func (io *uio) close() error {
 		r.Wake()
 	}
 	io.wg.Wait()
+	// The last counts, then no more reads of the sockets.
+	io.pollStats()
+	io.statsMu.Lock()
 	var errs []error
 	for _, r := range io.rings {
 		errs = append(errs, r.Close())
@@ -374,6 +435,7 @@ func (io *uio) close() error {
 		errs = append(errs, s.Close())
 	}
 	io.rings, io.senders = nil, nil
+	io.statsMu.Unlock()
 	if io.guard != nil {
 		errs = append(errs, io.guard.Close())
 	}

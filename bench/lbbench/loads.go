@@ -308,10 +308,50 @@ func (r *runner) cpuPerConn(t *target) (map[string]float64, error) {
 	return map[string]float64{"busy_cores_conn": cores, "offered_cps": res.Rate}, nil
 }
 
+// rawPace sends the flood's frames at a steady rate for r.d with this
+// program's rawpace mode in the client's namespace, and returns frames
+// sent (the client's eth0 counter), frames the real servers counted, and
+// the seconds it ran.
+func (r *runner) rawPace(t *target, rate int) (sent, got uint64, secs float64, err error) {
+	tx0, err := txPackets(r.l.client)
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	rx0, err := r.l.udpDelivered()
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	ctx, cancel := r.ctx()
+	defer cancel()
+	start := time.Now()
+	out, err := r.l.client.Output(ctx, r.self, "rawpace", "-dst", t.udp.String(), "-src", t.src.String(),
+		"-dstmac", t.udpMAC.String(), "-rate", strconv.Itoa(rate), "-d", r.d.String())
+	if err != nil {
+		return 0, 0, 0, fmt.Errorf("rawpace: %w: %s", err, out)
+	}
+	secs = time.Since(start).Seconds()
+	var res paceResult
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		return 0, 0, 0, fmt.Errorf("rawpace: %w: %q", err, out)
+	}
+	secs = min(secs, r.d.Seconds()) // the pacer's own start-up is not sending time
+	time.Sleep(200 * time.Millisecond)
+	tx1, err := txPackets(r.l.client)
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	rx1, err := r.l.udpDelivered()
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	return tx1 - tx0, rx1 - rx0, secs, nil
+}
+
 // lossFree finds the highest rate of 60-byte UDP frames the balancer
 // forwards with under 0.1 % loss while all its threads are pinned to the
 // last CPU: rates double until frames are lost (or the generator cannot
-// keep up), then a binary search narrows the edge. Probes are 2 s.
+// keep up), then a binary search narrows the edge. Probes are 2 s of
+// steadily paced frames (rawpace, not trafgen's once-a-second bursts).
 func (r *runner) lossFree(t *target) (map[string]float64, error) {
 	if !t.pin || !t.udp.IsValid() || t.balancer == 0 {
 		return nil, nil
@@ -325,7 +365,7 @@ func (r *runner) lossFree(t *target) (map[string]float64, error) {
 	r.d = 2 * time.Second
 	defer func() { r.d = saved }()
 	probe := func(rate int) (ok bool, achieved float64, err error) {
-		sent, got, secs, err := r.trafgen(t, fmt.Sprintf("%dpps", rate))
+		sent, got, secs, err := r.rawPace(t, rate)
 		if err != nil {
 			return false, 0, err
 		}

@@ -19,8 +19,9 @@
 // UDP counters and ulvsd's log.
 //
 // Subcommands, run by lbbench itself inside the namespaces: pace (fixed-
-// rate UDP or TCP sender) and decap (ulvs's userspace IPIP decapsulator on
-// a real server).
+// rate UDP or TCP sender), rawpace (fixed-rate 60-byte frames on a packet
+// socket, for the loss-free search) and decap (ulvs's userspace IPIP
+// decapsulator on a real server).
 package main
 
 import (
@@ -37,7 +38,7 @@ import (
 
 func main() {
 	if len(os.Args) > 1 {
-		sub := map[string]func([]string) error{"pace": paceMain, "decap": decapMain}[os.Args[1]]
+		sub := map[string]func([]string) error{"pace": paceMain, "rawpace": rawPaceMain, "decap": decapMain}[os.Args[1]]
 		if sub != nil {
 			if err := sub(os.Args[2:]); err != nil {
 				fmt.Fprintln(os.Stderr, "lbbench "+os.Args[1]+":", err)

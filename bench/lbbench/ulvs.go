@@ -58,8 +58,13 @@ func ulvsScenario(method string) func(l *lab) (*target, error) {
 		}
 		sock := base + ".sock"
 		_ = os.Remove(sock)
-		p, err := l.director.Start(l.dir, l.ulvsd, "-n", "-l", "-f", base+".conf", "-p", base+".pid",
-			"-r", base+"-vrrp.pid", "-c", base+"-check.pid", "--control", sock, "--interfaces", "eth0")
+		args := []string{"-n", "-l", "-f", base + ".conf", "-p", base + ".pid",
+			"-r", base + "-vrrp.pid", "-c", base + "-check.pid", "--control", sock, "--interfaces", "eth0"}
+		debug := os.Getenv("LBBENCH_DEBUG") != ""
+		if debug {
+			args = append(args, "--metrics", debugMetrics)
+		}
+		p, err := l.director.Start(l.dir, l.ulvsd, args...)
 		if err != nil {
 			undo()
 			return nil, err
@@ -72,8 +77,11 @@ func ulvsScenario(method string) func(l *lab) (*target, error) {
 		t := vipTarget(l)
 		t.balancer, t.pin = p.Pid(), true
 		t.teardown = func() error {
+			if debug {
+				l.log("ulvsd drops and tables:\n%s", l.ulvsdMetrics())
+			}
 			err := stop(p)
-			if os.Getenv("LBBENCH_DEBUG") != "" {
+			if debug {
 				l.log("ulvsd log:\n%s", p.Log())
 			}
 			procs = procs[:len(procs)-1]
@@ -82,6 +90,26 @@ func ulvsScenario(method string) func(l *lab) (*target, error) {
 		}
 		return t, nil
 	}
+}
+
+// debugMetrics is where ulvsd serves its metrics under LBBENCH_DEBUG.
+const debugMetrics = "127.0.0.1:9650"
+
+// ulvsdMetrics returns ulvsd's drop and table metrics (LBBENCH_DEBUG).
+func (l *lab) ulvsdMetrics() string {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	out, err := l.director.Output(ctx, "curl", "-sS", "http://"+debugMetrics+"/metrics")
+	if err != nil {
+		return err.Error()
+	}
+	var keep []string
+	for _, line := range strings.Split(out, "\n") {
+		if strings.HasPrefix(line, "ulvs_forward_dropped") || strings.HasPrefix(line, "ulvs_connection_table") {
+			keep = append(keep, line)
+		}
+	}
+	return strings.Join(keep, "\n")
 }
 
 // ulvsConfig is the keepalived.conf of a ulvs scenario.

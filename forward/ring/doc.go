@@ -7,6 +7,19 @@
 // batched sender (sendmmsg with scatter-gather, optionally bypassing the
 // qdisc) that transmits straight from the receive ring without copying.
 //
+// A V2 ring is many small frames (a power of two that holds an MTU-sized
+// frame, FrameSizeFor), not a few frames large enough for a 64 KiB GSO
+// super-frame: the same memory then absorbs a burst 30 times longer. A
+// frame larger than a ring frame is queued whole on the socket
+// (PACKET_COPY_THRESH; its ring frame says TP_STATUS_COPY) and Recv copies
+// it into one of a few buffers of the Ring's.
+//
+// Recv waits through the Go runtime's poller (the socket is non-blocking
+// and in its epoll set), so a waiting worker parks a goroutine instead of
+// holding a thread and its P in poll(2). sendmmsg (MSG_DONTWAIT) and the
+// large-frame recvfrom cannot sleep and go as raw system calls; a send
+// that finds the socket's buffer full falls back to a blocking one.
+//
 // It is written on golang.org/x/sys/unix rather than gopacket's afpacket:
 // the forwarder needs TPACKET_V2 as well as V3, a replaceable filter applied
 // before the socket is bound, frames handed out in batches that the caller

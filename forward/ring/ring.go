@@ -12,10 +12,17 @@ type Config struct {
 	// id, so a flow's frames go to one socket of the group.
 	FanoutGroup uint16
 	// BlockSize and Blocks size a V3 ring (defaults 1 MiB × 8); FrameSize
-	// and Frames a V2 ring (defaults 68 KiB × 256: a frame must hold a
-	// 64 KiB GSO super-frame).
+	// and Frames a V2 ring (defaults 2 KiB × 8192: 16 MiB, a burst of 8192
+	// frames of up to an MTU of 1500). FrameSize is rounded up to a power
+	// of two; a V2 frame too large for a ring frame (a GSO super-frame, a
+	// jumbo frame) comes whole through the socket's queue instead
+	// (PACKET_COPY_THRESH), a copy into a buffer of the Ring's.
 	BlockSize, Blocks int
 	FrameSize, Frames int
+	// CopyBuffer is the socket receive buffer that holds V2's large frames
+	// until Recv copies them out (default 4 MiB; SO_RCVBUFFORCE, falling
+	// back to what SO_RCVBUF allows).
+	CopyBuffer int
 	// BlockTimeout is V3's tp_retire_blk_tov (default 1 ms, the shortest):
 	// how long a partly filled block waits before user space sees it.
 	BlockTimeout time.Duration
@@ -50,7 +57,28 @@ type Frame struct {
 	PktType uint8
 }
 
-// Stats are the socket's PACKET_STATISTICS, cumulative.
+// FrameSizeFor returns the V2 frame size that holds every frame of an
+// interface with the given MTU (Ethernet and 802.1Q headers, the tpacket
+// header, sockaddr_ll and virtio_net_hdr in front): a power of two, at
+// least 2 KiB.
+func FrameSizeFor(mtu int) int {
+	need := mtu + 18 + 128
+	n := 2048
+	for n < need {
+		n *= 2
+	}
+	return n
+}
+
+// MaxFrame is the largest frame Recv hands out whole: a 64 KiB GSO
+// super-frame and its Ethernet header. A larger one (BIG TCP) arrives
+// truncated; its IP length then says so.
+const MaxFrame = 64<<10 + 64
+
+// Stats are the socket's PACKET_STATISTICS since the last read, and
+// CopyLost, the V2 frames too large for a ring frame whose whole copy was
+// missing from the socket's queue (they are skipped).
 type Stats struct {
 	Packets, Drops, FreezeQueueCount uint64
+	CopyLost                         uint64
 }

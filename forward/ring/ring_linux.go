@@ -3,7 +3,9 @@ package ring
 import (
 	"errors"
 	"fmt"
+	"os"
 	"sync/atomic"
+	"syscall"
 	"time"
 	"unsafe"
 
@@ -16,13 +18,20 @@ var ErrClosed = errors.New("ring: closed")
 const (
 	v2HdrLen = 32 // TPACKET_ALIGN(sizeof(struct tpacket2_hdr))
 	v3HdrLen = 48 // TPACKET_ALIGN(sizeof(struct tpacket3_hdr))
+	// copyBuffers bounds the queued large frames one Recv hands out; the
+	// rest wait for the next Recv.
+	copyBuffers = 8
 )
 
 // Ring is one AF_PACKET receive ring. Recv, Release and Close belong to one
 // goroutine (the worker that owns the ring); SetFilter, Stats and Wake may be
 // called from any.
 type Ring struct {
-	fd, efd int
+	fd      int
+	file    *os.File        // fd, registered with the Go runtime's poller
+	rc      syscall.RawConn // file's
+	ready   func(uintptr) bool
+	timed   bool // a read deadline is set
 	mem     []byte
 	version int
 	vnet    bool
@@ -38,7 +47,12 @@ type Ring struct {
 	handed  int // V2: frames handed out and not yet released
 	holding bool
 
-	pfd    [2]unix.PollFd
+	// V2: buffers for frames that came through the socket queue
+	// (TP_STATUS_COPY), and how many the frames handed out use.
+	copies    [][]byte
+	copied    int
+	copyFails atomic.Uint64
+
 	closed atomic.Bool
 }
 
@@ -58,22 +72,29 @@ func Open(cfg Config) (*Ring, error) {
 		cfg.Blocks = 8
 	}
 	if cfg.FrameSize == 0 {
-		cfg.FrameSize = 68 << 10
+		cfg.FrameSize = FrameSizeFor(1500)
 	}
 	if cfg.Frames == 0 {
-		cfg.Frames = 256
+		cfg.Frames = 8192
+	}
+	if cfg.CopyBuffer == 0 {
+		cfg.CopyBuffer = 4 << 20
 	}
 	if cfg.BlockTimeout == 0 {
 		cfg.BlockTimeout = time.Millisecond
 	}
 	cfg.BlockSize = roundUp(cfg.BlockSize, page)
-	cfg.FrameSize = roundUp(cfg.FrameSize, page)
+	// V2: power-of-two frames in blocks of at least 64 KiB (one
+	// power-of-two allocation each, nothing wasted), whole blocks.
+	cfg.FrameSize = pow2(max(cfg.FrameSize, 2048))
+	v2Block := max(cfg.FrameSize, 64<<10, page)
+	cfg.Frames = roundUp(cfg.Frames, v2Block/cfg.FrameSize)
 
 	fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return nil, fmt.Errorf("ring: socket: %w", err)
 	}
-	r := &Ring{fd: fd, efd: -1, version: cfg.Version, vnet: cfg.VnetHdr}
+	r := &Ring{fd: fd, version: cfg.Version, vnet: cfg.VnetHdr}
 	fail := func(what string, err error) (*Ring, error) {
 		r.Close()
 		return nil, fmt.Errorf("ring: %s: %w", what, err)
@@ -112,13 +133,26 @@ func Open(cfg Config) (*Ring, error) {
 		r.blockSize, r.blocks = cfg.BlockSize, cfg.Blocks
 		size = cfg.BlockSize * cfg.Blocks
 	} else {
-		req := unix.TpacketReq{Block_size: uint32(cfg.FrameSize), Block_nr: uint32(cfg.Frames),
+		// A frame larger than a ring frame is queued whole on the socket
+		// (its ring frame says TP_STATUS_COPY) while the socket's receive
+		// buffer has room.
+		if err := unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_COPY_THRESH, 1); err != nil {
+			return fail("PACKET_COPY_THRESH", err)
+		}
+		if unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, cfg.CopyBuffer) != nil {
+			_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, cfg.CopyBuffer)
+		}
+		req := unix.TpacketReq{Block_size: uint32(v2Block), Block_nr: uint32(cfg.Frames * cfg.FrameSize / v2Block),
 			Frame_size: uint32(cfg.FrameSize), Frame_nr: uint32(cfg.Frames)}
 		if err := unix.SetsockoptTpacketReq(fd, unix.SOL_PACKET, unix.PACKET_RX_RING, &req); err != nil {
 			return fail("PACKET_RX_RING", err)
 		}
 		r.frameSize, r.frames = cfg.FrameSize, cfg.Frames
 		size = cfg.FrameSize * cfg.Frames
+		r.copies = make([][]byte, copyBuffers)
+		for i := range r.copies {
+			r.copies[i] = make([]byte, VnetHdrLen+MaxFrame)
+		}
 	}
 	r.mem, err = unix.Mmap(fd, 0, size, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED|unix.MAP_POPULATE)
 	if err != nil {
@@ -134,15 +168,30 @@ func Open(cfg Config) (*Ring, error) {
 			return fail("PACKET_FANOUT", err)
 		}
 	}
-	r.efd, err = unix.Eventfd(0, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC)
-	if err != nil {
-		return fail("eventfd", err)
+	// Waiting goes through the runtime's poller (epoll): a worker that
+	// waits parks its goroutine instead of blocking a thread in poll(2),
+	// which the runtime would answer by handing the thread's P to another
+	// thread, and back, at every frame.
+	if err := unix.SetNonblock(fd, true); err != nil {
+		return fail("O_NONBLOCK", err)
 	}
-	r.pfd = [2]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}, {Fd: int32(r.efd), Events: unix.POLLIN}}
+	r.file = os.NewFile(uintptr(fd), "packet")
+	if r.rc, err = r.file.SyscallConn(); err != nil {
+		return fail("poller", err)
+	}
+	r.ready = r.hasFrames
 	return r, nil
 }
 
 func roundUp(n, to int) int { return (n + to - 1) / to * to }
+
+func pow2(n int) int {
+	p := 1
+	for p < n {
+		p *= 2
+	}
+	return p
+}
 
 func htons(v uint16) uint16 { return v<<8 | v>>8 }
 
@@ -165,8 +214,9 @@ func (r *Ring) SetFilter(prog []Instruction) error {
 func (r *Ring) status(off int) *uint32 { return (*uint32)(unsafe.Pointer(&r.mem[off])) }
 
 // Recv releases the frames handed out by the previous Recv, then fills out
-// with the next frames, waiting up to timeout for the first. It returns the
-// number of frames (0 on timeout), or ErrClosed after Wake.
+// with the next frames, waiting up to timeout for the first (timeout <= 0:
+// until a frame comes or Wake). It returns the number of frames (0 on
+// timeout), or ErrClosed after Wake.
 func (r *Ring) Recv(out []Frame, timeout time.Duration) (int, error) {
 	r.Release()
 	for {
@@ -188,15 +238,41 @@ func (r *Ring) Recv(out []Frame, timeout time.Duration) (int, error) {
 			r.Release()
 			continue
 		}
-		r.pfd[0].Revents, r.pfd[1].Revents = 0, 0
-		_, err := unix.Poll(r.pfd[:], int(timeout.Milliseconds()))
-		if err != nil && !errors.Is(err, unix.EINTR) {
-			return 0, fmt.Errorf("ring: poll: %w", err)
+		if timeout > 0 {
+			r.timed = true
+			_ = r.file.SetReadDeadline(time.Now().Add(timeout))
+		} else if r.timed {
+			r.timed = false
+			_ = r.file.SetReadDeadline(time.Time{})
 		}
-		if r.pfd[0].Revents == 0 && r.pfd[1].Revents == 0 {
+		if r.closed.Load() {
+			return 0, ErrClosed // Wake's deadline may just have been replaced
+		}
+		// Read calls ready first, then parks until epoll reports the socket
+		// readable (every frame the kernel writes wakes it) and calls it
+		// again.
+		err := r.rc.Read(r.ready)
+		switch {
+		case err == nil:
+		case errors.Is(err, os.ErrDeadlineExceeded):
+			if r.closed.Load() {
+				return 0, ErrClosed
+			}
 			return 0, nil
+		default:
+			return 0, fmt.Errorf("ring: wait: %w", err)
 		}
 	}
+}
+
+// hasFrames reports whether the kernel has handed the next frame (V2) or
+// block (V3) to user space.
+func (r *Ring) hasFrames(uintptr) bool {
+	if r.version == 3 {
+		return atomic.LoadUint32(r.status(r.cur*r.blockSize+8))&unix.TP_STATUS_USER != 0
+	}
+	off := ((r.cur + r.handed) % r.frames) * r.frameSize
+	return atomic.LoadUint32(r.status(off))&unix.TP_STATUS_USER != 0
 }
 
 func (r *Ring) recv3(out []Frame) int {
@@ -231,6 +307,9 @@ func (r *Ring) recv2(out []Frame) int {
 		if st&unix.TP_STATUS_USER == 0 {
 			break
 		}
+		if st&unix.TP_STATUS_COPY != 0 && r.copied == len(r.copies) {
+			break // every copy buffer is handed out
+		}
 		h := (*unix.Tpacket2Hdr)(unsafe.Pointer(&r.mem[off]))
 		if r.fill(&out[n], off, int(h.Mac), int(h.Snaplen), st, v2HdrLen) {
 			n++
@@ -246,17 +325,60 @@ func (r *Ring) fill(f *Frame, off, mac, snap int, status uint32, hdrLen int) boo
 	// hatype, pkttype.
 	sll := off + hdrLen
 	f.PktType = r.mem[sll+10]
+	f.Vnet = VnetHdr{}
+	if status&unix.TP_STATUS_COPY != 0 {
+		// The whole frame waits on the socket's queue, whether or not it
+		// is skipped.
+		if !r.fetchCopy(f) {
+			return false
+		}
+	} else {
+		f.Data = r.mem[off+mac : off+mac+snap : off+mac+snap]
+		if r.vnet && mac >= VnetHdrLen {
+			f.Vnet.Decode(r.mem[off+mac-VnetHdrLen : off+mac])
+		}
+	}
 	if !r.ignOut && f.PktType == unix.PACKET_OUTGOING {
 		return false
 	}
 	f.Ifindex = int(*(*int32)(unsafe.Pointer(&r.mem[sll+4])))
-	f.Data = r.mem[off+mac : off+mac+snap : off+mac+snap]
 	f.CsumNotReady = status&unix.TP_STATUS_CSUMNOTREADY != 0
 	f.VLANTagged = status&unix.TP_STATUS_VLAN_VALID != 0
-	f.Vnet = VnetHdr{}
-	if r.vnet && mac >= VnetHdrLen {
-		f.Vnet.Decode(r.mem[off+mac-VnetHdrLen : off+mac])
+	return true
+}
+
+// fetchCopy replaces a truncated ring frame's data with the whole frame,
+// which the kernel queued on the socket in the same order (tpacket_rcv's
+// copy_skb); it reports false, and the frame is skipped, if the queue had
+// none.
+func (r *Ring) fetchCopy(f *Frame) bool {
+	b := r.copies[r.copied]
+	var n uintptr
+	var e unix.Errno
+	for {
+		// recvfrom without an address (unix.Recvfrom would allocate one),
+		// and as a raw system call: it cannot sleep.
+		n, _, e = unix.RawSyscall6(unix.SYS_RECVFROM, uintptr(r.fd), uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)),
+			unix.MSG_DONTWAIT|unix.MSG_TRUNC, 0, 0)
+		if e != unix.EINTR {
+			break
+		}
 	}
+	if e != 0 {
+		r.copyFails.Add(1)
+		return false
+	}
+	r.copied++
+	data := b[:min(int(n), len(b))]
+	if r.vnet {
+		if len(data) < VnetHdrLen {
+			r.copyFails.Add(1)
+			return false
+		}
+		f.Vnet.Decode(data[:VnetHdrLen])
+		data = data[VnetHdrLen:]
+	}
+	f.Data = data[:len(data):len(data)]
 	return true
 }
 
@@ -275,14 +397,16 @@ func (r *Ring) Release() {
 		atomic.StoreUint32(r.status(r.cur*r.frameSize), unix.TP_STATUS_KERNEL)
 		r.cur = (r.cur + 1) % r.frames
 	}
+	r.copied = 0
 }
 
 // Wake makes a Recv in progress (or the next one) return ErrClosed. It is
 // safe from any goroutine.
 func (r *Ring) Wake() {
 	r.closed.Store(true)
-	var one = [8]byte{1}
-	_, _ = unix.Write(r.efd, one[:])
+	if r.file != nil {
+		_ = r.file.SetReadDeadline(time.Unix(1, 0))
+	}
 }
 
 // Stats reads and resets the kernel's PACKET_STATISTICS.
@@ -298,7 +422,7 @@ func (r *Ring) Stats() (Stats, error) {
 	if err != nil {
 		return Stats{}, fmt.Errorf("ring: PACKET_STATISTICS: %w", err)
 	}
-	return Stats{Packets: uint64(st.Packets), Drops: uint64(st.Drops)}, nil
+	return Stats{Packets: uint64(st.Packets), Drops: uint64(st.Drops), CopyLost: r.copyFails.Swap(0)}, nil
 }
 
 // Close unmaps the ring and closes the socket. Only the owner calls it,
@@ -309,13 +433,15 @@ func (r *Ring) Close() error {
 		errs = append(errs, unix.Munmap(r.mem))
 		r.mem = nil
 	}
-	if r.fd >= 0 {
+	if r.file != nil {
+		// r.file stays: a late Wake then only fails on a closed file.
+		if r.fd >= 0 {
+			errs = append(errs, r.file.Close())
+			r.fd = -1
+		}
+	} else if r.fd >= 0 {
 		errs = append(errs, unix.Close(r.fd))
 		r.fd = -1
-	}
-	if r.efd >= 0 {
-		errs = append(errs, unix.Close(r.efd))
-		r.efd = -1
 	}
 	return errors.Join(errs...)
 }

@@ -62,6 +62,12 @@ func NewSender(cfg SenderConfig) (*Sender, error) {
 			return nil, fmt.Errorf("ring: PACKET_VNET_HDR: %w", err)
 		}
 	}
+	// Room for several batches of large frames in flight (the kernel
+	// holds a frame's memory against the socket until the receiver is
+	// done with it).
+	if unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_SNDBUFFORCE, 4<<20) != nil {
+		_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_SNDBUF, 4<<20)
+	}
 	if cfg.QdiscBypass {
 		if err := unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_QDISC_BYPASS, 1); err != nil {
 			unix.Close(fd)
@@ -121,11 +127,26 @@ func (s *Sender) Add(ifindex int, vh *VnetHdr, head, body []byte) bool {
 // Failed and skipped; Flush returns an error only when the socket fails.
 func (s *Sender) Flush() error {
 	done := 0
+	wait := false
 	for done < s.n {
-		r, _, e := unix.Syscall6(unix.SYS_SENDMMSG, uintptr(s.fd), uintptr(unsafe.Pointer(&s.msgs[done])),
-			uintptr(s.n-done), 0, 0, 0)
+		var r uintptr
+		var e unix.Errno
+		if wait {
+			r, _, e = unix.Syscall6(unix.SYS_SENDMMSG, uintptr(s.fd), uintptr(unsafe.Pointer(&s.msgs[done])),
+				uintptr(s.n-done), 0, 0, 0)
+		} else {
+			// A send that cannot sleep needs none of the runtime's
+			// bookkeeping for system calls, which would wake its monitor
+			// thread at every batch; only a full send buffer (EAGAIN)
+			// takes the ordinary, blocking way.
+			r, _, e = unix.RawSyscall6(unix.SYS_SENDMMSG, uintptr(s.fd), uintptr(unsafe.Pointer(&s.msgs[done])),
+				uintptr(s.n-done), unix.MSG_DONTWAIT, 0, 0)
+		}
 		switch {
 		case e == unix.EINTR:
+			continue
+		case e == unix.EAGAIN && !wait:
+			wait = true
 			continue
 		case e == unix.EBADF || e == unix.ENOTSOCK:
 			s.n = 0
