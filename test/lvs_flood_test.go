@@ -78,6 +78,7 @@ func TestSYNFlood(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	floodStart := time.Now()
 	// The real client is served all through the flood.
 	served, tries := 0, 0
 	deadline := time.Now().Add(60 * time.Second)
@@ -88,8 +89,13 @@ func TestSYNFlood(t *testing.T) {
 		tries++
 		// A request whose SYN is lost is retransmitted by TCP after 1 s (and
 		// 3 s): give each the time a real client gives it.
-		if b, err := topotest.Curl(client, 5*time.Second, "http://198.18.0.100/"); err == nil && (b == "rs1" || b == "rs2") {
+		start := time.Now()
+		b, err := topotest.Curl(client, 5*time.Second, "http://198.18.0.100/")
+		if err == nil && (b == "rs1" || b == "rs2") {
 			served++
+		} else {
+			t.Logf("request %d, %v into the flood, failed after %v: %q, %v", tries, start.Sub(floodStart).Round(time.Millisecond),
+				time.Since(start).Round(time.Millisecond), b, err)
 		}
 		if time.Now().After(deadline) {
 			t.Fatal("the flood did not end within 60 s")

@@ -286,7 +286,7 @@ func (l *lab) heal() error {
 				if err := l.startHTTP(n, builtin); err != nil {
 					return err
 				}
-				if n.Role == roleReal || n.Role == roleSorry {
+				if n.Role == roleReal { // a sorry server is in a table only while its service lacks quorum
 					healedReals = append(healedReals, n.addr4())
 				}
 				l.out.line("%s: HTTP server restarted (pid %d)", n.Name, n.Procs[procHTTP].Pid)
@@ -308,18 +308,23 @@ func (l *lab) heal() error {
 	if err := l.waitReady(30 * time.Second); err != nil {
 		return err
 	}
-	for _, in := range l.st.Instances {
-		if m := l.master(in); m != nil {
-			for _, r := range healedReals {
-				if !l.inTable(m, r) {
-					err := waitFor(15*time.Second, fmt.Sprintf("%s back in %s's table", r, m.Name), func() (bool, error) {
-						return l.inTable(m, r), nil
-					})
-					if err != nil {
-						return err
-					}
+	// Every healed real server back in the table of every instance's
+	// master. A master that cannot be asked (its control socket slow under
+	// load) or an instance between masters is not "whole": wait for it too,
+	// rather than let the next requests meet a table still missing a
+	// server.
+	for _, r := range healedReals {
+		err := waitFor(20*time.Second, fmt.Sprintf("%s back in the masters' tables", r), func() (bool, error) {
+			for _, in := range l.st.Instances {
+				m := l.master(in)
+				if m == nil || !l.inTable(m, r) {
+					return false, nil
 				}
 			}
+			return true, nil
+		})
+		if err != nil {
+			return err
 		}
 	}
 	l.out.line("the lab is whole again")
