@@ -73,6 +73,7 @@ type Shard struct {
 	wheel    [wheelSlots]uint32
 	lastTick uint32
 	started  bool
+	cursor   uint64 // the next second early-drop window (evictLocked)
 	t        *Table
 
 	inserted, expired, evicted, refused atomic.Uint64
@@ -198,11 +199,35 @@ func (e *Entry) reset() {
 // connection first — under a SYN flood, a real client's between its SYN and
 // its ACK. The entry closest to expiry is, among half-open connections, the
 // oldest.
+//
+// When h's buckets hold nothing evictable, a second window is searched,
+// starting where the shard's cursor points; the cursor moves on at every
+// use. Without it, a key whose window happens to be empty would be refused
+// again and again — the same client's retransmitted SYNs all hash there —
+// which a SYN flood filling the table made happen to about one real client
+// in a hundred (nf_conntrack's garbage collector plays this part for its
+// early_drop).
 func (s *Shard) evictLocked(h uint64) bool {
+	best, bestE := s.oldestEvictable(h)
+	if bestE == nil {
+		best, bestE = s.oldestEvictable(s.cursor)
+		s.cursor += earlyDropScan
+	}
+	if bestE == nil {
+		return false
+	}
+	s.removeLocked(best, bestE)
+	s.evicted.Add(1)
+	return true
+}
+
+// oldestEvictable returns the evictable entry closest to expiry in the
+// earlyDropScan buckets from from's on, or nil.
+func (s *Shard) oldestEvictable(from uint64) (uint32, *Entry) {
 	var best uint32
 	var bestE *Entry
 	for k := range uint64(earlyDropScan) {
-		for i := s.buckets[(h+k)&s.bmask]; i != 0; {
+		for i := s.buckets[(from+k)&s.bmask]; i != 0; {
 			e := s.entry(i)
 			if e.Flags&FlagUnhashed == 0 && s.t.evictable(e) &&
 				(bestE == nil || int32(e.Expires-bestE.Expires) < 0) {
@@ -211,12 +236,7 @@ func (s *Shard) evictLocked(h uint64) bool {
 			i = e.hnext
 		}
 	}
-	if bestE == nil {
-		return false
-	}
-	s.removeLocked(best, bestE)
-	s.evicted.Add(1)
-	return true
+	return best, bestE
 }
 
 // UnhashLocked removes e from lookup; it stays allocated until its timer,

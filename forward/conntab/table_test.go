@@ -400,3 +400,55 @@ func BenchmarkInsertLookup1M(b *testing.B) {
 	})
 	runtime.KeepAlive(tb)
 }
+
+// TestEarlyDropBeyondAnEmptyWindow: a full table whose entries all lie
+// outside the buckets a new key's scan starts with still makes room for it
+// (before, such a key was refused every time it came back: a client's
+// retransmitted SYNs hash to the same buckets).
+func TestEarlyDropBeyondAnEmptyWindow(t *testing.T) {
+	t.Parallel()
+	tb := New(Config{Max: 64, Shards: 1})
+	s := &tb.shards[0]
+	if s.bmask != 63 {
+		t.Fatalf("%d buckets, the test wants 64", s.bmask+1)
+	}
+	c := v4(198, 18, 3, 1)
+	bucket := func(port uint16) uint64 { return tb.Hash(6, &c, port) & s.bmask }
+	// 64 half-open connections, all in buckets 0–31.
+	port := uint16(1)
+	for n := 0; n < 64; port++ {
+		if bucket(port) >= 32 {
+			continue
+		}
+		e, _ := insert(t, tb, c, port, 100+uint32(n))
+		if e == nil {
+			t.Fatalf("insert %d refused below the bound", n)
+		}
+		e.State = TCPSynRecv
+		n++
+	}
+	// New clients whose windows lie in the empty half, far enough apart
+	// that neither scans the other's bucket.
+	var fresh []uint16
+	for ; len(fresh) < 2; port++ {
+		b := bucket(port)
+		if len(fresh) == 0 && b >= 32 && b <= 64-2*earlyDropScan ||
+			len(fresh) == 1 && b >= bucket(fresh[0])+earlyDropScan && b <= 64-earlyDropScan {
+			fresh = append(fresh, port)
+		}
+	}
+	for _, p := range fresh {
+		e, _ := insert(t, tb, c, p, 500)
+		if e == nil {
+			t.Fatalf("port %d (bucket %d): insert refused although 64 entries may be evicted", p, bucket(p))
+		}
+		e.State = TCPSynRecv
+		if !find(tb, Key{Proto: 6, CAddr: c, CPort: p, Addr: v4(198, 18, 0, 100), Port: 80}) {
+			t.Fatalf("port %d inserted but not found", p)
+		}
+	}
+	st := tb.Stats()
+	if st.Entries != 64 || st.Evicted != 2 || st.Refused != 0 {
+		t.Fatalf("stats %+v", st)
+	}
+}
