@@ -392,6 +392,9 @@ func (u *Userspace) SetVIP(addr netip.Addr, enabled bool) error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	addr = addr.Unmap()
+	if g.disabled[addr] == !enabled {
+		return nil // already so (VRRP's hook and its event both say it)
+	}
 	if enabled {
 		delete(g.disabled, addr)
 	} else {

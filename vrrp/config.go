@@ -31,6 +31,14 @@ type Config struct {
 	// Run ends (keepalived's -V, --dont-release-vrrp); priority 0 is still
 	// sent, so a peer takes over.
 	KeepAddresses bool
+
+	// VIPHook, when set, is called on the node's goroutine with an
+	// instance's VIPs and eVIPs: held true just before they are added (it
+	// becomes master), held false just after they are removed. A userspace
+	// forwarder enables its services there, so the kernel never owns a VIP
+	// whose services are not yet forwarded (it would answer their SYNs
+	// with RST). It must not block for long: adverts wait for it.
+	VIPHook func(instance string, vips []netip.Prefix, held bool) `json:"-"`
 }
 
 // Global holds the global_defs settings that concern VRRP.

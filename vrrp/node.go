@@ -417,6 +417,7 @@ func (n *Node) exec(acts []action) {
 		case actSend:
 			n.sendAdvert(n.insts[a.Inst], a.Priority, a.Seq)
 		case actSetVIPs:
+			n.vipHook(n.insts[a.Inst], true)
 			n.setVIPs(n.insts[a.Inst])
 		case actClearVIPs:
 			if n.stopping && n.cfg.KeepAddresses {
@@ -425,6 +426,7 @@ func (n *Node) exec(acts []action) {
 				continue
 			}
 			n.clearVIPs(n.insts[a.Inst], a.Force)
+			n.vipHook(n.insts[a.Inst], false)
 		case actGARP:
 			n.garp(n.insts[a.Inst], a.Repeat)
 		case actNotify:
@@ -436,6 +438,20 @@ func (n *Node) exec(acts []action) {
 			n.nt.rxLowerPrio(in.cfg.Name, in.ns, int(in.m.prio))
 		}
 	}
+}
+
+// vipHook tells Config.VIPHook that the instance's addresses are about to
+// be held, or are no longer.
+func (n *Node) vipHook(in *instance, held bool) {
+	if n.cfg.VIPHook == nil {
+		return
+	}
+	vips := in.allVIPs()
+	ps := make([]netip.Prefix, len(vips))
+	for i, v := range vips {
+		ps[i] = v.Prefix
+	}
+	n.cfg.VIPHook(in.cfg.Name, ps, held)
 }
 
 func (n *Node) notifyChange(a action) {

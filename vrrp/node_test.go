@@ -532,3 +532,39 @@ func TestStartupDelay(t *testing.T) {
 		}
 	})
 }
+
+// TestVIPHookOrder: Config.VIPHook hears of the VIPs before they are added
+// (the host does not own them yet) and after they are removed (it no
+// longer does), so a forwarder is ready before the kernel owns a VIP.
+func TestVIPHookOrder(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		_, ha, _ := pair(t)
+		var mu sync.Mutex
+		var got []string
+		cfg := Config{Instances: []Instance{inst("VI_1", 51, 150, func(*Instance) {})}}
+		cfg.VIPHook = func(instance string, vips []netip.Prefix, held bool) {
+			mu.Lock()
+			defer mu.Unlock()
+			got = append(got, fmt.Sprintf("%s %v held=%v owned=%v", instance, vips, held, ha.owns(vip)))
+		}
+		a := startNode(t, ha, nil, cfg)
+		time.Sleep(10 * time.Second)
+		synctest.Wait()
+		if a.state("VI_1") != StateMaster || !ha.HasAddress(vip) {
+			t.Fatalf("state %v, VIP held %v: want MASTER holding it", a.state("VI_1"), ha.HasAddress(vip))
+		}
+		a.stop()
+		mu.Lock()
+		defer mu.Unlock()
+		want := []string{
+			// At start, stale VIPs are removed: not held.
+			fmt.Sprintf("VI_1 [%v/32] held=false owned=false", vip),
+			fmt.Sprintf("VI_1 [%v/32] held=true owned=false", vip),
+			fmt.Sprintf("VI_1 [%v/32] held=false owned=false", vip),
+		}
+		if !slices.Equal(got, want) {
+			t.Fatalf("hook calls\n%q\nwant\n%q", got, want)
+		}
+	})
+}

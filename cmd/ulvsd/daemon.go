@@ -239,6 +239,7 @@ func (d *daemon) startVRRP(ctx context.Context, cfg *conf.Config) error {
 	}
 	vc.Logger = d.log.Named("vrrp")
 	vc.KeepAddresses = d.o.dontRelVRRP
+	vc.VIPHook = d.vipHook
 	node, err := vrrp.New(vc)
 	if err != nil {
 		return fmt.Errorf("vrrp: %w", err)
@@ -251,6 +252,23 @@ func (d *daemon) startVRRP(ctx context.Context, cfg *conf.Config) error {
 	go d.vrrpEvents(events)
 	go func() { d.vdone <- node.Run(vctx) }()
 	return nil
+}
+
+// vipHook enables an instance's services just before VRRP adds its VIPs,
+// and disables them just after it removes them: the director's kernel
+// never owns a VIP whose services are not forwarded (it would refuse the
+// first connections of a new master with RST). vrrpEvents says the same
+// again, a moment later.
+func (d *daemon) vipHook(instance string, vips []netip.Prefix, held bool) {
+	if d.lvs == nil {
+		return
+	}
+	for _, p := range vips {
+		if err := d.lvs.follow(p.Addr(), held); err != nil {
+			d.log.Error("forwarding did not follow the VIP", zap.String("instance", instance),
+				zap.String("vip", p.Addr().String()), zap.Error(err))
+		}
+	}
 }
 
 // vrrpEvents makes forwarding and ha_suspend follow the VIPs: an instance's
@@ -331,6 +349,7 @@ func (d *daemon) reload() error {
 		}
 		vc.Logger = d.log.Named("vrrp")
 		vc.KeepAddresses = d.o.dontRelVRRP
+		vc.VIPHook = d.vipHook
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
