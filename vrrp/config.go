@@ -32,6 +32,14 @@ type Config struct {
 	// sent, so a peer takes over.
 	KeepAddresses bool
 
+	// ReleaseVIPs is keepalived's -X (--release-vips): whenever an
+	// instance becomes BACKUP, FAULT or STOP, its VIPs, eVIPs, routes and
+	// rules are removed even if this run did not add them — another
+	// process, a hand, or a crash may have left them, and a backup must not
+	// answer for the VIP. (keepalived vrrp_restore_interface with
+	// RELEASE_VIPS_BIT.)
+	ReleaseVIPs bool
+
 	// VIPHook, when set, is called on the node's goroutine with an
 	// instance's VIPs and eVIPs: held true just before they are added (it
 	// becomes master), held false just after they are removed. A userspace

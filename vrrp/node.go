@@ -430,6 +430,7 @@ func (n *Node) exec(acts []action) {
 		case actGARP:
 			n.garp(n.insts[a.Inst], a.Repeat)
 		case actNotify:
+			n.releaseStray(a)
 			n.notifyChange(a)
 		case actRxLowerPrio:
 			in := n.insts[a.Inst]
@@ -438,6 +439,30 @@ func (n *Node) exec(acts []action) {
 			n.nt.rxLowerPrio(in.cfg.Name, in.ns, int(in.m.prio))
 		}
 	}
+}
+
+// releaseStray carries out Config.ReleaseVIPs: an instance entering
+// BACKUP, FAULT or STOP from anything but MASTER (leaving MASTER already
+// removed its addresses) removes them anyway, as keepalived -X does.
+func (n *Node) releaseStray(a action) {
+	if !n.cfg.ReleaseVIPs || a.Inst < 0 || a.Prev == StateMaster {
+		return
+	}
+	switch a.State {
+	case StateBackup, StateFault:
+	case StateStop:
+		if n.cfg.KeepAddresses {
+			return
+		}
+	default:
+		return
+	}
+	in := n.insts[a.Inst]
+	if in.m.vipsSet {
+		return
+	}
+	n.clearVIPs(in, true)
+	n.vipHook(in, false)
 }
 
 // vipHook tells Config.VIPHook that the instance's addresses are about to

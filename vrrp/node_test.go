@@ -568,3 +568,29 @@ func TestVIPHookOrder(t *testing.T) {
 		}
 	})
 }
+
+// TestReleaseVIPs: with ReleaseVIPs (keepalived -X) a backup that stops
+// removes a VIP it never added (here added by hand); without it the address
+// is left alone.
+func TestReleaseVIPs(t *testing.T) {
+	t.Parallel()
+	for _, release := range []bool{false, true} {
+		synctest.Test(t, func(t *testing.T) {
+			_, ha, hb := pair(t)
+			startNode(t, ha, nil, Config{Instances: []Instance{inst("VI_1", 51, 150, func(*Instance) {})}})
+			b := startNode(t, hb, nil, Config{Instances: []Instance{inst("VI_1", 51, 100, func(*Instance) {})}, ReleaseVIPs: release})
+			time.Sleep(10 * time.Second)
+			synctest.Wait()
+			if b.state("VI_1") != StateBackup || hb.HasAddress(vip) {
+				t.Fatalf("b is %v holding the VIP %v, want a BACKUP without it", b.state("VI_1"), hb.HasAddress(vip))
+			}
+			if err := hb.AddAddress("eth0", VIP{Prefix: netip.PrefixFrom(vip, 32)}); err != nil {
+				t.Fatal(err)
+			}
+			b.stop()
+			if got := hb.HasAddress(vip); got == release {
+				t.Errorf("ReleaseVIPs=%v: the stray VIP present after stop = %v", release, got)
+			}
+		})
+	}
+}

@@ -238,7 +238,7 @@ func (d *daemon) startVRRP(ctx context.Context, cfg *conf.Config) error {
 		return err
 	}
 	vc.Logger = d.log.Named("vrrp")
-	vc.KeepAddresses = d.o.dontRelVRRP
+	vc.KeepAddresses, vc.ReleaseVIPs = d.o.dontRelVRRP, d.o.releaseVIPs
 	vc.VIPHook = d.vipHook
 	node, err := vrrp.New(vc)
 	if err != nil {
@@ -348,7 +348,7 @@ func (d *daemon) reload() error {
 			return fail(fmt.Errorf("reload refused: %w", err))
 		}
 		vc.Logger = d.log.Named("vrrp")
-		vc.KeepAddresses = d.o.dontRelVRRP
+		vc.KeepAddresses, vc.ReleaseVIPs = d.o.dontRelVRRP, d.o.releaseVIPs
 		vc.VIPHook = d.vipHook
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

@@ -98,7 +98,7 @@ func TestOptions(t *testing.T) {
 		{[]string{"-x"}, 1, "option -x is not supported: SNMP"},
 		{[]string{"-lnDx"}, 1, "option -x is not supported"},
 		{[]string{"--snmp"}, 1, "option --snmp is not supported"},
-		{[]string{"-X"}, 1, "option -X is not supported"},
+		{[]string{"-B"}, 1, "option -B is not supported: BFD"},
 		{[]string{"-u", "999", "-n", "-f", "/nonexistent.conf"}, 1, "no such file"},
 		{[]string{"-P", "-C"}, 1, "exclude each other"},
 		{[]string{"--signum=RELOAD"}, 0, "1\n"},

@@ -32,6 +32,7 @@ type options struct {
 	configID    string
 	allConfig   bool // -e
 	dontRelVRRP bool // -V
+	releaseVIPs bool // -X
 	dontRelIPVS bool // -I
 	dontRespawn bool // -R
 	addrMonitor bool // -a
@@ -54,7 +55,6 @@ type options struct {
 
 // refused are keepalived options ulvsd does not support, with why.
 var refused = map[string]string{
-	"X": "releasing VIPs on a signalled transition is not implemented",
 	"x": "SNMP is not supported by ulvs (use the Prometheus metrics: --metrics)",
 	"A": "SNMP is not supported by ulvs (use the Prometheus metrics: --metrics)",
 	"s": "network namespaces: start ulvsd with `ip netns exec NAME ulvsd ...` instead",
@@ -74,7 +74,6 @@ var refusedLong = map[string]string{
 	"genhash":           "T",
 	"no_bfd":            "B",
 	"mem-check-log":     "L",
-	"release-vips":      "X",
 }
 
 func newFlagSet(o *options, out io.Writer) *pflag.FlagSet {
@@ -100,6 +99,7 @@ func newFlagSet(o *options, out io.Writer) *pflag.FlagSet {
 	fs.StringVarP(&o.configID, "config-id", "i", "", "config id for @ID conditional lines (default: host name)")
 	fs.BoolVarP(&o.allConfig, "all-config", "e", false, "a missing include file is an error")
 	fs.BoolVarP(&o.dontRelVRRP, "dont-release-vrrp", "V", false, "do not remove VIPs and routes on stop")
+	fs.BoolVarP(&o.releaseVIPs, "release-vips", "X", false, "remove an instance's VIPs whenever it becomes backup, fault or stop, even ones this run did not add")
 	fs.BoolVarP(&o.dontRelIPVS, "dont-release-ipvs", "I", false, "do not remove virtual services on stop")
 	fs.BoolVarP(&o.dontRespawn, "dont-respawn", "R", false, "accepted for compatibility: ulvsd has no child processes")
 	fs.BoolVarP(&o.addrMonitor, "address-monitoring", "a", false, "log netlink address changes")
