@@ -393,7 +393,7 @@ func (u *Userspace) SetVIP(addr netip.Addr, enabled bool) error {
 	defer g.mu.Unlock()
 	addr = addr.Unmap()
 	if g.disabled[addr] == !enabled {
-		return nil // already so (VRRP's hook and its event both say it)
+		return nil // already so: VRRP disables at start, and again with -X
 	}
 	if enabled {
 		delete(g.disabled, addr)

@@ -271,8 +271,9 @@ func (d *daemon) vipHook(instance string, vips []netip.Prefix, held bool) {
 	}
 }
 
-// vrrpEvents makes forwarding and ha_suspend follow the VIPs: an instance's
-// services forward, and its checkers run, only while it is master.
+// vrrpEvents logs transitions and makes ha_suspend follow the VIPs: an
+// instance's checkers run only while it is master (forwarding follows
+// earlier, in vipHook).
 func (d *daemon) vrrpEvents(events <-chan vrrp.Event) {
 	for ev := range events {
 		kind := "instance"
@@ -288,11 +289,6 @@ func (d *daemon) vrrpEvents(events <-chan vrrp.Event) {
 		master := ev.State == vrrp.StateMaster
 		for _, p := range ev.VIPs {
 			addr := p.Addr()
-			if d.lvs != nil {
-				if err := d.lvs.follow(addr, master); err != nil {
-					d.log.Error("forwarding did not follow the VIP", zap.String("vip", addr.String()), zap.Error(err))
-				}
-			}
 			if d.hr != nil {
 				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 				if err := d.hr.SetVIP(ctx, addr, master); err != nil {
