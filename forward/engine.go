@@ -219,10 +219,12 @@ func (w *worker) handleFrame(f *ring.Frame) {
 	if len(w.snap.natReals) > 0 {
 		conntab.Put16(&k.addr, p.SrcIP())
 		k.port = sport
-		if !w.snap.natReals[k] {
+		nat := w.snap.natReals[k]
+		if !nat {
 			k.port = 0
+			nat = w.snap.natReals[k]
 		}
-		if w.snap.natReals[k] && w.headerValid() {
+		if nat && w.headerValid() {
 			w.out(f, sport, dport, partial)
 		}
 	}

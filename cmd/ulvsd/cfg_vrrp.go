@@ -2,8 +2,10 @@ package main
 
 import (
 	"fmt"
+	"net"
 	"net/netip"
 	"strconv"
+	"strings"
 
 	"github.com/ulvs/ulvs/conf"
 	"github.com/ulvs/ulvs/vrrp"
@@ -47,7 +49,7 @@ func vrrpConfig(cfg *conf.Config) (*vrrp.Config, error) {
 		vc.Global.SMTPAlert = g.SMTPAlert
 	}
 	if g.SMTPServer != "" {
-		vc.Global.SMTPServer = fmt.Sprintf("%s:%d", g.SMTPServer, g.SMTPPort)
+		vc.Global.SMTPServer = net.JoinHostPort(strings.Trim(g.SMTPServer, "[]"), strconv.Itoa(int(g.SMTPPort)))
 	}
 	if f := g.NotifyFifo; f != nil {
 		vc.Global.NotifyFIFO = vrrp.FIFO{Path: f.Path, User: f.User, Group: f.Group}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -42,8 +43,6 @@ type daemon struct {
 	reloads    int
 	lastReload time.Time
 	lastErr    string
-	// vipOwner maps each VIP to the instance that holds it.
-	vipOwner map[netip.Addr]string
 	// vrrpBase holds VRRP counters at the last stats clear.
 	vrrpBase map[string]vrrp.Stats
 }
@@ -210,11 +209,7 @@ func dispatcherConfig(cfg *conf.Config, log *zap.Logger) health.DispatcherConfig
 		}
 	}
 	if g.SMTPServer != "" && len(g.NotificationEmail) > 0 {
-		host := g.SMTPServer
-		if strings.Contains(host, ":") && !strings.HasPrefix(host, "[") {
-			host = "[" + host + "]"
-		}
-		dc.Mail = &health.MailConfig{Server: fmt.Sprintf("%s:%d", host, g.SMTPPort), Helo: g.SMTPHeloName,
+		dc.Mail = &health.MailConfig{Server: net.JoinHostPort(strings.Trim(g.SMTPServer, "[]"), strconv.Itoa(int(g.SMTPPort))), Helo: g.SMTPHeloName,
 			From: g.NotificationEmailFrom, To: g.NotificationEmail, Timeout: g.SMTPConnectTimeout}
 	}
 	return dc
@@ -245,7 +240,6 @@ func (d *daemon) startVRRP(ctx context.Context, cfg *conf.Config) error {
 		return fmt.Errorf("vrrp: %w", err)
 	}
 	d.node = node
-	d.vipOwner = vipOwners(cfg)
 	events := node.Events()
 	vctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	d.vcancel, d.vdone = cancel, make(chan error, 1)
@@ -365,17 +359,13 @@ func (d *daemon) reload() error {
 		if err := d.node.Apply(vc); err != nil {
 			return fail(fmt.Errorf("reload: vrrp: %w", err))
 		}
-		owners := vipOwners(cfg)
 		if d.lvs != nil {
 			keep := map[netip.Addr]bool{}
-			for a := range owners {
+			for a := range vipOwners(cfg) {
 				keep[a] = true
 			}
 			d.lvs.unfollow(keep)
 		}
-		d.mu.Lock()
-		d.vipOwner = owners
-		d.mu.Unlock()
 	}
 	d.mu.Lock()
 	d.cfg = cfg
