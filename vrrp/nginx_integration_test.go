@@ -189,8 +189,12 @@ func TestSeedScriptLineKeepalivedVsULVS(t *testing.T) {
 		Instances: []Instance{{Name: "VI_1", State: StateMaster, Interface: "eth0", VRID: 67, Priority: 100,
 			VIPs: []VIP{{Prefix: netip.MustParsePrefix("198.18.0.101/24")}}, TrackScripts: []TrackRef{{Name: "nginx"}}}},
 	})
-	topotest.Eventually(t, 10*time.Second, "keepalived did not report the script", func() bool {
-		return strings.Contains(k.proc.Log(), "VRRP_Script(nginx)")
+	// keepalived logs the failure and then, in a later line, the priority
+	// change: wait for the verdict (either outcome), not just the first line.
+	topotest.Eventually(t, 10*time.Second, "keepalived did not report the script's effect", func() bool {
+		log := k.proc.Log()
+		return strings.Contains(log, "effective priority from 100 to 85") ||
+			strings.Contains(log, "VRRP_Script(nginx) succeeded")
 	})
 	log := k.proc.Log()
 	if !strings.Contains(log, "VRRP_Script(nginx) failed") || !strings.Contains(log, "effective priority from 100 to 85") {
