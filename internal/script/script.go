@@ -361,24 +361,10 @@ func (s *Script) Run(ctx context.Context, timeout time.Duration, extra ...string
 	if s.Disabled != nil {
 		return Result{ExitCode: -1, Err: s.Disabled}
 	}
-	var cmd *exec.Cmd
-	if s.Shell {
-		line := shellJoin(s.Argv, extra)
-		cmd = exec.Command("/bin/sh", "-c", line)
-	} else {
-		cmd = exec.Command(s.Path, append(append([]string(nil), s.Argv[1:]...), extra...)...)
-		cmd.Args[0] = s.Argv[0]
-	}
-	cmd.Env = cleanEnv(os.Environ())
-	cmd.Stdin = nil
 	out := &tailBuffer{max: 4096}
-	cmd.Stdout, cmd.Stderr = out, out
-	cmd.SysProcAttr = sysProcAttr()
-	if s.UID != uint32(os.Geteuid()) || s.GID != uint32(os.Getegid()) {
-		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: s.UID, Gid: s.GID, NoSetGroups: true}
-	}
 	start := time.Now()
-	if err := cmd.Start(); err != nil {
+	cmd, err := s.start(ctx, out, extra)
+	if err != nil {
 		return Result{ExitCode: -1, Err: fmt.Errorf("script: %s: %w", s, err)}
 	}
 	done := make(chan error, 1)
@@ -390,7 +376,6 @@ func (s *Script) Run(ctx context.Context, timeout time.Duration, extra ...string
 		timer = t.C
 	}
 	res := Result{}
-	var err error
 	select {
 	case err = <-done:
 	case <-timer:
@@ -408,6 +393,38 @@ func (s *Script) Run(ctx context.Context, timeout time.Duration, extra ...string
 		res.Err = err
 	}
 	return res
+}
+
+// start starts the script. A start that fails with ETXTBSY is tried again
+// for a moment: the file was open for writing, most often because it was
+// just written and a process forked meanwhile still holds the descriptor
+// until it execs (golang.org/issue/22315) — an editor or a deployment
+// rewriting a check script meets the same.
+func (s *Script) start(ctx context.Context, out *tailBuffer, extra []string) (*exec.Cmd, error) {
+	for wait := 2 * time.Millisecond; ; wait *= 2 {
+		var cmd *exec.Cmd
+		if s.Shell {
+			cmd = exec.Command("/bin/sh", "-c", shellJoin(s.Argv, extra))
+		} else {
+			cmd = exec.Command(s.Path, append(append([]string(nil), s.Argv[1:]...), extra...)...)
+			cmd.Args[0] = s.Argv[0]
+		}
+		cmd.Env = cleanEnv(os.Environ())
+		cmd.Stdout, cmd.Stderr = out, out
+		cmd.SysProcAttr = sysProcAttr()
+		if s.UID != uint32(os.Geteuid()) || s.GID != uint32(os.Getegid()) {
+			cmd.SysProcAttr.Credential = &syscall.Credential{Uid: s.UID, Gid: s.GID, NoSetGroups: true}
+		}
+		err := cmd.Start()
+		if err == nil || !errors.Is(err, syscall.ETXTBSY) || wait > 256*time.Millisecond {
+			return cmd, err
+		}
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+			return nil, err
+		}
+	}
 }
 
 func (s *Script) kill(cmd *exec.Cmd, done <-chan error) error {

@@ -2,9 +2,11 @@ package script
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -224,5 +226,34 @@ func TestRunAsUser(t *testing.T) {
 	}
 	if _, err := (Policy{}).Prepare(Spec{Argv: []string{"true"}, User: "no-such-user-ulvs"}); err == nil {
 		t.Error("unknown user must be an error")
+	}
+}
+
+// TestTextFileBusyRetried: a script still open for writing (ETXTBSY on
+// exec) runs once the writer lets go, within the retry window.
+func TestTextFileBusyRetried(t *testing.T) {
+	t.Parallel()
+	d := secureDir(t)
+	s := writeScript(t, d, "busy.sh", "#!/bin/sh\nexit 0\n", 0o755)
+	w, err := os.OpenFile(s, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc, err := Policy{}.Prepare(Spec{Argv: []string{s}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.AfterFunc(50*time.Millisecond, func() { w.Close() })
+	if r := sc.Run(context.Background(), 5*time.Second); !r.OK() {
+		t.Errorf("a script busy for 50 ms: %+v, want it run once free", r)
+	}
+	// Held beyond the window, it is an error that says so.
+	w, err = os.OpenFile(s, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	if r := sc.Run(context.Background(), 5*time.Second); r.OK() || !errors.Is(r.Err, syscall.ETXTBSY) {
+		t.Errorf("a script held open: %+v, want ETXTBSY", r)
 	}
 }
