@@ -2,26 +2,23 @@ package health
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"net"
-	"net/smtp"
-	"os"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/ulvs/ulvs/internal/notify"
 )
 
 // DispatcherConfig configures a Dispatcher.
 type DispatcherConfig struct {
 	// Logger receives script failures and dropped notifications.
 	Logger *zap.Logger
-	// FIFOs are the notify_fifo and lvs_notify_fifo paths; each is created
-	// (mode 0600) if missing.
-	FIFOs []string
+	// FIFOs are notify_fifo and lvs_notify_fifo; each is created (mode
+	// 0600, then given its owner) if missing.
+	FIFOs []notify.FIFOSpec
 	// Mail, when set, sends smtp_alert mails.
 	Mail *MailConfig
 	// MaxScripts bounds the scripts running at once (default 16).
@@ -32,16 +29,9 @@ type DispatcherConfig struct {
 }
 
 // MailConfig is global_defs smtp_server, smtp_helo_name,
-// smtp_connect_timeout, notification_email_from and notification_email.
-type MailConfig struct {
-	// Server is "host:port".
-	Server string
-	Helo   string
-	From   string
-	To     []string
-	// Timeout bounds one mail (default 30 s).
-	Timeout time.Duration
-}
+// smtp_connect_timeout, notification_email_from and notification_email;
+// what is left empty gets keepalived's default.
+type MailConfig = notify.Mail
 
 // Dispatcher is the Notifier ulvsd uses: it runs scripts (at most
 // MaxScripts at once; shutdown scripts get one second, as keepalived
@@ -51,7 +41,7 @@ type Dispatcher struct {
 	queue  chan Notification
 	mails  chan *Mail
 	sem    chan struct{}
-	fifos  []*os.File
+	fifos  []*notify.FIFO
 	mail   *MailConfig
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -64,7 +54,11 @@ var _ Notifier = (*Dispatcher)(nil)
 
 // NewDispatcher opens the FIFOs and starts the dispatcher.
 func NewDispatcher(cfg DispatcherConfig) (*Dispatcher, error) {
-	d := &Dispatcher{log: cfg.Logger, mail: cfg.Mail}
+	d := &Dispatcher{log: cfg.Logger}
+	if cfg.Mail != nil {
+		m := cfg.Mail.WithDefaults()
+		d.mail = &m
+	}
 	if d.log == nil {
 		d.log = zap.NewNop()
 	}
@@ -75,10 +69,10 @@ func NewDispatcher(cfg DispatcherConfig) (*Dispatcher, error) {
 		cfg.Queue = 1024
 	}
 	for _, p := range cfg.FIFOs {
-		f, err := openFIFO(p)
+		f, err := notify.OpenFIFO(p)
 		if err != nil {
 			d.closeFIFOs()
-			return nil, err
+			return nil, fmt.Errorf("health: %w", err)
 		}
 		d.fifos = append(d.fifos, f)
 	}
@@ -90,26 +84,6 @@ func NewDispatcher(cfg DispatcherConfig) (*Dispatcher, error) {
 	go d.run()
 	go d.mailer()
 	return d, nil
-}
-
-// openFIFO opens (creating if needed) a FIFO for writing without waiting
-// for a reader, as keepalived does (O_RDWR | O_NONBLOCK).
-func openFIFO(path string) (*os.File, error) {
-	if err := syscall.Mkfifo(path, 0o600); err != nil && !errors.Is(err, os.ErrExist) {
-		return nil, fmt.Errorf("health: notify fifo %s: %w", path, err)
-	}
-	st, err := os.Lstat(path)
-	if err != nil {
-		return nil, fmt.Errorf("health: notify fifo %s: %w", path, err)
-	}
-	if st.Mode()&os.ModeNamedPipe == 0 {
-		return nil, fmt.Errorf("health: notify fifo %s: not a FIFO", path)
-	}
-	f, err := os.OpenFile(path, os.O_RDWR|syscall.O_NONBLOCK|syscall.O_NOFOLLOW, 0)
-	if err != nil {
-		return nil, fmt.Errorf("health: notify fifo %s: %w", path, err)
-	}
-	return f, nil
 }
 
 // Notify queues n; it never blocks.
@@ -168,8 +142,8 @@ func (d *Dispatcher) run() {
 func (d *Dispatcher) writeFIFO(line string) {
 	b := append([]byte(line), 0)
 	for _, f := range d.fifos {
-		if _, err := f.Write(b); err != nil {
-			d.log.Warn("notify fifo write failed", zap.String("fifo", f.Name()), zap.Error(err))
+		if err := f.Write(b); err != nil {
+			d.log.Warn("notify fifo write failed", zap.String("fifo", f.Path()), zap.Error(err))
 		}
 	}
 }
@@ -177,61 +151,10 @@ func (d *Dispatcher) writeFIFO(line string) {
 func (d *Dispatcher) mailer() {
 	defer d.wg.Done()
 	for m := range d.mails {
-		if err := sendMail(d.ctx, d.mail, m); err != nil {
+		if err := notify.Send(d.ctx, *d.mail, m.Subject, m.Body); err != nil {
 			d.log.Warn("smtp_alert not sent", zap.String("subject", m.Subject), zap.Error(err))
 		}
 	}
-}
-
-// sendMail sends one alert the way keepalived's smtp.c does: HELO, MAIL,
-// RCPT for each address, DATA with Date, From, Subject, X-Mailer and To.
-func sendMail(ctx context.Context, mc *MailConfig, m *Mail) error {
-	timeout := mc.Timeout
-	if timeout <= 0 {
-		timeout = 30 * time.Second
-	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	var nd net.Dialer
-	conn, err := nd.DialContext(ctx, "tcp", mc.Server)
-	if err != nil {
-		return fmt.Errorf("health: smtp_alert: %w", err)
-	}
-	defer conn.Close()
-	if dl, ok := ctx.Deadline(); ok {
-		_ = conn.SetDeadline(dl)
-	}
-	host, _, _ := net.SplitHostPort(mc.Server)
-	c, err := smtp.NewClient(conn, host)
-	if err != nil {
-		return fmt.Errorf("health: smtp_alert: %w", err)
-	}
-	defer c.Close()
-	helo := mc.Helo
-	if helo == "" {
-		helo, _ = os.Hostname()
-	}
-	if err := c.Hello(helo); err != nil {
-		return fmt.Errorf("health: smtp_alert: HELO: %w", err)
-	}
-	if err := c.Mail(mc.From); err != nil {
-		return fmt.Errorf("health: smtp_alert: MAIL: %w", err)
-	}
-	for _, to := range mc.To {
-		if err := c.Rcpt(to); err != nil {
-			return fmt.Errorf("health: smtp_alert: RCPT %s: %w", to, err)
-		}
-	}
-	w, err := c.Data()
-	if err != nil {
-		return fmt.Errorf("health: smtp_alert: DATA: %w", err)
-	}
-	fmt.Fprintf(w, "Date: %s\r\nFrom: %s\r\nSubject: %s\r\nX-Mailer: Keepalived\r\nTo: %s\r\n\r\n%s\r\n",
-		time.Now().Format(time.RFC1123Z), mc.From, m.Subject, strings.Join(mc.To, ", "), m.Body)
-	if err := w.Close(); err != nil {
-		return fmt.Errorf("health: smtp_alert: end of DATA: %w", err)
-	}
-	return c.Quit()
 }
 
 // Close stops taking notifications, lets the queued ones run and waits
@@ -262,7 +185,7 @@ func (d *Dispatcher) Close(ctx context.Context) error {
 
 func (d *Dispatcher) closeFIFOs() {
 	for _, f := range d.fifos {
-		f.Close()
+		_ = f.Close()
 	}
 	d.fifos = nil
 }

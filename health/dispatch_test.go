@@ -14,6 +14,7 @@ import (
 
 	"go.uber.org/zap/zaptest"
 
+	"github.com/ulvs/ulvs/internal/notify"
 	"github.com/ulvs/ulvs/internal/script"
 )
 
@@ -93,7 +94,7 @@ func TestDispatcher(t *testing.T) {
 	server, mails := mailSink(t)
 	disp, err := NewDispatcher(DispatcherConfig{
 		Logger: zaptest.NewLogger(t),
-		FIFOs:  []string{fifo},
+		FIFOs:  []notify.FIFOSpec{{Path: fifo}},
 		Mail:   &MailConfig{Server: server, Helo: "lb1", From: "lb@example.com", To: []string{"ops@example.com", "noc@example.com"}},
 	})
 	if err != nil {

@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/ulvs/ulvs/internal/notify"
 )
 
 // Config is everything VRRP needs from keepalived.conf (global_defs,
@@ -115,10 +117,7 @@ type Global struct {
 }
 
 // FIFO is a notify FIFO: its path and, when ulvs creates it, its owner.
-type FIFO struct {
-	Path        string
-	User, Group string
-}
+type FIFO = notify.FIFOSpec
 
 // Notify is a notify script: its argument vector (already split as
 // keepalived splits it) and optional run-as user and group.

@@ -9,6 +9,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/ulvs/ulvs/internal/notify"
 	"github.com/ulvs/ulvs/internal/script"
 )
 
@@ -39,7 +40,7 @@ func (ns *notifyScripts) forState(s State) runner {
 // mail never block the caller.
 type notifier struct {
 	log   *zap.Logger
-	fifos []*fifoWriter
+	fifos []*notify.FIFO
 	mail  *mailer
 	ctx   context.Context
 	wg    sync.WaitGroup
@@ -78,10 +79,7 @@ func (n *notifier) notify(kind, name string, ns *notifyScripts, s State, prio in
 			}
 		}
 	}
-	line := fmt.Sprintf("%s \"%s\" %s %d\n", kind, name, st, prio)
-	for _, f := range n.fifos {
-		f.write(line)
-	}
+	n.writeFIFOs(fmt.Sprintf("%s \"%s\" %s %d\n", kind, name, st, prio))
 	if alert && n.mail != nil && (s == StateMaster || s == StateBackup || s == StateFault) {
 		n.mail.alert(n.ctx, kind, name, s)
 	}
@@ -92,9 +90,16 @@ func (n *notifier) rxLowerPrio(name string, ns *notifyScripts, prio int) {
 	if ns != nil && ns.rxLowerPrio != nil {
 		n.runAsync(ns.rxLowerPrio, "notify_master_rx_lower_pri", name)
 	}
-	line := fmt.Sprintf("INSTANCE \"%s\" MASTER_RX_LOWER_PRI %d\n", name, prio)
+	n.writeFIFOs(fmt.Sprintf("INSTANCE \"%s\" MASTER_RX_LOWER_PRI %d\n", name, prio))
+}
+
+// writeFIFOs writes a line to each notify FIFO; a FIFO without room (no
+// reader draining it) loses the line, as keepalived's does.
+func (n *notifier) writeFIFOs(line string) {
 	for _, f := range n.fifos {
-		f.write(line)
+		if err := f.Write([]byte(line)); err != nil {
+			n.log.Warn("notify fifo write failed", zap.String("fifo", f.Path()), zap.Error(err))
+		}
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/ulvs/ulvs/internal/notify"
 	"github.com/ulvs/ulvs/internal/script"
 )
 
@@ -165,9 +166,9 @@ func (n *Node) setup(ctx context.Context) error {
 			continue // keepalived: the same FIFO named twice is written once
 		}
 		opened[f.Path] = true
-		w, err := openFIFO(f, n.log)
+		w, err := notify.OpenFIFO(f)
 		if err != nil {
-			return err
+			return fmt.Errorf("vrrp: %w", err)
 		}
 		n.nt.fifos = append(n.nt.fifos, w)
 	}
@@ -361,7 +362,7 @@ func (n *Node) teardown() {
 	}
 	if n.nt != nil {
 		for _, f := range n.nt.fifos {
-			f.close()
+			_ = f.Close()
 		}
 	}
 }

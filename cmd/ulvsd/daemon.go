@@ -17,6 +17,7 @@ import (
 	"github.com/ulvs/ulvs/forward"
 	"github.com/ulvs/ulvs/health"
 	"github.com/ulvs/ulvs/internal/ctl"
+	"github.com/ulvs/ulvs/internal/notify"
 	"github.com/ulvs/ulvs/vrrp"
 )
 
@@ -203,10 +204,11 @@ func (discardSink) RemoveDest(string, health.Dest) error { return nil }
 func dispatcherConfig(cfg *conf.Config, log *zap.Logger) health.DispatcherConfig {
 	g := cfg.Global
 	dc := health.DispatcherConfig{Logger: log.Named("notify")}
-	for _, f := range []*conf.Fifo{g.NotifyFifo, g.LVSNotifyFifo} {
-		if f != nil && f.Path != "" {
-			dc.FIFOs = append(dc.FIFOs, f.Path)
+	for i, f := range []*conf.Fifo{g.NotifyFifo, g.LVSNotifyFifo} {
+		if f == nil || f.Path == "" || i == 1 && g.NotifyFifo != nil && g.NotifyFifo.Path == f.Path {
+			continue // keepalived: the same FIFO named twice is written once
 		}
+		dc.FIFOs = append(dc.FIFOs, notify.FIFOSpec{Path: f.Path, User: f.User, Group: f.Group})
 	}
 	if g.SMTPServer != "" && len(g.NotificationEmail) > 0 {
 		dc.Mail = &health.MailConfig{Server: net.JoinHostPort(strings.Trim(g.SMTPServer, "[]"), strconv.Itoa(int(g.SMTPPort))), Helo: g.SMTPHeloName,
