@@ -51,7 +51,7 @@ func rsAddr(mode Method, i int) netip.Prefix {
 // client. Offloads are off on client and real servers so that every
 // checksum on the wire is complete and tshark can judge the director's.
 func newLab(t *testing.T, mode Method, n int, svc ServiceConfig, sorry bool, timeouts Timeouts) *lab {
-	topotest.Require(t, "nginx", "curl", "tshark", "nft", "ethtool", "socat")
+	topotest.Require(t, "nginx", "curl", "tshark", "nft", "ethtool", "socat", "wrk")
 	l := &lab{t: t, tp: topotest.New(t), mode: mode, key: svc.Key}
 	l.client = topotest.AddNode(t, l.tp, "client", topo.NodeConfig{Addrs: []netip.Prefix{labClient, labClient2}})
 	dirAddrs := []netip.Prefix{labDir}
@@ -300,9 +300,12 @@ func TestModesEndToEnd(t *testing.T) {
 				}
 			}
 			// 10 s of wrk (the capture is over: it would be too large to
-			// analyse quickly; wrk counts every error itself).
+			// analyse quickly; wrk counts every error itself). Its timeout
+			// is 10 s, not 2: the modes run side by side on two cores, and a
+			// lost segment costs a retransmission, not a failure; a
+			// connection the director drops still stalls past it.
 			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-			out, err := l.client.Output(ctx, "wrk", "-t2", "-c8", "-d10s", "http://"+labVIP.String()+"/")
+			out, err := l.client.Output(ctx, "wrk", "-t2", "-c8", "-d10s", "--timeout", "10s", "http://"+labVIP.String()+"/")
 			cancel()
 			if err != nil {
 				t.Fatalf("wrk: %v\n%s", err, out)

@@ -360,13 +360,20 @@ func TestUDPProber(t *testing.T) {
 			Reply: []byte("pXng"), ReplyMask: []byte{0, 0xff, 0, 0}}, true},
 		{"reply differs", echo, UDPCheck{Payload: []byte("ping"), RequireReply: true, Reply: []byte("pong")}, false},
 		{"reply too short", echo, UDPCheck{Payload: []byte("ping"), RequireReply: true, Reply: []byte("p"), MinReplyLen: 5}, false},
+		// Silence is judged at the timeout (300 ms for these two).
 		{"silence passes without require_reply", addrOfListener(t, silent.LocalAddr()), UDPCheck{Payload: []byte("x")}, true},
 		{"silence fails with require_reply", addrOfListener(t, silent.LocalAddr()), UDPCheck{Payload: []byte("x"), RequireReply: true}, false},
 		{"port unreachable", closed, UDPCheck{Payload: []byte("x")}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			p, err := newUDPProber(NetDialer{}, Conn{Dst: tc.dst}, 300*time.Millisecond, &tc.cfg)
+			// A reply is awaited for up to 5 s (a loaded machine may take
+			// more than a moment to answer on loopback).
+			timeout := 5 * time.Second
+			if strings.HasPrefix(tc.name, "silence") {
+				timeout = 300 * time.Millisecond
+			}
+			p, err := newUDPProber(NetDialer{}, Conn{Dst: tc.dst}, timeout, &tc.cfg)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -404,7 +411,7 @@ func TestMiscProber(t *testing.T) {
 		{"exit 7 without misc_dynamic", "exit 7", false, false, 0},
 		{"exit 7 with misc_dynamic: weight 5", "exit 7", true, true, 5},
 		{"exit 1 with misc_dynamic", "exit 1", true, false, 0},
-		{"timeout", "sleep 5", false, false, 0},
+		{"timeout", "sleep 30", false, false, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -412,7 +419,12 @@ func TestMiscProber(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			p := &miscProber{s: s, timeout: 300 * time.Millisecond, dynamic: tc.dynamic}
+			// 5 s for a shell to exit on a loaded machine; 300 ms to time out.
+			timeout := 5 * time.Second
+			if tc.name == "timeout" {
+				timeout = 300 * time.Millisecond
+			}
+			p := &miscProber{s: s, timeout: timeout, dynamic: tc.dynamic}
 			o := p.probe(context.Background(), 0)
 			if o.ok != tc.ok || o.hasWeight != (tc.weight != 0) || o.weight != tc.weight {
 				t.Errorf("got ok=%v weight=%v/%d (%s), want ok=%v weight %d", o.ok, o.hasWeight, o.weight, o.reason, tc.ok, tc.weight)

@@ -173,7 +173,7 @@ func (d *daemon) signal(sig string) {
 
 // curl fetches url from the client and returns the body ("" on failure).
 func curl(n *topo.Node, url string) string {
-	body, err := topotest.Curl(n, 2*time.Second, url)
+	body, err := topotest.Curl(n, 5*time.Second, url)
 	if err != nil {
 		return ""
 	}

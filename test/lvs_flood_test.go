@@ -104,8 +104,12 @@ func TestSYNFlood(t *testing.T) {
 	if err := flood.Stop(time.Second); err != nil {
 		t.Fatalf("trafgen: %v\n%s", err, flood.Log())
 	}
-	if tries == 0 || served < tries {
-		t.Errorf("during the flood %d of %d requests were served", served, tries)
+	// One request may fail: three lost SYNs in a row (its own and TCP's
+	// two retransmits) is bad luck on a loaded machine, not a pattern; a
+	// table that refuses new clients (the early-drop regression this
+	// guards) failed about one in a hundred, several per run.
+	if tries == 0 || served < tries-1 {
+		t.Errorf("during the flood %d of %d requests were served (at most one may fail)", served, tries)
 	}
 	// The table is bounded: never more entries than its size.
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)

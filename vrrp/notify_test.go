@@ -109,8 +109,11 @@ func TestNotifyRealScripts(t *testing.T) {
 			}
 		}
 	}()
+	// Both MASTER scripts run concurrently: wait for each before stopping,
+	// or the stop would kill the slower one.
 	eventually(t, 5*time.Second, "notify scripts did not run", func() bool {
-		return strings.Contains(readFile(out), "notify INSTANCE VI_1 MASTER 255")
+		o := readFile(out)
+		return strings.Contains(o, "notify INSTANCE VI_1 MASTER 255") && strings.Contains(o, "master arg one")
 	})
 	cancel()
 	if err := <-done; err != nil {
@@ -174,14 +177,14 @@ func TestTrackScriptTimeoutKills(t *testing.T) {
 		s := n.Status().Instances[0]
 		return s.State == StateFault && len(s.Trackers) == 1 && s.Trackers[0].Status == "FAILED"
 	})
-	b, err := os.ReadFile(pidf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
-	if err != nil {
-		t.Fatal(err)
-	}
+	// A run in progress may be rewriting the file: read until it parses.
+	var pid int
+	eventually(t, 5*time.Second, "no pid in the script's file", func() bool {
+		b, _ := os.ReadFile(pidf)
+		p, err := strconv.Atoi(strings.TrimSpace(string(b)))
+		pid = p
+		return err == nil && p > 0
+	})
 	eventually(t, 5*time.Second, "the hung script is still alive", func() bool {
 		return syscall.Kill(pid, 0) != nil
 	})

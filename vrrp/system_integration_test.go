@@ -98,20 +98,6 @@ func TestSystemOnLinux(t *testing.T) {
 		t.Errorf("client's neighbour entry for the VMAC VIP: %q", nb)
 	}
 
-	time.Sleep(1500 * time.Millisecond) // the garp_master_delay burst
-	_ = u.proc.Stop(5 * time.Second)
-	addrs = ip("-o", "addr", "show")
-	for _, gone := range []string{"198.18.0.100", "198.18.9.1", "198.18.5.1", "2001:db8::100", "vrrp.53"} {
-		if strings.Contains(addrs, gone) {
-			t.Errorf("%s still there after a graceful stop:\n%s", gone, addrs)
-		}
-	}
-	if r := ip("route", "show", "table", "100"); strings.TrimSpace(r) != "" {
-		t.Errorf("route table 100 after stop: %q", r)
-	}
-	if r := ip("rule", "show"); strings.Contains(r, "lookup 100") {
-		t.Errorf("rule left after stop: %q", r)
-	}
 	wants := []string{"garp 198.18.0.100 from", "garp 198.18.9.1 from", "garp 198.18.5.1 from",
 		"garp 198.18.0.200 from 00:00:5e:00:01:35", "na 2001:db8::100"}
 	counts := func() (map[string]int, []string) {
@@ -148,8 +134,9 @@ func TestSystemOnLinux(t *testing.T) {
 		}
 		return got, warn
 	}
-	// garp_master_repeat 2 at once and 2 after garp_master_delay; tcpdump
-	// may lag on a loaded machine, so wait for them before stopping it.
+	// garp_master_repeat 2 at once and 2 after garp_master_delay; wait for
+	// both bursts (tcpdump may lag on a loaded machine) before stopping
+	// ulvs, which would cancel a late second burst, and tcpdump.
 	slowly(t, 15*time.Second, "gratuitous ARP/NA missing from the capture", func() bool {
 		got, _ := counts()
 		for _, w := range wants {
@@ -159,6 +146,20 @@ func TestSystemOnLinux(t *testing.T) {
 		}
 		return true
 	})
+	// The second burst came (above): a graceful stop removes everything.
+	_ = u.proc.Stop(5 * time.Second)
+	addrs = ip("-o", "addr", "show")
+	for _, gone := range []string{"198.18.0.100", "198.18.9.1", "198.18.5.1", "2001:db8::100", "vrrp.53"} {
+		if strings.Contains(addrs, gone) {
+			t.Errorf("%s still there after a graceful stop:\n%s", gone, addrs)
+		}
+	}
+	if r := ip("route", "show", "table", "100"); strings.TrimSpace(r) != "" {
+		t.Errorf("route table 100 after stop: %q", r)
+	}
+	if r := ip("rule", "show"); strings.Contains(r, "lookup 100") {
+		t.Errorf("rule left after stop: %q", r)
+	}
 	_ = dump.Stop(2 * time.Second)
 	got, warn := counts()
 	for _, w := range wants {

@@ -308,13 +308,16 @@ func (d *daemon) reload() error {
 		return err
 	}
 	if err != nil {
+		// The status says so before the log does: whoever reads the log
+		// line finds the error in ulvsadm status too.
+		err = fail(fmt.Errorf("reload refused, the running configuration stays: %w", err))
 		if res != nil {
 			for _, diag := range res.Diags.Errors() {
 				d.log.Error("reload refused: configuration error", zap.String("at", diag.Pos.String()),
 					zap.String("error", diag.Msg))
 			}
 		}
-		return fail(fmt.Errorf("reload refused, the running configuration stays: %w", err))
+		return err
 	}
 	cfg := res.Config
 	for _, diag := range res.Diags {

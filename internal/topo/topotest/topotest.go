@@ -59,8 +59,11 @@ var seq atomic.Uint32
 // ends. Every command it runs is logged to the test.
 func New(t testing.TB) *topo.Topology {
 	t.Helper()
-	prefix := fmt.Sprintf("ut%d%c", os.Getpid()%100000, 'a'+rune(seq.Add(1)-1)%26)
-	if n := seq.Load(); n > 26 {
+	// One Add, read once: parallel tests must never share a prefix (New
+	// removes whatever a prefix names).
+	n := seq.Add(1)
+	prefix := fmt.Sprintf("ut%d%c", os.Getpid()%100000, 'a'+rune(n-1))
+	if n > 26 {
 		prefix = fmt.Sprintf("ut%d_%d", os.Getpid()%100000, n)
 	}
 	tp, err := topo.New(prefix)
