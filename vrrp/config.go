@@ -150,6 +150,15 @@ type Script struct {
 	InitFail bool
 }
 
+// withDefaults is s with keepalived's defaults for what it leaves out.
+func (s Script) withDefaults() Script {
+	if s.Interval <= 0 {
+		s.Interval = time.Second
+	}
+	s.Rise, s.Fall = max(s.Rise, 1), max(s.Fall, 1)
+	return s
+}
+
 // TrackFile is a track_file (vrrp_track_file) block.
 type TrackFile struct {
 	Name string

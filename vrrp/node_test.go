@@ -376,6 +376,68 @@ func TestReload(t *testing.T) {
 	})
 }
 
+// TestReloadTrackers: a reload tracks what the new configuration tracks,
+// as start-up does: a sync group's new track_interface (up) is read at
+// once and does not fault the group, a script nobody tracks any more
+// stops, a newly tracked one starts.
+func TestReloadTrackers(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		_, ha, _ := pair(t)
+		ha.AddLink(Link{Name: "eth9", Index: 9, Up: true})
+		v2 := netip.MustParseAddr("198.18.0.101")
+		fs := &fakeScripts{}
+		scripts := []Script{{Name: "old", Argv: []string{"old"}, Interval: time.Second, Weight: -10},
+			{Name: "new", Argv: []string{"new"}, Interval: time.Second, Weight: -10}}
+		mk := func(mods ...func(*Config)) Config {
+			c := Config{Scripts: scripts, Instances: []Instance{
+				inst("VI_1", 51, 100, func(i *Instance) { i.TrackScripts = []TrackRef{{Name: "old"}} }),
+				inst("VI_2", 52, 100, func(i *Instance) { i.VIPs = []VIP{{Prefix: netip.PrefixFrom(v2, 32)}} })}}
+			for _, m := range mods {
+				m(&c)
+			}
+			return c
+		}
+		a := startNode(t, ha, fs, mk())
+		time.Sleep(5 * time.Second)
+		synctest.Wait()
+		if a.state("VI_1") != StateMaster || a.state("VI_2") != StateMaster {
+			t.Fatalf("before the reload: %v %v, want both MASTER", a.state("VI_1"), a.state("VI_2"))
+		}
+		if n := len(fs.get("new").Calls()); n != 0 {
+			t.Errorf("an untracked script ran %d times", n)
+		}
+		cfg2 := mk(func(c *Config) {
+			c.Instances[0].TrackScripts = []TrackRef{{Name: "new"}}
+			c.Groups = []SyncGroup{{Name: "G", Members: []string{"VI_1", "VI_2"}, TrackInterfaces: []TrackRef{{Name: "eth9"}}}}
+		})
+		if err := a.n.Apply(&cfg2); err != nil {
+			t.Fatal(err)
+		}
+		synctest.Wait()
+		oldRuns := len(fs.get("old").Calls())
+		time.Sleep(5 * time.Second)
+		synctest.Wait()
+		st := a.n.Status()
+		if st.Instances[0].State != StateMaster || st.Instances[1].State != StateMaster || st.Groups[0].State != StateMaster {
+			t.Errorf("after the reload: group %v, instances %v %v; want MASTER (eth9 is up)",
+				st.Groups[0].State, st.Instances[0].State, st.Instances[1].State)
+		}
+		if n := len(fs.get("old").Calls()); n != oldRuns {
+			t.Errorf("the script no longer tracked ran %d more times", n-oldRuns)
+		}
+		if n := len(fs.get("new").Calls()); n < 4 {
+			t.Errorf("the newly tracked script ran %d times in 5 s", n)
+		}
+		// The group's interface goes down: both members fault.
+		ha.SetLink("eth9", false)
+		synctest.Wait()
+		if a.state("VI_1") != StateFault || a.state("VI_2") != StateFault {
+			t.Errorf("eth9 down: %v %v, want FAULT", a.state("VI_1"), a.state("VI_2"))
+		}
+	})
+}
+
 // TestSyncGroupNode: a sync group's members move together on one node and
 // its generic notify gets "GROUP name STATE 0".
 func TestSyncGroupNode(t *testing.T) {

@@ -135,7 +135,7 @@ func (n *Node) apply(cfg *Config) error {
 			n.log.Error("reload: cannot start instance", zap.String("instance", in.cfg.Name), zap.Error(err))
 		}
 	}
-	n.reloadTrackers()
+	n.syncTrackers(n.ctx)
 	for _, in := range n.insts {
 		n.retrack(in, true)
 	}
@@ -209,74 +209,5 @@ func (n *Node) updateInstance(o *instance, idx int, in Instance, p *params) {
 	n.refreshSource(o)
 	if o.m.vipsSet {
 		n.setVIPs(o)
-	}
-}
-
-// reloadTrackers keeps scripts and files whose settings are unchanged,
-// restarts changed ones and stops removed ones.
-func (n *Node) reloadTrackers() {
-	want := map[string]Script{}
-	for _, s := range n.cfg.Scripts {
-		want[s.Name] = s
-	}
-	for name, st := range n.ts.scripts {
-		s, ok := want[name]
-		if ok && s.Interval == 0 {
-			s.Interval = time.Second
-		}
-		if ok {
-			s.Rise, s.Fall = max(s.Rise, 1), max(s.Fall, 1)
-		}
-		if !ok || !reflect.DeepEqual(s, st.cfg) {
-			st.cancel()
-			delete(n.ts.scripts, name)
-		}
-	}
-	used := map[string]bool{}
-	for _, in := range n.insts {
-		for _, r := range in.cfg.TrackScripts {
-			used[r.Name] = true
-		}
-		for _, r := range in.cfg.TrackInterfaces {
-			if _, ok := n.ts.links[r.Name]; !ok {
-				l, err := n.sys.Link(r.Name)
-				n.ts.links[r.Name] = err == nil && l.Up
-			}
-		}
-		for _, name := range []string{in.txIf, in.dev} {
-			if _, ok := n.ts.links[name]; !ok {
-				l, err := n.sys.Link(name)
-				n.ts.links[name] = err == nil && l.Up
-			}
-		}
-	}
-	for _, g := range n.cfg.Groups {
-		for _, r := range g.TrackScripts {
-			used[r.Name] = true
-		}
-	}
-	for _, s := range n.cfg.Scripts {
-		if _, running := n.ts.scripts[s.Name]; !running && used[s.Name] {
-			n.startScript(n.ctx, s)
-		}
-	}
-	files := map[string]TrackFile{}
-	for _, f := range n.cfg.TrackFiles {
-		files[f.Name] = f
-	}
-	for name, ft := range n.ts.files {
-		if f, ok := files[name]; !ok || !reflect.DeepEqual(f, ft.cfg) {
-			ft.cancel()
-			delete(n.ts.files, name)
-		}
-	}
-	for _, f := range n.cfg.TrackFiles {
-		if _, ok := n.ts.files[f.Name]; ok {
-			continue
-		}
-		if err := initTrackFile(f); err != nil {
-			n.log.Warn("cannot initialise track file", zap.String("track_file", f.Name), zap.Error(err))
-		}
-		n.startFile(n.ctx, f)
 	}
 }

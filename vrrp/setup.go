@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"reflect"
 	"time"
 
 	"go.uber.org/zap"
@@ -208,51 +209,7 @@ func (n *Node) setup(ctx context.Context) error {
 // startTrackers starts the scripts, files and link watch the instances
 // and groups use.
 func (n *Node) startTrackers(ctx context.Context) error {
-	used := map[string]bool{}
-	files := map[string]bool{}
-	links := map[string]bool{}
-	refs := func(s, i, f []TrackRef) {
-		for _, r := range s {
-			used[r.Name] = true
-		}
-		for _, r := range i {
-			links[r.Name] = true
-		}
-		for _, r := range f {
-			files[r.Name] = true
-		}
-	}
-	for _, in := range n.insts {
-		refs(in.cfg.TrackScripts, in.cfg.TrackInterfaces, in.cfg.TrackFiles)
-		links[in.txIf], links[in.dev] = true, true
-	}
-	for _, g := range n.cfg.Groups {
-		refs(g.TrackScripts, g.TrackInterfaces, g.TrackFiles)
-	}
-	anyScript := false
-	for _, s := range n.cfg.Scripts {
-		if !used[s.Name] {
-			continue // keepalived drops vrrp_scripts nobody tracks
-		}
-		anyScript = true
-		n.startScript(ctx, s)
-	}
-	if anyScript && !n.cfg.Global.EnableScriptSecurity {
-		n.log.Warn("SECURITY VIOLATION - scripts are being executed but script_security not enabled.")
-	}
-	for _, tf := range n.cfg.TrackFiles {
-		if !files[tf.Name] {
-			continue
-		}
-		if err := initTrackFile(tf); err != nil {
-			n.log.Warn("cannot initialise track file", zap.String("track_file", tf.Name), zap.Error(err))
-		}
-		n.startFile(ctx, tf)
-	}
-	for name := range links {
-		l, err := n.sys.Link(name)
-		n.ts.links[name] = err == nil && l.Up
-	}
+	n.syncTrackers(ctx)
 	lctx, cancel := context.WithCancel(ctx)
 	n.stopLink = cancel
 	n.trackWG.Add(1)
@@ -271,14 +228,90 @@ func (n *Node) startTrackers(ctx context.Context) error {
 	return nil
 }
 
+// syncTrackers brings the running trackers in line with the
+// configuration, at start-up and on reload alike: scripts and files that
+// instances or groups use run (keepalived drops the ones nobody tracks),
+// changed ones restart, unused ones stop; every tracked or used interface
+// has a known state.
+func (n *Node) syncTrackers(ctx context.Context) {
+	scripts, files, links := map[string]bool{}, map[string]bool{}, map[string]bool{}
+	refs := func(s, i, f []TrackRef) {
+		for _, r := range s {
+			scripts[r.Name] = true
+		}
+		for _, r := range i {
+			links[r.Name] = true
+		}
+		for _, r := range f {
+			files[r.Name] = true
+		}
+	}
+	for _, in := range n.insts {
+		refs(in.cfg.TrackScripts, in.cfg.TrackInterfaces, in.cfg.TrackFiles)
+		links[in.txIf], links[in.dev] = true, true
+	}
+	for _, g := range n.cfg.Groups {
+		refs(g.TrackScripts, g.TrackInterfaces, g.TrackFiles)
+	}
+
+	wantScript := map[string]Script{}
+	for _, s := range n.cfg.Scripts {
+		if scripts[s.Name] {
+			wantScript[s.Name] = s.withDefaults()
+		}
+	}
+	for name, st := range n.ts.scripts {
+		if s, ok := wantScript[name]; !ok || !reflect.DeepEqual(s, st.cfg) {
+			st.cancel()
+			delete(n.ts.scripts, name)
+		}
+	}
+	started := false
+	for _, s := range n.cfg.Scripts {
+		if _, running := n.ts.scripts[s.Name]; !running && scripts[s.Name] {
+			n.startScript(ctx, s)
+			started = true
+		}
+	}
+	if started && !n.cfg.Global.EnableScriptSecurity {
+		n.log.Warn("SECURITY VIOLATION - scripts are being executed but script_security not enabled.")
+	}
+
+	wantFile := map[string]TrackFile{}
+	for _, f := range n.cfg.TrackFiles {
+		if files[f.Name] {
+			wantFile[f.Name] = f
+		}
+	}
+	for name, ft := range n.ts.files {
+		if f, ok := wantFile[name]; !ok || !reflect.DeepEqual(f, ft.cfg) {
+			ft.cancel()
+			delete(n.ts.files, name)
+		}
+	}
+	for _, f := range n.cfg.TrackFiles {
+		if _, running := n.ts.files[f.Name]; running || !files[f.Name] {
+			continue
+		}
+		if err := initTrackFile(f); err != nil {
+			n.log.Warn("cannot initialise track file", zap.String("track_file", f.Name), zap.Error(err))
+		}
+		n.startFile(ctx, f)
+	}
+
+	for name := range links {
+		if _, known := n.ts.links[name]; !known {
+			l, err := n.sys.Link(name)
+			n.ts.links[name] = err == nil && l.Up
+		}
+	}
+}
+
 // startScript prepares a vrrp_script and starts its loop; an insecure or
 // missing script is disabled ("Disabling track script NAME due to
 // insecure") and so not tracked at all.
 func (n *Node) startScript(ctx context.Context, s Script) {
-	if s.Interval == 0 {
-		s.Interval = time.Second
-	}
-	s.Rise, s.Fall = max(s.Rise, 1), max(s.Fall, 1)
+	s = s.withDefaults()
 	r, warn, err := n.prepare(n.policy(), s.Argv, s.User, s.Group)
 	if err != nil {
 		n.log.Warn("Disabling track script "+s.Name, zap.Error(err))
