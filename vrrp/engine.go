@@ -257,14 +257,14 @@ func (e *engine) toMaster(acts []action, now time.Time, m *machine) []action {
 // toBackup takes master m to BACKUP after a higher priority advert, with
 // its sync group's other masters (keepalived vrrp_sync_backup).
 func (e *engine) toBackup(acts []action, now time.Time, m *machine) []action {
-	acts = m.leaveMaster(acts, now, StateBackup)
+	acts = m.leave(acts, now, StateBackup)
 	g := e.groupOf(m)
 	if g == nil {
 		return acts
 	}
 	for _, i := range g.members {
 		if o := e.ms[i]; o != m && o.state == StateMaster {
-			acts = o.leaveMaster(acts, now, StateBackup)
+			acts = o.leave(acts, now, StateBackup)
 		}
 	}
 	return e.setGroupState(acts, g, StateBackup, false)
@@ -495,16 +495,7 @@ func (e *engine) stop(now time.Time) []action {
 	e.stopped = true
 	var acts []action
 	for _, m := range e.ms {
-		prev := m.state
-		if m.state == StateMaster {
-			acts = m.send(acts, PrioStop)
-			acts = append(acts, action{Kind: actClearVIPs, Inst: m.idx})
-			m.vipsSet = false
-			m.stats.ReleaseMaster++
-		}
-		m.disarm()
-		m.state = StateStop
-		acts = m.notify(acts, now, prev)
+		acts = m.leave(acts, now, StateStop)
 	}
 	for _, g := range e.groups {
 		acts = e.setGroupState(acts, g, StateStop, false)

@@ -152,18 +152,23 @@ func (m *machine) becomeMaster(acts []action, now time.Time) []action {
 	return m.notify(acts, now, prev)
 }
 
-// leaveMaster takes a master to BACKUP or FAULT. Into FAULT it first sends
-// priority 0 (keepalived vrrp_state_leave_master: "Entering FAULT STATE",
-// vrrp_send_adv(vrrp, VRRP_PRIO_STOP)).
-func (m *machine) leaveMaster(acts []action, now time.Time, to State) []action {
+// leave takes the instance to BACKUP, FAULT, STOP or DELETED. A master
+// releases its VIPs on the way, and into anything but BACKUP (where a
+// higher priority master has taken over) it first sends priority 0
+// (keepalived vrrp_state_leave_master: "Entering FAULT STATE",
+// vrrp_send_adv(vrrp, VRRP_PRIO_STOP); vrrp_shutdown and a reload's
+// deleted instance likewise).
+func (m *machine) leave(acts []action, now time.Time, to State) []action {
 	prev := m.state
-	if to == StateFault {
-		acts = m.send(acts, PrioStop)
+	if prev == StateMaster {
+		if to != StateBackup {
+			acts = m.send(acts, PrioStop)
+		}
+		acts = append(acts, action{Kind: actClearVIPs, Inst: m.idx})
+		m.vipsSet = false
+		m.stats.ReleaseMaster++
 	}
 	m.disarm()
-	acts = append(acts, action{Kind: actClearVIPs, Inst: m.idx})
-	m.vipsSet = false
-	m.stats.ReleaseMaster++
 	m.state = to
 	if to == StateBackup {
 		m.want = StateBackup
@@ -192,7 +197,7 @@ func (m *machine) enterBackup(acts []action, now time.Time) []action {
 // for its scripts' first result.
 func (m *machine) enterFault(acts []action, now time.Time, quiet bool) []action {
 	if m.state == StateMaster {
-		acts = m.leaveMaster(acts, now, StateFault)
+		acts = m.leave(acts, now, StateFault)
 		m.want = StateFault
 		m.faultNotified = true
 		return acts

@@ -161,19 +161,7 @@ func (n *Node) apply(cfg *Config) error {
 
 // removeInstance is keepalived's handling of an instance a reload deleted.
 func (n *Node) removeInstance(o *instance, now time.Time) {
-	m := o.m
-	var acts []action
-	if m.state == StateMaster {
-		acts = m.send(acts, PrioStop)
-		acts = append(acts, action{Kind: actClearVIPs, Inst: m.idx})
-		m.vipsSet = false
-		m.stats.ReleaseMaster++
-	}
-	prev := m.state
-	m.disarm()
-	m.state = StateDeleted
-	acts = m.notify(acts, now, prev)
-	n.exec(acts)
+	n.exec(o.m.leave(nil, now, StateDeleted))
 	n.detach(o)
 	n.log.Info("instance removed by reload", zap.String("instance", o.cfg.Name))
 }
