@@ -1,6 +1,7 @@
 package forward
 
 import (
+	"fmt"
 	"net/netip"
 	"sync"
 	"sync/atomic"
@@ -95,6 +96,17 @@ type registry struct {
 }
 
 func (g *registry) load() *snapshot { return g.cur.Load() }
+
+// serviceLocked finds the service k names (normalised) or says it is not
+// there.
+func (g *registry) serviceLocked(k ServiceKey) (ServiceKey, *service, error) {
+	k = normKey(k)
+	s := g.svcs[k]
+	if s == nil {
+		return k, nil, fmt.Errorf("%w: service %v", ErrNotFound, k)
+	}
+	return k, s, nil
+}
 
 // publishLocked rebuilds the snapshot from the registry.
 func (g *registry) publishLocked() {

@@ -166,10 +166,9 @@ func (u *Userspace) UpdateService(c ServiceConfig) error {
 	g := &u.e.reg
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	k := normKey(c.Key)
-	s := g.svcs[k]
-	if s == nil {
-		return fmt.Errorf("%w: service %v", ErrNotFound, k)
+	k, s, err := g.serviceLocked(c.Key)
+	if err != nil {
+		return err
 	}
 	if c.Scheduler != s.cfg.Scheduler || c.SchedFlags != s.cfg.SchedFlags {
 		if err := s.sched.SetScheduler(c.Scheduler, c.SchedFlags); err != nil {
@@ -278,10 +277,9 @@ func (u *Userspace) DeleteService(k ServiceKey) error {
 	g := &u.e.reg
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	k = normKey(k)
-	s := g.svcs[k]
-	if s == nil {
-		return fmt.Errorf("%w: service %v", ErrNotFound, k)
+	k, s, err := g.serviceLocked(k)
+	if err != nil {
+		return err
 	}
 	for _, r := range s.reals {
 		u.retireLocked(r)
@@ -295,15 +293,19 @@ func (u *Userspace) DeleteService(k ServiceKey) error {
 	return nil
 }
 
+// dest is the scheduler's view of the real server.
+func (c *RealConfig) dest() sched.DestConfig {
+	return sched.DestConfig{Addr: c.Addr, Port: c.Port, Weight: c.Weight, UThreshold: c.UThreshold, LThreshold: c.LThreshold}
+}
+
 // AddReal adds a real server to a service (at the head of its list).
 func (u *Userspace) AddReal(k ServiceKey, c RealConfig) error {
 	g := &u.e.reg
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	k = normKey(k)
-	s := g.svcs[k]
-	if s == nil {
-		return fmt.Errorf("%w: service %v", ErrNotFound, k)
+	k, s, err := g.serviceLocked(k)
+	if err != nil {
+		return err
 	}
 	if err := c.validate(); err != nil {
 		return err
@@ -316,8 +318,7 @@ func (u *Userspace) AddReal(k ServiceKey, c RealConfig) error {
 	if s.reals[ap] != nil {
 		return fmt.Errorf("%w: real server %v in %v", ErrExists, ap, k)
 	}
-	d, err := s.sched.AddDest(sched.DestConfig{Addr: c.Addr, Port: c.Port, Weight: c.Weight,
-		UThreshold: c.UThreshold, LThreshold: c.LThreshold})
+	d, err := s.sched.AddDest(c.dest())
 	if err != nil {
 		return fmt.Errorf("forward: service %v: real server %v: %w", k, ap, err)
 	}
@@ -332,10 +333,9 @@ func (u *Userspace) UpdateReal(k ServiceKey, c RealConfig) error {
 	g := &u.e.reg
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	k = normKey(k)
-	s := g.svcs[k]
-	if s == nil {
-		return fmt.Errorf("%w: service %v", ErrNotFound, k)
+	k, s, err := g.serviceLocked(k)
+	if err != nil {
+		return err
 	}
 	if err := c.validate(); err != nil {
 		return err
@@ -346,8 +346,7 @@ func (u *Userspace) UpdateReal(k ServiceKey, c RealConfig) error {
 	if r == nil {
 		return fmt.Errorf("%w: real server %v in %v", ErrNotFound, ap, k)
 	}
-	if _, err := s.sched.UpdateDest(sched.DestConfig{Addr: c.Addr, Port: c.Port, Weight: c.Weight,
-		UThreshold: c.UThreshold, LThreshold: c.LThreshold}); err != nil {
+	if _, err := s.sched.UpdateDest(c.dest()); err != nil {
 		return fmt.Errorf("forward: service %v: real server %v: %w", k, ap, err)
 	}
 	m := s.cfg.Method
@@ -366,10 +365,9 @@ func (u *Userspace) DeleteReal(k ServiceKey, ap netip.AddrPort) error {
 	g := &u.e.reg
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	k = normKey(k)
-	s := g.svcs[k]
-	if s == nil {
-		return fmt.Errorf("%w: service %v", ErrNotFound, k)
+	k, s, err := g.serviceLocked(k)
+	if err != nil {
+		return err
 	}
 	ap = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
 	r := s.reals[ap]

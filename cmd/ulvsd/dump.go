@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"strings"
 	"time"
@@ -147,11 +148,7 @@ func (d *daemon) writeData(w io.Writer) error {
 
 func (d *daemon) writeVRRPTopology(w io.Writer, cfg *conf.Config) {
 	p := func(format string, args ...any) { fmt.Fprintf(w, format+"\n", args...) }
-	st := d.node.Status()
-	byName := map[string]vrrp.InstanceStatus{}
-	for _, s := range st.Instances {
-		byName[s.Name] = s
-	}
+	byName := d.instanceStatus()
 	p("------< VRRP Topology >------")
 	for _, in := range cfg.Instances {
 		s := byName[in.Name]
@@ -228,6 +225,15 @@ func (d *daemon) writeVRRPTopology(w io.Writer, cfg *conf.Config) {
 			p("   Fall = %d", s.Fall)
 		}
 	}
+}
+
+// instanceStatus is one snapshot of the VRRP instances, by name.
+func (d *daemon) instanceStatus() map[string]vrrp.InstanceStatus {
+	byName := map[string]vrrp.InstanceStatus{}
+	for _, s := range d.node.Status().Instances {
+		byName[s.Name] = s
+	}
+	return byName
 }
 
 func vipLine(a *conf.IPAddress, in *conf.Instance) string {
@@ -331,15 +337,10 @@ func (d *daemon) writeJSON(w io.Writer) error {
 	out := []jsonInstance{}
 	if d.node != nil {
 		cfg := d.conf()
-		st := d.node.Status()
-		byName := map[string]vrrp.InstanceStatus{}
-		for _, s := range st.Instances {
-			byName[s.Name] = s
-		}
-		stats := map[string]ctl.VRRPStats{}
-		for _, in := range d.vrrpView() {
-			stats[in.Name] = in.Stats
-		}
+		byName := d.instanceStatus()
+		d.mu.Lock()
+		base := maps.Clone(d.vrrpBase)
+		d.mu.Unlock()
 		b2i := map[bool]int{true: 1}
 		for _, in := range cfg.Instances {
 			s := byName[in.Name]
@@ -376,7 +377,7 @@ func (d *daemon) writeJSON(w io.Writer) error {
 					jd.AuthData = in.Auth.Pass
 				}
 			}
-			out = append(out, jsonInstance{Data: jd, Stats: stats[in.Name]})
+			out = append(out, jsonInstance{Data: jd, Stats: subStats(s.Stats, base[in.Name])})
 		}
 	}
 	return json.NewEncoder(w).Encode(out)
