@@ -85,7 +85,7 @@ func (d *daemon) startForwarding(cfg *conf.Config) error {
 		return err
 	}
 	d.be = be
-	d.lvs = newLVS(be, size, d.log)
+	d.lvs = newLVS(be, size, d.o.backend == "userspace", d.log)
 	if t := cfg.Global.LVSTimeouts; t != (conf.LVSTimeouts{}) {
 		if err := be.SetTimeouts(forward.Timeouts{TCP: t.TCP, TCPFin: t.TCPFin, UDP: t.UDP}); err != nil {
 			d.log.Error("lvs_timeouts not applied", zap.Error(err))
@@ -93,7 +93,7 @@ func (d *daemon) startForwarding(cfg *conf.Config) error {
 	}
 	// Services on an address a VRRP instance owns start disabled: they
 	// follow the instance and forward only while it is master.
-	if d.o.runVRRP() {
+	if d.o.runVRRP() && d.lvs.followVRRP {
 		for addr := range vipOwners(cfg) {
 			d.lvs.vips[addr] = false
 		}

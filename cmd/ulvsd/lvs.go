@@ -29,6 +29,11 @@ type lvs struct {
 	byName map[string]*lvsService
 	// managed[name][addr] is the weight health last gave a destination.
 	managed map[string]map[netip.AddrPort]int32
+	// followVRRP is set for the userspace data path: its tap sees frames
+	// whatever the kernel owns, so a backup must not forward. Kernel IPVS
+	// only sees packets to local addresses, and keepalived leaves a
+	// backup's services in place; so does ulvs with --backend ipvs.
+	followVRRP bool
 	// vips are the addresses whose services follow VRRP, with their state.
 	vips map[netip.Addr]bool
 	// base holds counters at the last -Z, subtracted from what is shown.
@@ -42,8 +47,8 @@ type baseline struct {
 
 var _ health.Sink = (*lvs)(nil)
 
-func newLVS(be forward.Backend, size int, log *zap.Logger) *lvs {
-	return &lvs{be: be, size: size, log: log, byName: map[string]*lvsService{},
+func newLVS(be forward.Backend, size int, followVRRP bool, log *zap.Logger) *lvs {
+	return &lvs{be: be, size: size, log: log, followVRRP: followVRRP, byName: map[string]*lvsService{},
 		managed: map[string]map[netip.AddrPort]int32{}, vips: map[netip.Addr]bool{},
 		base: map[forward.ServiceKey]baseline{}}
 }
@@ -207,10 +212,14 @@ func (l *lvs) UpdateDest(service string, d health.Dest) error { return l.sinkOp(
 func (l *lvs) RemoveDest(service string, d health.Dest) error { return l.sinkOp(service, d, "remove") }
 
 // follow makes the services on addr follow a VRRP instance: enabled only
-// while it is master. Addresses no instance owns stay enabled.
+// while it is master. Addresses no instance owns stay enabled, and so does
+// everything when the backend does not follow VRRP.
 func (l *lvs) follow(addr netip.Addr, enabled bool) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if !l.followVRRP {
+		return nil
+	}
 	l.vips[addr] = enabled
 	return l.be.SetVIP(addr, enabled)
 }
