@@ -9,6 +9,7 @@ import (
 	"github.com/ulvs/ulvs/forward/conntab"
 	"github.com/ulvs/ulvs/forward/frame"
 	"github.com/ulvs/ulvs/forward/ring"
+	"github.com/ulvs/ulvs/forward/syncmsg"
 	"github.com/ulvs/ulvs/sched"
 )
 
@@ -45,6 +46,10 @@ type engine struct {
 	resolve func(r *real)
 	// inject is the local delivery (nil: none).
 	inject injector
+	// syncq is set while this director is a sync master (lvs_sync_daemon);
+	// sync counts synchronisation both ways.
+	syncq atomic.Pointer[syncQueue]
+	sync  syncCounters
 }
 
 // dropCounters count what the workers drop, by reason.
@@ -61,6 +66,7 @@ type worker struct {
 	p, q    frame.Packet
 	now     uint32
 	snap    *snapshot
+	syncc   syncmsg.Conn
 	scratch [][]byte
 	used    int
 	ipid    uint16
@@ -272,9 +278,18 @@ func (w *worker) in(f *ring.Frame, s *service, sport, dport uint16, partial bool
 			w.e.drops.noDest.Add(1)
 			return
 		}
+		old := e.State
 		w.advance(e, r, inTable(e))
+		if e.MAC == ([6]byte{}) {
+			// Synced from another director: the client side's next hop
+			// comes with its first packet here.
+			copy(e.MAC[:], p.SrcMAC())
+			e.Ifx = w.e.slotOf(f.Ifindex)
+		}
 		rport, method := e.DPort, Method(e.Method)
+		q, ctl := w.syncLocked(e, old)
 		sh.Unlock()
+		w.syncSend(q, ctl)
 		w.count(s, r, true)
 		w.xmit(f, r, method, rport, partial)
 		return
@@ -343,7 +358,9 @@ func (w *worker) in(f *ring.Frame, s *service, sport, dport uint16, partial bool
 		w.advance(e, r, inTable(e))
 	}
 	method := Method(e.Method)
+	q, ctlRef := w.syncLocked(e, conntab.TCPNone)
 	sh.Unlock()
+	w.syncSend(q, ctlRef)
 	w.count(s, r, true)
 	w.xmit(f, r, method, rport, partial)
 }

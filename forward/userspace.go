@@ -65,6 +65,10 @@ type Userspace struct {
 
 	closeOnce sync.Once
 	closeFn   func() error
+
+	// syncMu guards syncD, the running lvs_sync_daemon side.
+	syncMu sync.Mutex
+	syncD  *syncDaemon
 }
 
 var _ Backend = (*Userspace)(nil)

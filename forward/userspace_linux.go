@@ -111,6 +111,9 @@ func NewUserspace(cfg *Config) (*Userspace, error) {
 func (u *Userspace) Close() error {
 	var err error
 	u.closeOnce.Do(func() {
+		u.syncMu.Lock()
+		u.stopSyncLocked()
+		u.syncMu.Unlock()
 		if u.closeFn != nil {
 			err = u.closeFn()
 		}

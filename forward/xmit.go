@@ -150,6 +150,14 @@ func (w *worker) out(f *ring.Frame, sport, dport uint16, partial bool) {
 		sh.Unlock()
 		return
 	}
+	if e.MAC == ([6]byte{}) {
+		// Synced from another director, and the client has sent nothing
+		// through this one yet: its next hop is unknown (the real server
+		// retransmits; the client's next packet teaches it).
+		sh.Unlock()
+		w.e.drops.noHop.Add(1)
+		return
+	}
 	w.advance(e, r, conntab.Output)
 	vaddr, vport, mac, slot := e.VAddr, e.VPort, e.MAC, e.Ifx
 	svcID := e.Svc

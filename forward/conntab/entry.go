@@ -59,6 +59,9 @@ type Entry struct {
 	// side's next hop as learned from the first packet.
 	Ifx uint8
 	MAC [6]byte
+	// Pkts counts the client's packets (wrapping), for connection
+	// synchronisation's sync_threshold/sync_period rule.
+	Pkts uint16
 	// Ctl is the template that controls this connection.
 	Ctl Ref
 	// nctl counts the connections a template controls.

@@ -189,7 +189,7 @@ func (e *Entry) reset() {
 	e.CAddr, e.VAddr, e.DAddr = [16]byte{}, [16]byte{}, [16]byte{}
 	e.CPort, e.VPort, e.DPort, e.Proto, e.State, e.Flags = 0, 0, 0, 0, 0, 0
 	e.Expires, e.Timeout, e.Dest, e.Svc, e.Method, e.Ifx = 0, 0, 0, 0, 0, 0
-	e.MAC, e.Ctl, e.hnext, e.wnext, e.wprev = [6]byte{}, 0, 0, 0, 0
+	e.MAC, e.Pkts, e.Ctl, e.hnext, e.wnext, e.wprev = [6]byte{}, 0, 0, 0, 0, 0
 	e.nctl.Store(0)
 }
 
