@@ -301,8 +301,6 @@ func globalLevel() *level {
 				i++
 			}
 			g(b).LVSSyncDaemon = sd
-			b.d.warnf(n.Pos, "lvs_sync_daemon: connection synchronisation between directors is not implemented by ulvs; "+
-				"after a failover, established connections are scheduled afresh")
 		}),
 		kw("lvs_flush", func(b *builder, n *Node) { g(b).LVSFlush = true }),
 		kw("lvs_flush_on_stop", func(b *builder, n *Node) {

@@ -510,8 +510,7 @@ func instanceLevel() *level {
 		kw("lvs_sync_daemon_interface", func(b *builder, n *Node) {
 			if v, ok := b.str(n); ok {
 				in(b).LVSSyncDaemonInterface = v
-				b.d.warnf(n.Pos, "lvs_sync_daemon_interface: deprecated (use global_defs lvs_sync_daemon); "+
-					"connection synchronisation is not implemented by ulvs")
+				b.d.warnf(n.Pos, "lvs_sync_daemon_interface: deprecated (use global_defs lvs_sync_daemon %s %s)", v, b.inst.Name)
 			}
 		}),
 		unsupportedBlock("auth_hmac", "keepalived's HMAC authentication extension is not implemented"),

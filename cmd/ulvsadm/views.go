@@ -103,4 +103,7 @@ func printStatus(w io.Writer, s *ctl.Status) {
 	if s.LastError != "" {
 		fmt.Fprintf(w, "last error: %s\n", s.LastError)
 	}
+	if s.Sync != "" {
+		fmt.Fprintf(w, "lvs_sync_daemon: %s\n", s.Sync)
+	}
 }

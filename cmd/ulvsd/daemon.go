@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -34,6 +35,9 @@ type daemon struct {
 	hr   *health.Runner
 	node *vrrp.Node
 	disp *health.Dispatcher
+	// sync is lvs_sync_daemon (nil when not running); VRRP's event
+	// goroutine reads it while a reload may replace it.
+	sync atomic.Pointer[lvsSync]
 
 	hcancel, vcancel context.CancelFunc
 	hdone, vdone     chan error
@@ -65,6 +69,7 @@ func (d *daemon) start(ctx context.Context, cfg *conf.Config) error {
 		}
 	}
 	if d.o.runVRRP() && len(cfg.Instances) > 0 {
+		d.startSync(cfg)
 		if err := d.startVRRP(ctx, cfg); err != nil {
 			return err
 		}
@@ -279,6 +284,7 @@ func (d *daemon) vrrpEvents(events <-chan vrrp.Event) {
 		d.log.Info("vrrp transition", zap.String("kind", kind), zap.String("name", ev.Name),
 			zap.String("from", ev.Prev.String()), zap.String("to", ev.State.String()),
 			zap.Int("priority", ev.Priority), zap.String("interface", ev.Interface), zap.Int("vrid", ev.VRID))
+		d.sync.Load().follow(ev)
 		if ev.Group {
 			continue
 		}
@@ -370,6 +376,20 @@ func (d *daemon) reload() error {
 				keep[a] = true
 			}
 			d.lvs.unfollow(keep)
+		}
+		switch ls, sd := d.sync.Load(), syncDaemonOf(cfg); {
+		case ls != nil && sd == nil:
+			ls.set(forward.SyncOff)
+			d.sync.Store(nil)
+		case ls != nil:
+			ls.reload(sd)
+		case sd != nil:
+			// Added by this reload: a backup, or the master if its
+			// instance is master now.
+			d.startSync(cfg)
+			if ls := d.sync.Load(); ls != nil && d.instanceStatus()[ls.instance].State == vrrp.StateMaster {
+				ls.set(forward.SyncMaster)
+			}
 		}
 	}
 	d.mu.Lock()
@@ -479,6 +499,7 @@ func (d *daemon) status() *ctl.Status {
 	if d.be != nil {
 		s.Subsystems = append(s.Subsystems, "forwarding:"+d.o.backend)
 	}
+	s.Sync = d.sync.Load().status()
 	return s
 }
 

@@ -133,6 +133,8 @@ type Status struct {
 	LastReload string   `json:"last_reload,omitempty"`
 	LastError  string   `json:"last_error,omitempty"`
 	Subsystems []string `json:"subsystems"`
+	// Sync describes lvs_sync_daemon's role and counters, when it runs.
+	Sync string `json:"sync,omitempty"`
 }
 
 // Response answers a Request; exactly the field for the Op is set.
