@@ -107,9 +107,18 @@
 //   - Local delivery without the VIP on the director, and local real
 //     servers of one service on different ports (see above).
 //   - Frames whose 802.1Q tag the kernel stripped (bind the VLAN device).
-//   - Connection synchronisation between directors, the SIP persistence
-//     engine, sysctls other than sloppy_tcp (expire_nodest_conn and
-//     expire_quiescent_template keep their defaults, 0).
+//   - The SIP persistence engine, sysctls other than sloppy_tcp
+//     (expire_nodest_conn and expire_quiescent_template keep their
+//     defaults, 0; sync_threshold is "3 50" and sync_refresh_period 0).
+//   - Connection synchronisation (SetSync) speaks the kernel's version 1
+//     messages, with two differences: a template is sent with the
+//     connection that is being synced (the kernel sends it on every packet
+//     of its connections), and a partly filled message waits at most
+//     100 ms (the kernel waits up to 2 s). A backup binds what it receives
+//     to its own real servers; a synced entry learns the client side's next
+//     hop from the client's first packet through it (NAT replies before
+//     that are dropped as no_route, and retransmitted). Sequence-adjustment
+//     options are skipped: ulvs has no FTP helper.
 //   - A sorry server is used whenever the scheduler returns none (keepalived
 //     uses it when the alive weight falls below quorum; with the default
 //     quorum 1 and hysteresis 0 that is the same moment).
