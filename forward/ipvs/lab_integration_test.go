@@ -54,7 +54,7 @@ type lab struct {
 
 func newLab(t *testing.T) *lab {
 	kit := vmtest.Require(t)
-	topotest.Require(t, "nginx", "curl")
+	topotest.Require(t, "nginx", "curl", "socat")
 	hzs, err := kit.KernelConfig("CONFIG_HZ")
 	if err != nil {
 		t.Fatal(err)

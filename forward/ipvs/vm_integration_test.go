@@ -3,6 +3,8 @@ package ipvs_test
 import (
 	"fmt"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +13,8 @@ import (
 
 	"github.com/ulvs/ulvs/forward"
 	"github.com/ulvs/ulvs/forward/ipvs"
+	"github.com/ulvs/ulvs/forward/syncmsg"
+	"github.com/ulvs/ulvs/internal/topo/topotest"
 )
 
 // Arguments of the agent's ipvs.* operations (package ipvsagent).
@@ -188,6 +192,85 @@ func TestVMIPVS(t *testing.T) {
 				t.Errorf("ipvsadm -Sn lacks %q:\n%s", want, out)
 			}
 		}
+	})
+
+	t.Run("lvs_sync_daemon both ways with the kernel", func(t *testing.T) {
+		l.t = t
+		seed := loadSeed(t, "000-dr-wrr-tcpcheck-sorry.conf", nil)
+		l.program(seed)
+		vip := seed[0].cfg.Key.Addr
+		dir := t.TempDir()
+
+		// The kernel as sync master: what it multicasts, captured in the
+		// client's namespace, parses as ulvs reads it and names the
+		// client's connections through the guest.
+		capture := filepath.Join(dir, "kernel.sync")
+		rx, err := l.client.Start(dir, "socat", "-u",
+			"UDP4-RECV:8848,reuseaddr,ip-add-membership=224.0.0.81:"+clientAddr.String(), "OPEN:"+capture+",creat,append")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rx.Stop(time.Second)
+		l.shell("ipvsadm --start-daemon master --mcast-interface eth0 --syncid 5")
+		defer l.shell("ipvsadm --stop-daemon master 2>/dev/null || true")
+		time.Sleep(500 * time.Millisecond) // socat joined, the kernel thread runs
+		l.fetch(l.url(seed[0]), 4)
+		var got []syncmsg.Conn
+		topotest.Eventually(t, 15*time.Second, "no sync message from the kernel names the client", func() bool {
+			b, _ := os.ReadFile(capture)
+			got = got[:0]
+			for len(b) >= syncmsg.HeaderLen {
+				size := int(b[2])<<8 | int(b[3])
+				if size < syncmsg.HeaderLen || size > len(b) {
+					break
+				}
+				var m syncmsg.Message
+				if err := syncmsg.Parse(b[:size], &m); err != nil {
+					t.Fatalf("a kernel sync message does not parse: %v\n%x", err, b[:size])
+				}
+				if m.SyncID != 5 {
+					t.Fatalf("sync ID %d, want 5", m.SyncID)
+				}
+				got = append(got, m.Conns...)
+				b = b[size:]
+			}
+			for _, c := range got {
+				if c.CAddr == clientAddr && c.VAddr == vip && c.VPort == 80 && c.Proto == forward.TCP &&
+					c.Flags&syncmsg.FwdMask == syncmsg.DRoute && (c.DAddr == labReals[0] || c.DAddr == labReals[1]) {
+					return true
+				}
+			}
+			return false
+		})
+		t.Logf("the kernel synced %d connections", len(got))
+		l.shell("ipvsadm --stop-daemon master")
+
+		// The kernel as sync backup: a connection ulvs encodes appears in
+		// its table, on the named real server.
+		l.shell("ipvsadm --start-daemon backup --mcast-interface eth0")
+		defer l.shell("ipvsadm --stop-daemon backup 2>/dev/null || true")
+		msg, err := syncmsg.Append(syncmsg.NewMessage(nil, 0), &syncmsg.Conn{Proto: forward.TCP,
+			Flags: syncmsg.DRoute, State: 1, CAddr: clientAddr, CPort: 4242, VAddr: vip, VPort: 80,
+			DAddr: labReals[1], DPort: 80, Timeout: 900})
+		if err != nil {
+			t.Fatal(err)
+		}
+		file := filepath.Join(dir, "ulvs.sync")
+		if err := os.WriteFile(file, msg, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		want := fmt.Sprintf("%v:4242", clientAddr)
+		topotest.Eventually(t, 15*time.Second, "the kernel did not take the connection ulvs sent", func() bool {
+			topotest.Run(t, l.client, "socat", "-u", "OPEN:"+file,
+				"UDP4-DATAGRAM:224.0.0.81:8848,ip-multicast-if="+clientAddr.String()+",ip-multicast-ttl=1")
+			for _, line := range strings.Split(l.shell("ipvsadm -Lnc"), "\n") {
+				if strings.Contains(line, want) && strings.Contains(line, "ESTABLISHED") &&
+					strings.Contains(line, fmt.Sprintf("%v:80", labReals[1])) {
+					return true
+				}
+			}
+			return false
+		})
 	})
 
 	t.Run("SetVIP, timeouts, Close", func(t *testing.T) {
