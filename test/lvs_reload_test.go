@@ -56,7 +56,9 @@ func TestReload(t *testing.T) {
 		for _, kv := range []string{"net.ipv4.conf.all.arp_ignore=1", "net.ipv4.conf.all.arp_announce=2"} {
 			topotest.Run(t, n, "sysctl", "-qw", kv)
 		}
-		l.nginx(n, name, topo.NginxConfig{Files: map[string][]byte{"/big": big}})
+		// The server paces the download (a client-side limit would let
+		// the whole file sit in the client's socket buffer at once).
+		l.nginx(n, name, topo.NginxConfig{LimitRate: "256k", Files: map[string][]byte{"/big": big}})
 	}
 	// No VRRP here: the VIP is on the director by hand, as keepalived users
 	// without an instance do.
@@ -66,7 +68,7 @@ func TestReload(t *testing.T) {
 
 	// A slow download (about 4 s at 256 KiB/s), on whichever server rr
 	// picked.
-	dl, err := client.Start(l.dir, "curl", "-sS", "--limit-rate", "256k", "-o", "/dev/null",
+	dl, err := client.Start(l.dir, "curl", "-sS", "-o", "/dev/null",
 		"-w", "%{size_download} %{http_code}", "http://198.18.0.100/big")
 	if err != nil {
 		t.Fatal(err)
