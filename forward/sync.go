@@ -42,6 +42,9 @@ func (q *syncQueue) push(c *syncmsg.Conn) {
 type SyncStats struct {
 	// Role is "master", "backup" or "" (off).
 	Role string
+	// Kernel is set when the kernel's own sync daemon does the work (the
+	// IPVS backend): it keeps no counters.
+	Kernel bool
 	// Sent and Messages: connections (and templates) sent, in how many
 	// datagrams; Dropped: those the sender's queue had no room for.
 	Sent, Messages, Dropped uint64

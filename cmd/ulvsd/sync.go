@@ -12,9 +12,8 @@ import (
 	"github.com/ulvs/ulvs/vrrp"
 )
 
-// syncer is a backend that synchronises connections between directors
-// (the userspace one; kernel IPVS's sync daemon is not reachable through
-// github.com/moby/ipvs).
+// syncer is a backend that synchronises connections between directors:
+// the userspace one itself, the IPVS one through the kernel's sync daemon.
 type syncer interface {
 	SetSync(forward.SyncRole, forward.SyncConfig) error
 	SyncStats() forward.SyncStats
@@ -136,6 +135,9 @@ func (l *lvsSync) status() string {
 	role := st.Role
 	if role == "" {
 		role = "off"
+	}
+	if st.Kernel {
+		return fmt.Sprintf("%s on %s (instance %s), the kernel's sync daemon", role, iface, instance)
 	}
 	return fmt.Sprintf("%s on %s (instance %s): %d connections sent in %d messages, %d dropped; %d received, %d unknown, %d bad messages",
 		role, iface, instance, st.Sent, st.Messages, st.Dropped, st.Received, st.Unknown, st.BadMessages)

@@ -45,6 +45,20 @@ type Backend struct {
 	disabled map[netip.Addr]bool
 	connFile string
 	closed   bool
+	// syncRole and syncCfg are the kernel sync daemon this backend started.
+	syncRole forward.SyncRole
+	syncCfg  forward.SyncConfig
+	syncAt   time.Time
+}
+
+// daemonSettle is how long a kernel sync daemon runs before it is stopped.
+const daemonSettle = time.Second
+
+// daemoner is a kernel that runs IPVS's own sync daemon (netlink; the
+// in-memory model of the tests has none).
+type daemoner interface {
+	startDaemon(forward.SyncRole, forward.SyncConfig) error
+	stopDaemon(forward.SyncRole) error
 }
 
 var _ forward.Backend = (*Backend)(nil)
@@ -537,6 +551,9 @@ func (b *Backend) Close() error {
 	}
 	b.closed = true
 	var errs []error
+	if err := b.setSyncLocked(forward.SyncOff, forward.SyncConfig{}); err != nil {
+		errs = append(errs, err)
+	}
 	if !b.cfg.KeepOnClose {
 		for _, s := range b.sortedLocked() {
 			if !s.inKernel {
@@ -549,6 +566,57 @@ func (b *Backend) Close() error {
 	}
 	b.k.Close()
 	return errors.Join(errs...)
+}
+
+// SetSync runs the kernel's own sync daemon (lvs_sync_daemon) in the given
+// role, replacing the one this backend started; SyncOff stops it.
+func (b *Backend) SetSync(role forward.SyncRole, cfg forward.SyncConfig) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if err := b.checkLocked(); err != nil {
+		return err
+	}
+	return b.setSyncLocked(role, cfg)
+}
+
+func (b *Backend) setSyncLocked(role forward.SyncRole, cfg forward.SyncConfig) error {
+	if role == b.syncRole && (role == forward.SyncOff || cfg == b.syncCfg) {
+		return nil
+	}
+	d, ok := b.k.(daemoner)
+	if !ok {
+		return fmt.Errorf("forward/ipvs: this kernel model has no sync daemon: %w", forward.ErrUnsupported)
+	}
+	if b.syncRole != forward.SyncOff {
+		// A Linux 6.1 kernel asked to stop a master sync daemon within
+		// moments of starting it kept the request waiting 60 s (the VM
+		// test saw it; a second later it stops at once): let a new daemon
+		// settle first.
+		if wait := daemonSettle - time.Since(b.syncAt); wait > 0 {
+			time.Sleep(wait)
+		}
+		if err := d.stopDaemon(b.syncRole); err != nil && !errors.Is(err, forward.ErrNotFound) {
+			return err
+		}
+		b.syncRole = forward.SyncOff
+	}
+	if role == forward.SyncOff {
+		return nil
+	}
+	if err := d.startDaemon(role, cfg); err != nil {
+		return err
+	}
+	b.syncRole, b.syncCfg, b.syncAt = role, cfg, time.Now()
+	b.log.Info("kernel sync daemon started", zap.Stringer("role", role), zap.String("interface", cfg.Interface))
+	return nil
+}
+
+// SyncStats says which role the kernel's sync daemon has; the kernel keeps
+// no counters of it.
+func (b *Backend) SyncStats() forward.SyncStats {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return forward.SyncStats{Role: b.syncRole.String(), Kernel: true}
 }
 
 // Conns returns the kernel's connections and persistence templates from

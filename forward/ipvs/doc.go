@@ -22,6 +22,12 @@
 //     backend keeps their configuration) and SetVIP(addr, true) puts them
 //     back with their real servers. Connections the kernel holds keep
 //     their destinations meanwhile; counters restart.
+//   - SetSync starts and stops the kernel's own sync daemon
+//     (IPVS_CMD_NEW_DAEMON/DEL_DAEMON, which moby/ipvs does not expose:
+//     sent with vishvananda/netlink's generic netlink messages), as
+//     keepalived's lvs_sync_daemon does; a daemon is given a second to
+//     settle before it is stopped (Linux 6.1 kept a stop issued right
+//     after the start waiting 60 s).
 //   - Services reads the kernel's table back (netlink) and merges what the
 //     kernel does not store (the sorry server's configuration, whether a
 //     real server's method was set explicitly); persistence-template counts
@@ -36,7 +42,7 @@
 //     bits (ipvsadm has the same limit).
 //   - Counters are the kernel's 32-bit netlink counters for connections
 //     and packets (they wrap), 64-bit for bytes.
-//   - The IPVS sync daemon, tunnel types other than ipip (GUE, GRE),
+//   - Tunnel types other than ipip (GUE, GRE),
 //     persistence engines (SIP) and network namespaces other than the
 //     caller's are not configured.
 package ipvs

@@ -27,6 +27,10 @@ type (
 		Addr    netip.Addr
 		Enabled bool
 	}
+	syncArgs struct {
+		Role forward.SyncRole
+		Cfg  forward.SyncConfig
+	}
 )
 
 // program starts a fresh backend in the guest (flushing the kernel's
@@ -271,6 +275,37 @@ func TestVMIPVS(t *testing.T) {
 			}
 			return false
 		})
+	})
+
+	t.Run("lvs_sync_daemon through the backend", func(t *testing.T) {
+		l.t = t
+		l.call("ipvs.new", ipvs.Config{Flush: true}, nil)
+		daemons := func() string { return strings.TrimSpace(l.shell("ipvsadm -L --daemon")) }
+		cfg := forward.SyncConfig{Interface: "eth0", SyncID: 7, Port: 8848, TTL: 1, Group: syncmsg.Group4}
+		l.call("ipvs.set_sync", syncArgs{Role: forward.SyncBackup, Cfg: cfg}, nil)
+		if d := daemons(); !strings.Contains(d, "backup sync daemon (mcast=eth0, syncid=7") {
+			t.Errorf("after SetSync(backup): ipvsadm -L --daemon says %q", d)
+		}
+		l.call("ipvs.set_sync", syncArgs{Role: forward.SyncMaster, Cfg: cfg}, nil)
+		if d := daemons(); !strings.Contains(d, "master sync daemon (mcast=eth0, syncid=7") || strings.Contains(d, "backup") {
+			t.Errorf("after SetSync(master): ipvsadm -L --daemon says %q", d)
+		}
+		l.call("ipvs.set_sync", syncArgs{Role: forward.SyncOff}, nil)
+		if d := daemons(); d != "" {
+			t.Errorf("after SetSync(off): ipvsadm -L --daemon says %q", d)
+		}
+		// Close stops a daemon the backend started, even one started a
+		// moment ago (the backend lets it settle: stopped at once, the
+		// kernel kept the request waiting 60 s).
+		l.call("ipvs.set_sync", syncArgs{Role: forward.SyncMaster, Cfg: cfg}, nil)
+		start := time.Now()
+		l.call("ipvs.close", nil, nil)
+		if d := time.Since(start); d > 10*time.Second {
+			t.Errorf("Close took %v", d)
+		}
+		if d := daemons(); d != "" {
+			t.Errorf("after Close: ipvsadm -L --daemon says %q", d)
+		}
 	})
 
 	t.Run("SetVIP, timeouts, Close", func(t *testing.T) {

@@ -36,6 +36,11 @@ type (
 		Enabled bool
 	}
 	// UserspaceArgs: userspace.new.
+	// SyncArgs are ipvs.set_sync's: the role and lvs_sync_daemon's settings.
+	SyncArgs struct {
+		Role forward.SyncRole
+		Cfg  forward.SyncConfig
+	}
 	UserspaceArgs struct {
 		Interfaces []string
 		Workers    int
@@ -142,6 +147,15 @@ func main() {
 	}))
 	a.Handle("ipvs.set_timeouts", op(s, func(b forward.Backend, t forward.Timeouts) (any, error) {
 		return nil, b.SetTimeouts(t)
+	}))
+	a.Handle("ipvs.set_sync", op(s, func(b forward.Backend, a SyncArgs) (any, error) {
+		sb, ok := b.(interface {
+			SetSync(forward.SyncRole, forward.SyncConfig) error
+		})
+		if !ok {
+			return nil, forward.ErrUnsupported
+		}
+		return nil, sb.SetSync(a.Role, a.Cfg)
 	}))
 	a.Handle("ipvs.services", op(s, func(b forward.Backend, _ struct{}) (any, error) {
 		return b.Services(), nil
