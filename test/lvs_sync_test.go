@@ -2,7 +2,9 @@ package test
 
 import (
 	"bytes"
+	"context"
 	"fmt"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -81,7 +83,7 @@ func TestSyncFailover(t *testing.T) {
 		l.nginx(n, n.Name, topo.NginxConfig{LimitRate: "256k", Files: map[string][]byte{"/big": big}})
 	}
 	d1 := l.ulvsd(d1n, syncConf("MASTER", 150))
-	d2 := l.ulvsd(d2n, syncConf("BACKUP", 100))
+	d2 := l.ulvsd(d2n, syncConf("BACKUP", 100), "--metrics", "127.0.0.1:9651")
 	d1.waitState("VI_1", "MASTER", 10*time.Second)
 	d2.waitState("VI_1", "BACKUP", 10*time.Second)
 	waitReals(t, d1, "198.18.0.11:80", "198.18.0.12:80")
@@ -124,4 +126,26 @@ func TestSyncFailover(t *testing.T) {
 	if st := d2.mustAdm("status"); !strings.Contains(st, "lvs_sync_daemon: master on eth0") {
 		t.Errorf("the new master's status:\n%s", st)
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	metrics, err := d2n.Output(ctx, "curl", "-sS", "http://127.0.0.1:9651/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, re := range []string{`(?m)^ulvs_sync_role 1$`, `(?m)^ulvs_sync_connections_total\{event="received"\} [1-9]`,
+		`(?m)^ulvs_sync_messages_total\{direction="refused"\} 0$`} {
+		if !regexp.MustCompile(re).MatchString(metrics) {
+			t.Errorf("the new master's metrics do not match %s:\n%s", re, grepLines(metrics, "ulvs_sync"))
+		}
+	}
+}
+
+func grepLines(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }

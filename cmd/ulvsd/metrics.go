@@ -84,6 +84,13 @@ var (
 	mDrops = prometheus.NewDesc("ulvs_forward_dropped_packets_total", "Packets the userspace forwarder dropped, by reason.",
 		[]string{"reason"}, nil)
 	mReloads = prometheus.NewDesc("ulvs_reloads_total", "Configuration reloads applied.", nil, nil)
+	mSyncRole = prometheus.NewDesc("ulvs_sync_role",
+		"lvs_sync_daemon's role: 0 off, 1 master, 2 backup.", nil, nil)
+	mSyncConns = prometheus.NewDesc("ulvs_sync_connections_total",
+		"Connections and templates synchronised, by event: sent, dropped (no room to queue or send), received (applied), unknown (no such service or real server here).",
+		[]string{"event"}, nil)
+	mSyncMessages = prometheus.NewDesc("ulvs_sync_messages_total",
+		"Sync datagrams sent, and received ones refused (bad, or another sync ID), by direction.", []string{"direction"}, nil)
 )
 
 func init() {
@@ -98,7 +105,7 @@ type collector struct{ d *daemon }
 func (c collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{mVRRPState, mVRRPPriority, mVRRPEffPriority, mCheckerUp, mCheckerLatency,
 		mCheckerFailures, mSvcConns, mSvcPackets, mSvcBytes, mSvcEnabled, mRSConns, mRSActive, mRSInactive, mRSWeight,
-		mRSPackets, mRSBytes, mConnEntries, mConnCapacity, mConnEvents, mDrops, mReloads} {
+		mRSPackets, mRSBytes, mConnEntries, mConnCapacity, mConnEvents, mDrops, mReloads, mSyncRole, mSyncConns, mSyncMessages} {
 		ch <- d
 	}
 	for _, d := range mVRRPCounters {
@@ -195,6 +202,18 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	reloads := c.d.reloads
 	c.d.mu.Unlock()
 	counter(mReloads, uint64(reloads))
+	if ls := c.d.sync.Load(); ls != nil {
+		st := ls.s.SyncStats()
+		gauge(mSyncRole, map[string]float64{"master": 1, "backup": 2}[st.Role])
+		if !st.Kernel {
+			counter(mSyncConns, st.Sent, "sent")
+			counter(mSyncConns, st.Dropped, "dropped")
+			counter(mSyncConns, st.Received, "received")
+			counter(mSyncConns, st.Unknown, "unknown")
+			counter(mSyncMessages, st.Messages, "sent")
+			counter(mSyncMessages, st.BadMessages, "refused")
+		}
+	}
 }
 
 // serviceLabel names a service as ipvsadm does: "TCP 198.18.0.100:80" or
