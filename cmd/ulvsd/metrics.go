@@ -83,7 +83,7 @@ var (
 		[]string{"table", "event"}, nil)
 	mDrops = prometheus.NewDesc("ulvs_forward_dropped_packets_total", "Packets the userspace forwarder dropped, by reason.",
 		[]string{"reason"}, nil)
-	mReloads = prometheus.NewDesc("ulvs_reloads_total", "Configuration reloads applied.", nil, nil)
+	mReloads  = prometheus.NewDesc("ulvs_reloads_total", "Configuration reloads applied.", nil, nil)
 	mSyncRole = prometheus.NewDesc("ulvs_sync_role",
 		"lvs_sync_daemon's role: 0 off, 1 master, 2 backup.", nil, nil)
 	mSyncConns = prometheus.NewDesc("ulvs_sync_connections_total",
