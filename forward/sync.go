@@ -222,16 +222,19 @@ func (u *Userspace) applyConn(c *syncmsg.Conn, s *service, r *real, now uint32) 
 		// packet through this director (MAC stays zero until then).
 		r.dest.Bind(sched.ConnInactive)
 	}
-	if e.Dest == r.handle {
-		was, is := conntab.Active(e.Proto, e.State), conntab.Active(e.Proto, state)
-		switch {
-		case is && !was:
-			r.dest.Activate()
-			e.Flags &^= conntab.FlagInactive
-		case was && !is:
-			r.dest.Deactivate()
-			e.Flags |= conntab.FlagInactive
-		}
+	if e.Dest != r.handle {
+		// This director scheduled the client elsewhere meanwhile: its own
+		// entry stands (the state counts belong to its real server).
+		return
+	}
+	was, is := conntab.Active(e.Proto, e.State), conntab.Active(e.Proto, state)
+	switch {
+	case is && !was:
+		r.dest.Activate()
+		e.Flags &^= conntab.FlagInactive
+	case was && !is:
+		r.dest.Deactivate()
+		e.Flags |= conntab.FlagInactive
 	}
 	e.State = state
 	e.Expires = expires
