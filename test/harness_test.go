@@ -48,6 +48,12 @@ type real struct {
 // director, and nginx naming itself.
 func (l *lab) drReal(name, addr string, vips ...string) *real {
 	l.t.Helper()
+	return l.drRealServing(name, addr, vips, topo.NginxConfig{})
+}
+
+// drRealServing is drReal with nginx's extra files and settings.
+func (l *lab) drRealServing(name, addr string, vips []string, cfg topo.NginxConfig) *real {
+	l.t.Helper()
 	n := l.node(name, addr)
 	for _, v := range vips {
 		topotest.Run(l.t, n, "ip", "addr", "add", v+"/32", "dev", "lo")
@@ -56,7 +62,7 @@ func (l *lab) drReal(name, addr string, vips ...string) *real {
 		"net.ipv4.conf.eth0.arp_ignore=1", "net.ipv4.conf.eth0.arp_announce=2"} {
 		topotest.Run(l.t, n, "sysctl", "-qw", kv)
 	}
-	return &real{Node: n, nginx: l.nginx(n, name)}
+	return &real{Node: n, nginx: l.nginx(n, name, cfg)}
 }
 
 // nginx starts nginx in the node, serving a body that names it.

@@ -50,15 +50,10 @@ func TestReload(t *testing.T) {
 	dn := l.node("dir", "198.18.0.2")
 	big := bytes.Repeat([]byte("0123456789abcdef"), 1<<16) // 1 MiB
 	for i, a := range []string{"198.18.0.11", "198.18.0.12"} {
-		name := fmt.Sprintf("rs%d", i+1)
-		n := l.node(name, a)
-		topotest.Run(t, n, "ip", "addr", "add", "198.18.0.100/32", "dev", "lo")
-		for _, kv := range []string{"net.ipv4.conf.all.arp_ignore=1", "net.ipv4.conf.all.arp_announce=2"} {
-			topotest.Run(t, n, "sysctl", "-qw", kv)
-		}
 		// The server paces the download (a client-side limit would let
 		// the whole file sit in the client's socket buffer at once).
-		l.nginx(n, name, topo.NginxConfig{LimitRate: "256k", Files: map[string][]byte{"/big": big}})
+		l.drRealServing(fmt.Sprintf("rs%d", i+1), a, []string{"198.18.0.100"},
+			topo.NginxConfig{LimitRate: "256k", Files: map[string][]byte{"/big": big}})
 	}
 	// No VRRP here: the VIP is on the director by hand, as keepalived users
 	// without an instance do.

@@ -75,12 +75,8 @@ func TestSyncFailover(t *testing.T) {
 	// early, and the failover would change nothing).
 	big := bytes.Repeat([]byte("0123456789abcdef"), 1<<17)
 	for i, a := range []string{"198.18.0.11", "198.18.0.12"} {
-		n := l.node(fmt.Sprintf("rs%d", i+1), a)
-		topotest.Run(t, n, "ip", "addr", "add", "198.18.0.100/32", "dev", "lo")
-		for _, kv := range []string{"net.ipv4.conf.all.arp_ignore=1", "net.ipv4.conf.all.arp_announce=2"} {
-			topotest.Run(t, n, "sysctl", "-qw", kv)
-		}
-		l.nginx(n, n.Name, topo.NginxConfig{LimitRate: "256k", Files: map[string][]byte{"/big": big}})
+		l.drRealServing(fmt.Sprintf("rs%d", i+1), a, []string{"198.18.0.100"},
+			topo.NginxConfig{LimitRate: "256k", Files: map[string][]byte{"/big": big}})
 	}
 	d1 := l.ulvsd(d1n, syncConf("MASTER", 150))
 	d2 := l.ulvsd(d2n, syncConf("BACKUP", 100), "--metrics", "127.0.0.1:9651")
