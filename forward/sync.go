@@ -118,6 +118,11 @@ func (w *worker) syncTemplate(q *syncQueue, ref conntab.Ref) {
 	ok := t.Flags&conntab.FlagTemplate != 0 && t.Flags&conntab.FlagUnhashed == 0 && t.Proto != 0
 	if ok {
 		w.syncConn(&c, t, true)
+		// A template stores no method; the kernel's carries its real
+		// server's.
+		if r := w.snap.real(t.Dest); r != nil {
+			c.Flags = c.Flags&^syncmsg.FwdMask | uint32(r.method)&syncmsg.FwdMask
+		}
 	}
 	sh.Unlock()
 	if ok {

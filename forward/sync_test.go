@@ -55,7 +55,8 @@ func TestSyncMaster(t *testing.T) {
 		}
 		if persist {
 			tpl := got[1]
-			if tpl.Flags&syncmsg.Template == 0 || tpl.CAddr != client.Addr() || tpl.DAddr != want.DAddr || tpl.Timeout != 300 || tpl.VPort != 80 {
+			if tpl.Flags != syncmsg.Template|syncmsg.NoCPort|syncmsg.DRoute || tpl.CAddr != client.Addr() ||
+				tpl.DAddr != want.DAddr || tpl.Timeout != 300 || tpl.VPort != 80 {
 				t.Errorf("template %+v", tpl)
 			}
 		}
