@@ -21,13 +21,6 @@ type SenderConfig struct {
 	QdiscBypass bool
 }
 
-// mmsghdr is struct mmsghdr.
-type mmsghdr struct {
-	hdr unix.Msghdr
-	len uint32
-	_   [4]byte
-}
-
 // Sender transmits frames in batches with sendmmsg on an unbound AF_PACKET
 // socket, each frame gathered from up to two slices (a rewritten head, such
 // as a new Ethernet and tunnel header, and the rest of the packet) so that
@@ -35,7 +28,7 @@ type mmsghdr struct {
 type Sender struct {
 	fd    int
 	vnet  bool
-	msgs  []mmsghdr
+	msgs  []unix.Mmsghdr
 	iovs  []unix.Iovec
 	hdrs  []byte
 	addrs []unix.RawSockaddrLinklayer
@@ -75,7 +68,7 @@ func NewSender(cfg SenderConfig) (*Sender, error) {
 		}
 	}
 	b := cfg.Batch
-	s := &Sender{fd: fd, vnet: cfg.VnetHdr, msgs: make([]mmsghdr, b), iovs: make([]unix.Iovec, 3*b),
+	s := &Sender{fd: fd, vnet: cfg.VnetHdr, msgs: make([]unix.Mmsghdr, b), iovs: make([]unix.Iovec, 3*b),
 		hdrs: make([]byte, VnetHdrLen*b), addrs: make([]unix.RawSockaddrLinklayer, b)}
 	return s, nil
 }
@@ -117,7 +110,7 @@ func (s *Sender) Add(ifindex int, vh *VnetHdr, head, body []byte) bool {
 	*sa = unix.RawSockaddrLinklayer{Family: unix.AF_PACKET, Ifindex: int32(ifindex),
 		Protocol: htons(binary.BigEndian.Uint16(head[12:14])), Halen: 6}
 	copy(sa.Addr[:6], head[0:6])
-	s.msgs[i] = mmsghdr{hdr: unix.Msghdr{Name: (*byte)(unsafe.Pointer(sa)), Namelen: unix.SizeofSockaddrLinklayer,
+	s.msgs[i] = unix.Mmsghdr{Hdr: unix.Msghdr{Name: (*byte)(unsafe.Pointer(sa)), Namelen: unix.SizeofSockaddrLinklayer,
 		Iov: &iov[0], Iovlen: uint64(k)}}
 	s.n++
 	return true
@@ -163,7 +156,7 @@ func (s *Sender) Flush() error {
 		}
 	}
 	for i := range s.n {
-		s.msgs[i] = mmsghdr{}
+		s.msgs[i] = unix.Mmsghdr{}
 		s.iovs[3*i], s.iovs[3*i+1], s.iovs[3*i+2] = unix.Iovec{}, unix.Iovec{}, unix.Iovec{}
 	}
 	s.n = 0

@@ -143,13 +143,6 @@ const batch = 64
 // waits for a CPU; /proc/net/raw's drops column showed it.
 const rcvbuf = 8 << 20
 
-// mmsghdr is struct mmsghdr.
-type mmsghdr struct {
-	hdr unix.Msghdr
-	n   uint32
-	_   [4]byte
-}
-
 // loop reads tunnelled packets, up to batch at a time with recvmmsg, and
 // writes each inner packet to the TUN device: an IPv4 raw socket returns
 // the outer header too; an IPv6 one only the payload (the inner packet).
@@ -160,13 +153,13 @@ func (d *Decap) loop(f *os.File, outerIncluded bool) error {
 	}
 	bufs := make([][]byte, batch)
 	iovs := make([]unix.Iovec, batch)
-	msgs := make([]mmsghdr, batch)
+	msgs := make([]unix.Mmsghdr, batch)
 	for i := range bufs {
 		bufs[i] = make([]byte, 65536)
 		iovs[i].Base = &bufs[i][0]
 		iovs[i].SetLen(len(bufs[i]))
-		msgs[i].hdr.Iov = &iovs[i]
-		msgs[i].hdr.SetIovlen(1)
+		msgs[i].Hdr.Iov = &iovs[i]
+		msgs[i].Hdr.SetIovlen(1)
 	}
 	var n int
 	var rerr error
@@ -192,7 +185,7 @@ func (d *Decap) loop(f *os.File, outerIncluded bool) error {
 			return fmt.Errorf("tunnel: recvmmsg: %w", rerr)
 		}
 		for i := range n {
-			d.deliver(bufs[i][:msgs[i].n], outerIncluded)
+			d.deliver(bufs[i][:msgs[i].Len], outerIncluded)
 		}
 	}
 }
