@@ -261,10 +261,6 @@ func minus(a, b forward.Stats) ctl.Stats {
 		InBytes: sub(a.InBytes, b.InBytes), OutBytes: sub(a.OutBytes, b.OutBytes)}
 }
 
-var methodWords = ipvsfmt.MethodWords
-
-var protoWords = map[uint8]string{forward.TCP: "TCP", forward.UDP: "UDP", forward.SCTP: "SCTP"}
-
 // view is the table as ulvsadm -Ln reads it, counters counted from the
 // last -Z.
 func (l *lvs) view(backend string) *ctl.IPVS {
@@ -287,7 +283,7 @@ func (l *lvs) view(backend string) *ctl.IPVS {
 func (l *lvs) conns() []ctl.Conn {
 	var out []ctl.Conn
 	for _, c := range l.be.Conns() {
-		p := protoWords[c.Proto]
+		p := ipvsfmt.ProtoWords[c.Proto]
 		if p == "" {
 			p = "IP"
 		}
@@ -380,7 +376,7 @@ func realFromSpec(d *ctl.DestSpec) (forward.RealConfig, error) {
 	rc := forward.RealConfig{Addr: d.Addr, Port: d.Port, Weight: clampWeight(int64(d.Weight)),
 		UThreshold: d.UThreshold, LThreshold: d.LThreshold}
 	if d.Method != "" {
-		for m, w := range methodWords {
+		for m, w := range ipvsfmt.MethodWords {
 			if w == d.Method && m != forward.Local {
 				rc.Method, rc.MethodSet = m, true
 			}

@@ -11,13 +11,14 @@ import (
 var MethodWords = map[forward.Method]string{forward.NAT: "Masq", forward.DR: "Route", forward.TUN: "Tunnel",
 	forward.Local: "Local"}
 
-var protoWords = map[uint8]string{forward.TCP: "TCP", forward.UDP: "UDP", forward.SCTP: "SCTP"}
+// ProtoWords are ipvsadm's names for the service protocols.
+var ProtoWords = map[uint8]string{forward.TCP: "TCP", forward.UDP: "UDP", forward.SCTP: "SCTP"}
 
 // Service turns a backend's service into the view ipvsadm's listings print.
 func Service(st forward.ServiceStatus) ctl.Service {
 	c := st.Config
 	v6 := c.Key.Addr.Is6() && !c.Key.Addr.Is4In6()
-	s := ctl.Service{Proto: protoWords[c.Key.Proto], Addr: c.Key.Addr, Port: c.Key.Port, FWMark: c.Key.FWMark,
+	s := ctl.Service{Proto: ProtoWords[c.Key.Proto], Addr: c.Key.Addr, Port: c.Key.Port, FWMark: c.Key.FWMark,
 		IPv6: v6, Sched: c.Scheduler, Flags: c.SchedFlags, Enabled: st.Enabled}
 	if c.Key.FWMark != 0 {
 		s.Proto, s.Addr, s.Port = "", netip.Addr{}, 0
