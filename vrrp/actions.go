@@ -128,8 +128,9 @@ func (in *instance) allVIPs() []VIP {
 }
 
 // setVIPs adds the VIPs and eVIPs, then routes, then rules (keepalived
-// vrrp_state_become_master).
+// vrrp_state_become_master), after telling the VIP hook.
 func (n *Node) setVIPs(in *instance) {
+	n.vipHook(in, true)
 	for _, v := range in.allVIPs() {
 		if err := n.sys.AddAddress(in.devOf(v), v); err != nil {
 			n.log.Error("cannot add virtual address", zap.String("instance", in.cfg.Name),
@@ -150,8 +151,9 @@ func (n *Node) setVIPs(in *instance) {
 }
 
 // clearVIPs removes rules, routes, then addresses (keepalived
-// vrrp_restore_interface). With force it is the start-up sweep of what a
-// crash may have left, and errors are not worth a message.
+// vrrp_restore_interface), then tells the VIP hook. With force it is the
+// start-up sweep of what a crash may have left, and errors are not worth a
+// message.
 func (n *Node) clearVIPs(in *instance, force bool) {
 	logErr := func(msg string, err error) {
 		if err != nil && !force {
@@ -167,6 +169,7 @@ func (n *Node) clearVIPs(in *instance, force bool) {
 	for _, v := range in.allVIPs() {
 		logErr("cannot remove virtual address", n.sys.DelAddress(in.devOf(v), v))
 	}
+	n.vipHook(in, false)
 }
 
 // garp sends repeat rounds of gratuitous ARP / unsolicited NA for every

@@ -44,7 +44,8 @@ type Config struct {
 
 	// VIPHook, when set, is called on the node's goroutine with an
 	// instance's VIPs and eVIPs: held true just before they are added (it
-	// becomes master), held false just after they are removed. A userspace
+	// becomes master, or a reload changes a master's addresses), held false
+	// just after they are removed. A userspace
 	// forwarder enables its services there, so the kernel never owns a VIP
 	// whose services are not yet forwarded (it would answer their SYNs
 	// with RST). It must not block for long: adverts wait for it.

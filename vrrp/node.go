@@ -417,7 +417,6 @@ func (n *Node) exec(acts []action) {
 		case actSend:
 			n.sendAdvert(n.insts[a.Inst], a.Priority, a.Seq)
 		case actSetVIPs:
-			n.vipHook(n.insts[a.Inst], true)
 			n.setVIPs(n.insts[a.Inst])
 		case actClearVIPs:
 			if n.stopping && n.cfg.KeepAddresses {
@@ -426,7 +425,6 @@ func (n *Node) exec(acts []action) {
 				continue
 			}
 			n.clearVIPs(n.insts[a.Inst], a.Force)
-			n.vipHook(n.insts[a.Inst], false)
 		case actGARP:
 			n.garp(n.insts[a.Inst], a.Repeat)
 		case actNotify:
@@ -462,11 +460,10 @@ func (n *Node) releaseStray(a action) {
 		return
 	}
 	n.clearVIPs(in, true)
-	n.vipHook(in, false)
 }
 
 // vipHook tells Config.VIPHook that the instance's addresses are about to
-// be held, or are no longer.
+// be held (setVIPs), or are no longer (clearVIPs).
 func (n *Node) vipHook(in *instance, held bool) {
 	if n.cfg.VIPHook == nil {
 		return

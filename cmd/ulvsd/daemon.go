@@ -98,16 +98,11 @@ func (d *daemon) startForwarding(cfg *conf.Config) error {
 	}
 	// Services on an address a VRRP instance owns start disabled: they
 	// follow the instance and forward only while it is master.
-	if d.o.runVRRP() && d.lvs.followVRRP {
-		for addr := range vipOwners(cfg) {
-			d.lvs.vips[addr] = false
-		}
+	if d.o.runVRRP() {
+		d.lvs.own(vipOwners(cfg))
 	}
 	for _, err := range d.lvs.apply(svcs) {
 		d.log.Error("virtual server not forwarded", zap.Error(err))
-	}
-	for addr := range d.lvs.vips {
-		_ = be.SetVIP(addr, false)
 	}
 	return nil
 }
@@ -258,8 +253,7 @@ func (d *daemon) startVRRP(ctx context.Context, cfg *conf.Config) error {
 // vipHook enables an instance's services just before VRRP adds its VIPs,
 // and disables them just after it removes them: the director's kernel
 // never owns a VIP whose services are not forwarded (it would refuse the
-// first connections of a new master with RST). vrrpEvents says the same
-// again, a moment later.
+// first connections of a new master with RST).
 func (d *daemon) vipHook(instance string, vips []netip.Prefix, held bool) {
 	if d.lvs == nil {
 		return
@@ -355,6 +349,11 @@ func (d *daemon) reload() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if d.lvs != nil {
+		if vc != nil {
+			// Before the services: one on an address an instance now owns
+			// starts disabled, until its master enables it (VIP hook).
+			d.lvs.own(vipOwners(cfg))
+		}
 		for _, err := range d.lvs.apply(svcs) {
 			d.log.Error("reload: virtual server", zap.Error(err))
 		}
@@ -369,13 +368,6 @@ func (d *daemon) reload() error {
 	if d.node != nil && vc != nil {
 		if err := d.node.Apply(vc); err != nil {
 			return fail(fmt.Errorf("reload: vrrp: %w", err))
-		}
-		if d.lvs != nil {
-			keep := map[netip.Addr]bool{}
-			for a := range vipOwners(cfg) {
-				keep[a] = true
-			}
-			d.lvs.unfollow(keep)
 		}
 		switch ls, sd := d.sync.Load(), syncDaemonOf(cfg); {
 		case ls != nil && sd == nil:

@@ -224,15 +224,26 @@ func (l *lvs) follow(addr netip.Addr, enabled bool) error {
 	return l.be.SetVIP(addr, enabled)
 }
 
-// unfollow forgets addresses no VRRP instance owns any more (reload), and
-// enables their services.
-func (l *lvs) unfollow(keep map[netip.Addr]bool) {
+// own makes the services of the addresses VRRP instances own follow them
+// (at start and on reload): an address newly owned starts disabled — its
+// instance enables it through follow when it is, or becomes, master — and
+// an address no instance owns any more forwards again.
+func (l *lvs) own(owned map[netip.Addr]string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if !l.followVRRP {
+		return
+	}
 	for a := range l.vips {
-		if !keep[a] {
+		if _, ok := owned[a]; !ok {
 			delete(l.vips, a)
 			_ = l.be.SetVIP(a, true)
+		}
+	}
+	for a := range owned {
+		if _, ok := l.vips[a]; !ok {
+			l.vips[a] = false
+			_ = l.be.SetVIP(a, false)
 		}
 	}
 }

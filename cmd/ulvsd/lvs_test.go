@@ -45,3 +45,30 @@ func TestFollowVRRP(t *testing.T) {
 		}
 	}
 }
+
+// TestOwn: at start and on reload, an address a VRRP instance newly owns
+// is disabled until its master enables it; one no instance owns any more
+// forwards again; one still owned keeps its state.
+func TestOwn(t *testing.T) {
+	a, b, c := netip.MustParseAddr("198.18.0.100"), netip.MustParseAddr("198.18.0.101"), netip.MustParseAddr("198.18.0.102")
+	be := &vipRecorder{}
+	l := newLVS(be, 0, true, zap.NewNop())
+	l.own(map[netip.Addr]string{a: "VI_1", b: "VI_2"})
+	if err := l.follow(a, true); err != nil { // VI_1 becomes master
+		t.Fatal(err)
+	}
+	be.calls = nil
+	l.own(map[netip.Addr]string{a: "VI_1", c: "VI_3"}) // reload: VI_2 gone, VI_3 new
+	slices.Sort(be.calls)
+	if want := []string{"198.18.0.101 on", "198.18.0.102 off"}; !slices.Equal(be.calls, want) {
+		t.Errorf("SetVIP calls on reload %q, want %q", be.calls, want)
+	}
+	if !l.vips[a] || l.vips[c] {
+		t.Errorf("followed %v, want %v enabled and %v disabled", l.vips, a, c)
+	}
+	be.calls = nil
+	newLVS(be, 0, false, zap.NewNop()).own(map[netip.Addr]string{a: "VI_1"})
+	if len(be.calls) != 0 {
+		t.Errorf("kernel backend: SetVIP calls %q, want none", be.calls)
+	}
+}
