@@ -57,14 +57,11 @@ type Global struct {
 	// RouterID is router_id (default: the host name), used in mail.
 	RouterID string
 
-	// NotificationEmail, NotificationEmailFrom, SMTPServer ("host" or
-	// "host:port", port 25 by default), SMTPHeloName and
-	// SMTPConnectTimeout (default 30 s) configure smtp_alert mail.
-	NotificationEmail     []string
-	NotificationEmailFrom string
-	SMTPServer            string
-	SMTPHeloName          string
-	SMTPConnectTimeout    time.Duration
+	// Mail is where smtp_alert mail goes (smtp_server, smtp_helo_name,
+	// smtp_connect_timeout, notification_email_from and
+	// notification_email); nil: none. What it leaves empty takes
+	// keepalived's default (notify.Mail.WithDefaults).
+	Mail *notify.Mail
 	// SMTPAlert is smtp_alert / smtp_alert_vrrp: the default for instances
 	// and groups that do not set their own (nil: off).
 	SMTPAlert *bool

@@ -195,8 +195,8 @@ func TestTrackScriptTimeoutKills(t *testing.T) {
 // server with port 25 added, the sender and router name from global_defs.
 func TestSMTPAlert(t *testing.T) {
 	t.Parallel()
-	m := newMailer(&Global{SMTPServer: "192.0.2.1", NotificationEmail: []string{"ops@example.com", "root@localhost"},
-		NotificationEmailFrom: "keepalived@lb1", RouterID: "LVS_DEVEL", SMTPHeloName: "lb1"}, zaptest.NewLogger(t))
+	m := newMailer(&Global{Mail: &notify.Mail{Server: "192.0.2.1", To: []string{"ops@example.com", "root@localhost"},
+		From: "keepalived@lb1", Helo: "lb1"}, RouterID: "LVS_DEVEL"}, zaptest.NewLogger(t))
 	if m.mail.Server != "192.0.2.1:25" || m.mail.From != "keepalived@lb1" || m.mail.Helo != "lb1" {
 		t.Errorf("mail settings %+v, want port 25 added and the configured sender and HELO", m.mail)
 	}

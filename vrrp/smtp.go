@@ -22,12 +22,10 @@ type mailer struct {
 }
 
 func newMailer(g *Global, log *zap.Logger) *mailer {
-	if g.SMTPServer == "" || len(g.NotificationEmail) == 0 {
+	if g.Mail == nil || len(g.Mail.To) == 0 {
 		return nil
 	}
-	m := &mailer{log: log, router: g.RouterID, send: notify.Send,
-		mail: notify.Mail{Server: g.SMTPServer, Helo: g.SMTPHeloName, From: g.NotificationEmailFrom,
-			To: g.NotificationEmail, Timeout: g.SMTPConnectTimeout}.WithDefaults()}
+	m := &mailer{log: log, router: g.RouterID, send: notify.Send, mail: g.Mail.WithDefaults()}
 	if m.router == "" {
 		m.router, _ = os.Hostname()
 	}

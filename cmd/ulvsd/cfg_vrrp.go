@@ -2,10 +2,8 @@ package main
 
 import (
 	"fmt"
-	"net"
 	"net/netip"
 	"strconv"
-	"strings"
 
 	"github.com/ulvs/ulvs/conf"
 	"github.com/ulvs/ulvs/vrrp"
@@ -17,10 +15,6 @@ func vrrpConfig(cfg *conf.Config) (*vrrp.Config, error) {
 	g := cfg.Global
 	vc := &vrrp.Config{Global: vrrp.Global{
 		RouterID:                g.RouterID,
-		NotificationEmail:       g.NotificationEmail,
-		NotificationEmailFrom:   g.NotificationEmailFrom,
-		SMTPHeloName:            g.SMTPHeloName,
-		SMTPConnectTimeout:      g.SMTPConnectTimeout,
 		SMTPAlert:               g.SMTPAlertVRRP,
 		McastGroup4:             g.McastGroup4,
 		McastGroup6:             g.McastGroup6,
@@ -48,9 +42,7 @@ func vrrpConfig(cfg *conf.Config) (*vrrp.Config, error) {
 	if vc.Global.SMTPAlert == nil {
 		vc.Global.SMTPAlert = g.SMTPAlert
 	}
-	if g.SMTPServer != "" {
-		vc.Global.SMTPServer = net.JoinHostPort(strings.Trim(g.SMTPServer, "[]"), strconv.Itoa(int(g.SMTPPort)))
-	}
+	vc.Global.Mail = mailOf(&g)
 	if f := g.NotifyFifo; f != nil {
 		vc.Global.NotifyFIFO = vrrp.FIFO{Path: f.Path, User: f.User, Group: f.Group}
 		vc.Global.NotifyFIFOScript = notifyOf(f.Script)

@@ -210,11 +210,18 @@ func dispatcherConfig(cfg *conf.Config, log *zap.Logger) health.DispatcherConfig
 		}
 		dc.FIFOs = append(dc.FIFOs, notify.FIFOSpec{Path: f.Path, User: f.User, Group: f.Group})
 	}
-	if g.SMTPServer != "" && len(g.NotificationEmail) > 0 {
-		dc.Mail = &health.MailConfig{Server: net.JoinHostPort(strings.Trim(g.SMTPServer, "[]"), strconv.Itoa(int(g.SMTPPort))), Helo: g.SMTPHeloName,
-			From: g.NotificationEmailFrom, To: g.NotificationEmail, Timeout: g.SMTPConnectTimeout}
-	}
+	dc.Mail = mailOf(&g)
 	return dc
+}
+
+// mailOf is global_defs' smtp_alert mail settings, for VRRP and the
+// checkers alike; nil without smtp_server or notification_email.
+func mailOf(g *conf.GlobalDefs) *notify.Mail {
+	if g.SMTPServer == "" || len(g.NotificationEmail) == 0 {
+		return nil
+	}
+	return &notify.Mail{Server: net.JoinHostPort(strings.Trim(g.SMTPServer, "[]"), strconv.Itoa(int(g.SMTPPort))),
+		Helo: g.SMTPHeloName, From: g.NotificationEmailFrom, To: g.NotificationEmail, Timeout: g.SMTPConnectTimeout}
 }
 
 func (d *daemon) healthEvent(e health.Event) {
