@@ -203,6 +203,11 @@ func (b *builder) instances() {
 	}
 	byVRID := map[vridKey]*Instance{}
 	for _, in := range cfg.Instances {
+		if in.LVSSyncDaemonInterface != "" && g.LVSSyncDaemon == nil {
+			// The deprecated keyword means lvs_sync_daemon IFACE INSTANCE.
+			g.LVSSyncDaemon = newLVSSyncDaemon(in.Pos, in.LVSSyncDaemonInterface)
+			g.LVSSyncDaemon.Instance = in.Name
+		}
 		if first, dup := byName[in.Name]; dup {
 			b.d.errorf(in.Pos, "vrrp_instance %s defined twice (first at %s)", in.Name, first.Pos)
 		} else {

@@ -266,8 +266,7 @@ func globalLevel() *level {
 			if !b.need(n, 1) {
 				return
 			}
-			sd := &LVSSyncDaemon{Pos: n.Pos, Interface: n.Args[0], Port: 8848, TTL: 1,
-				Group: netip.MustParseAddr("224.0.0.81")}
+			sd := newLVSSyncDaemon(n.Pos, n.Args[0])
 			rest := n.Args[1:]
 			if len(rest) > 0 && !isSyncOpt(rest[0]) {
 				sd.Instance = rest[0]

@@ -137,6 +137,12 @@ type LVSSyncDaemon struct {
 	Group     netip.Addr
 }
 
+// newLVSSyncDaemon is lvs_sync_daemon on iface with IPVS's defaults: port
+// 8848, TTL 1, group 224.0.0.81.
+func newLVSSyncDaemon(pos Pos, iface string) *LVSSyncDaemon {
+	return &LVSSyncDaemon{Pos: pos, Interface: iface, Port: 8848, TTL: 1, Group: netip.AddrFrom4([4]byte{224, 0, 0, 81})}
+}
+
 // IPAddress is one line of virtual_ipaddress, virtual_ipaddress_excluded
 // or static_ipaddress: "IP[/len] [brd IP|+|-] [dev IF] [scope S] [label L]
 // [peer IP[/len]] [home] [-nodad] [mngtmpaddr] [noprefixroute] [autojoin]

@@ -371,3 +371,36 @@ vrrp_instance V {
 		t.Errorf("track_script weight = %v", w)
 	}
 }
+
+// TestLVSSyncDaemon: lvs_sync_daemon with its options and IPVS's
+// defaults; a vrrp_instance's deprecated lvs_sync_daemon_interface means
+// the same with that instance, and is warned about.
+func TestLVSSyncDaemon(t *testing.T) {
+	inst := "vrrp_instance VI_2 {\n interface eth0\n virtual_router_id 2\n lvs_sync_daemon_interface eth1\n}\n"
+	for _, tc := range []struct {
+		name, text string
+		want       LVSSyncDaemon
+	}{
+		{"global", "global_defs {\n lvs_sync_daemon eth0 VI_1 id 7 maxlen 1400 port 8849 ttl 2 group 224.0.0.99\n}\n",
+			LVSSyncDaemon{Pos: Pos{File: "t.conf", Line: 2}, Interface: "eth0", Instance: "VI_1", SyncID: 7, MaxLen: 1400,
+				Port: 8849, TTL: 2, Group: netip.MustParseAddr("224.0.0.99")}},
+		{"deprecated", inst,
+			LVSSyncDaemon{Pos: Pos{File: "t.conf", Line: 1}, Interface: "eth1", Instance: "VI_2", Port: 8848, TTL: 1,
+				Group: netip.MustParseAddr("224.0.0.81")}},
+		{"global wins", "global_defs {\n lvs_sync_daemon eth0 VI_1\n}\n" + inst,
+			LVSSyncDaemon{Pos: Pos{File: "t.conf", Line: 2}, Interface: "eth0", Instance: "VI_1", Port: 8848, TTL: 1,
+				Group: netip.MustParseAddr("224.0.0.81")}},
+	} {
+		res := mustParse(t, tc.text)
+		got := res.Config.Global.LVSSyncDaemon
+		if got == nil {
+			t.Fatalf("%s: no lvs_sync_daemon", tc.name)
+		}
+		if diff := cmp.Diff(tc.want, *got, netipOpts); diff != "" {
+			t.Errorf("%s (-want +got):\n%s", tc.name, diff)
+		}
+		if tc.name == "deprecated" && !hasDiag(res.Diags, Warning, 4, "lvs_sync_daemon_interface: deprecated") {
+			t.Errorf("%s: no deprecation warning: %v", tc.name, res.Diags)
+		}
+	}
+}

@@ -15,7 +15,6 @@ import (
 	"github.com/ulvs/ulvs/forward/conntab"
 	"github.com/ulvs/ulvs/forward/frame"
 	"github.com/ulvs/ulvs/forward/ring"
-	"github.com/ulvs/ulvs/forward/syncmsg"
 )
 
 // fakeTx records what a worker sends (the frame I/O's in-memory fake).
@@ -333,7 +332,7 @@ func BenchmarkPerPacket(b *testing.B) {
 		// The same with this director a sync master: a synced packet in
 		// 50 is queued for the sender (drained here).
 		b.Run(method.String()+"/hit-sync-master", func(b *testing.B) {
-			q := &syncQueue{ch: make(chan syncmsg.Conn, syncQueueLen)}
+			q := w.e.newSyncQueue(syncQueueLen)
 			done := make(chan struct{})
 			go func() {
 				for {

@@ -27,7 +27,13 @@ const (
 // syncQueue carries connections from the workers to the sender.
 type syncQueue struct {
 	ch      chan syncmsg.Conn
-	dropped atomic.Uint64
+	dropped *atomic.Uint64 // the engine's count
+}
+
+// newSyncQueue makes a queue of n connections whose drops count in the
+// engine's counters.
+func (e *engine) newSyncQueue(n int) *syncQueue {
+	return &syncQueue{ch: make(chan syncmsg.Conn, n), dropped: &e.sync.dropped}
 }
 
 func (q *syncQueue) push(c *syncmsg.Conn) {

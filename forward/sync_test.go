@@ -33,7 +33,7 @@ func TestSyncMaster(t *testing.T) {
 			svc.Persistence = 300e9
 		}
 		_, w, _ := testBackend(t, svc, "198.18.0.11")
-		q := &syncQueue{ch: make(chan syncmsg.Conn, 16)}
+		q := w.e.newSyncQueue(16)
 		w.e.syncq.Store(q)
 		client := netip.MustParseAddrPort("198.18.1.1:40000")
 		w.feed(tcpFrame(t, clientMAC, dirMAC, client, netip.AddrPortFrom(vip, 80), "S"))

@@ -55,6 +55,7 @@ const syncFlushDelay = 100 * time.Millisecond
 // syncDaemon is the running side of synchronisation.
 type syncDaemon struct {
 	role   SyncRole
+	cfg    SyncConfig // as SetSync was given it
 	cancel context.CancelFunc
 	done   chan struct{}
 	conn   net.PacketConn
@@ -68,7 +69,7 @@ func (u *Userspace) SetSync(role SyncRole, cfg SyncConfig) error {
 	u.syncMu.Lock()
 	defer u.syncMu.Unlock()
 	if d := u.syncD; d != nil {
-		if d.role == role {
+		if d.role == role && d.cfg == cfg {
 			return nil
 		}
 		u.stopSyncLocked()
@@ -76,6 +77,7 @@ func (u *Userspace) SetSync(role SyncRole, cfg SyncConfig) error {
 	if role == SyncOff {
 		return nil
 	}
+	given := cfg
 	if cfg.Port == 0 {
 		cfg.Port = syncmsg.Port
 	}
@@ -99,7 +101,7 @@ func (u *Userspace) SetSync(role SyncRole, cfg SyncConfig) error {
 		return fmt.Errorf("forward: lvs_sync_daemon: maxlen %d holds no connection", cfg.MaxLen)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	d := &syncDaemon{role: role, cancel: cancel, done: make(chan struct{})}
+	d := &syncDaemon{role: role, cfg: given, cancel: cancel, done: make(chan struct{})}
 	log := u.e.log.With(zap.String("sync", role.String()), zap.String("interface", cfg.Interface),
 		zap.Stringer("group", cfg.Group), zap.Int("port", cfg.Port))
 	switch role {
@@ -110,7 +112,7 @@ func (u *Userspace) SetSync(role SyncRole, cfg SyncConfig) error {
 			return err
 		}
 		d.conn = c
-		q := &syncQueue{ch: make(chan syncmsg.Conn, syncQueueLen)}
+		q := u.e.newSyncQueue(syncQueueLen)
 		u.e.syncq.Store(q)
 		go func() {
 			defer close(d.done)
@@ -153,13 +155,9 @@ func (u *Userspace) SyncStats() SyncStats {
 	if u.syncD != nil {
 		role = u.syncD.role.String()
 	}
-	var dropped uint64
-	if q := u.e.syncq.Load(); q != nil {
-		dropped = q.dropped.Load()
-	}
 	u.syncMu.Unlock()
 	c := &u.e.sync
-	return SyncStats{Role: role, Sent: c.sent.Load(), Messages: c.messages.Load(), Dropped: dropped + c.dropped.Load(),
+	return SyncStats{Role: role, Sent: c.sent.Load(), Messages: c.messages.Load(), Dropped: c.dropped.Load(),
 		Received: c.received.Load(), Unknown: c.unknown.Load(), BadMessages: c.bad.Load()}
 }
 

@@ -376,7 +376,7 @@ func (d *daemon) reload() error {
 		if err := d.node.Apply(vc); err != nil {
 			return fail(fmt.Errorf("reload: vrrp: %w", err))
 		}
-		switch ls, sd := d.sync.Load(), syncDaemonOf(cfg); {
+		switch ls, sd := d.sync.Load(), cfg.Global.LVSSyncDaemon; {
 		case ls != nil && sd == nil:
 			ls.set(forward.SyncOff)
 			d.sync.Store(nil)

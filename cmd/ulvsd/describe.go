@@ -31,7 +31,7 @@ func describe(w io.Writer, file string, cfg *conf.Config) {
 	for _, sg := range cfg.SyncGroups {
 		fmt.Fprintf(w, "  vrrp_sync_group %s: %s move together\n", sg.Name, strings.Join(sg.Group, ", "))
 	}
-	if sd := syncDaemonOf(cfg); sd != nil {
+	if sd := cfg.Global.LVSSyncDaemon; sd != nil {
 		fmt.Fprintf(w, "  lvs_sync_daemon: connections synchronised over %s (%s port %d, sync id %d): sent while %s is master, received otherwise\n",
 			sd.Interface, sd.Group, sd.Port, sd.SyncID, sd.Instance)
 	}

@@ -8,7 +8,6 @@ import (
 
 	"github.com/ulvs/ulvs/conf"
 	"github.com/ulvs/ulvs/forward"
-	"github.com/ulvs/ulvs/forward/syncmsg"
 	"github.com/ulvs/ulvs/vrrp"
 )
 
@@ -31,21 +30,6 @@ type lvsSync struct {
 	role     forward.SyncRole
 }
 
-// syncDaemonOf is the configuration's lvs_sync_daemon, or the one a
-// vrrp_instance's deprecated lvs_sync_daemon_interface implies.
-func syncDaemonOf(cfg *conf.Config) *conf.LVSSyncDaemon {
-	if sd := cfg.Global.LVSSyncDaemon; sd != nil {
-		return sd
-	}
-	for _, in := range cfg.Instances {
-		if in.LVSSyncDaemonInterface != "" {
-			return &conf.LVSSyncDaemon{Pos: in.Pos, Interface: in.LVSSyncDaemonInterface, Instance: in.Name,
-				Port: syncmsg.Port, TTL: 1, Group: syncmsg.Group4}
-		}
-	}
-	return nil
-}
-
 func syncConfigOf(sd *conf.LVSSyncDaemon) forward.SyncConfig {
 	return forward.SyncConfig{Interface: sd.Interface, SyncID: uint8(sd.SyncID), MaxLen: sd.MaxLen, Port: sd.Port,
 		TTL: sd.TTL, Group: sd.Group}
@@ -54,7 +38,7 @@ func syncConfigOf(sd *conf.LVSSyncDaemon) forward.SyncConfig {
 // startSync sets up lvs_sync_daemon when the configuration has one, VRRP
 // runs, and the backend can synchronise; otherwise it says why not.
 func (d *daemon) startSync(cfg *conf.Config) {
-	sd := syncDaemonOf(cfg)
+	sd := cfg.Global.LVSSyncDaemon
 	if sd == nil || d.be == nil {
 		return
 	}
@@ -109,18 +93,14 @@ func (l *lvsSync) follow(ev vrrp.Event) {
 	}
 }
 
-// reload applies a changed lvs_sync_daemon: the daemon restarts in its
-// current role with the new settings.
+// reload takes a reloaded lvs_sync_daemon's settings: the backend
+// restarts its side in the current role when they changed.
 func (l *lvsSync) reload(sd *conf.LVSSyncDaemon) {
 	l.mu.Lock()
-	role := l.role
-	changed := syncConfigOf(sd) != l.cfg || sd.Instance != l.instance
 	l.cfg, l.instance = syncConfigOf(sd), sd.Instance
+	role := l.role
 	l.mu.Unlock()
-	if changed {
-		l.set(forward.SyncOff)
-		l.set(role)
-	}
+	l.set(role)
 }
 
 // status is the line ulvsadm status shows.
