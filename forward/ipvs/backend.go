@@ -589,9 +589,12 @@ func (b *Backend) setSyncLocked(role forward.SyncRole, cfg forward.SyncConfig) e
 	}
 	if b.syncRole != forward.SyncOff {
 		// A Linux 6.1 kernel asked to stop a master sync daemon within
-		// moments of starting it kept the request waiting 60 s (the VM
-		// test saw it; a second later it stops at once): let a new daemon
-		// settle first.
+		// moments of starting it kept the request waiting 60 s (netlink's
+		// receive timeout then gave EAGAIN); a second later it stops at
+		// once. Let a new daemon settle first. To see it: daemonSettle = 0,
+		// then ULVS_VM=1 go test -run 'TestVMIPVS/lvs_sync_daemon_through'
+		// ./forward/ipvs (after make ipvs-vm-test fetched the VM): the
+		// subtest fails after 60 s in Close.
 		if wait := daemonSettle - time.Since(b.syncAt); wait > 0 {
 			time.Sleep(wait)
 		}
