@@ -241,3 +241,29 @@ func statsConns(stats, real string) int {
 	}
 	return -1
 }
+
+// download starts a curl of url in n that ends by printing the bytes it
+// got and the HTTP status (checked by wantDownload).
+func (l *lab) download(n *topo.Node, url string) *topo.Proc {
+	l.t.Helper()
+	p, err := n.Start(l.dir, "curl", "-sS", "--max-time", "40", "-o", "/dev/null",
+		"-w", "%{size_download} %{http_code}", url)
+	if err != nil {
+		l.t.Fatal(err)
+	}
+	return p
+}
+
+// wantDownload waits up to timeout for a download and fails the test
+// unless it got size bytes and status 200; what names the event it crossed.
+func wantDownload(t *testing.T, dl *topo.Proc, size int, timeout time.Duration, what string) {
+	t.Helper()
+	select {
+	case <-dl.Done():
+	case <-time.After(timeout):
+		t.Fatalf("the download did not finish after the %s", what)
+	}
+	if out := strings.TrimSpace(lastLine(dl.Log())); out != fmt.Sprintf("%d 200", size) {
+		t.Errorf("the download across the %s got %q, want %d bytes and 200", what, out, size)
+	}
+}

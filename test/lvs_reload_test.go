@@ -63,11 +63,7 @@ func TestReload(t *testing.T) {
 
 	// A slow download (about 4 s at 256 KiB/s), on whichever server rr
 	// picked.
-	dl, err := client.Start(l.dir, "curl", "-sS", "-o", "/dev/null",
-		"-w", "%{size_download} %{http_code}", "http://198.18.0.100/big")
-	if err != nil {
-		t.Fatal(err)
-	}
+	dl := l.download(client, "http://198.18.0.100/big")
 	var busy string
 	t.Cleanup(func() {
 		if t.Failed() {
@@ -111,14 +107,7 @@ func TestReload(t *testing.T) {
 		t.Errorf("after the reload every new request must go to %s, got %v", other, got)
 	}
 	// ...and the transfer that was running finishes whole.
-	select {
-	case <-dl.Done():
-	case <-time.After(20 * time.Second):
-		t.Fatal("the download did not finish")
-	}
-	if out := strings.TrimSpace(lastLine(dl.Log())); out != fmt.Sprintf("%d 200", len(big)) {
-		t.Errorf("the download across the reload got %q, want %d bytes and 200", out, len(big))
-	}
+	wantDownload(t, dl, len(big), 20*time.Second, "reload")
 
 	// A broken config changes nothing.
 	before := d.mustAdm("-Ln")

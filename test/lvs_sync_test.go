@@ -85,11 +85,7 @@ func TestSyncFailover(t *testing.T) {
 	waitReals(t, d1, "198.18.0.11:80", "198.18.0.12:80")
 	waitReals(t, d2, "198.18.0.11:80", "198.18.0.12:80")
 
-	dl, err := client.Start(l.dir, "curl", "-sS", "--max-time", "40", "-o", "/dev/null",
-		"-w", "%{size_download} %{http_code}", "http://198.18.0.100/big")
-	if err != nil {
-		t.Fatal(err)
-	}
+	dl := l.download(client, "http://198.18.0.100/big")
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("download: %s\ndir2 status:\n%s\ndir2 connections:\n%s", dl.Log(), d2.mustAdm("status"), d2.mustAdm("-Lnc"))
@@ -111,14 +107,7 @@ func TestSyncFailover(t *testing.T) {
 	d1.p.Kill()
 	topotest.Run(t, d1n, "ip", "link", "set", "eth0", "down")
 	d2.waitState("VI_1", "MASTER", 10*time.Second)
-	select {
-	case <-dl.Done():
-	case <-time.After(45 * time.Second):
-		t.Fatal("the download did not finish after the failover")
-	}
-	if out := strings.TrimSpace(lastLine(dl.Log())); out != fmt.Sprintf("%d 200", len(big)) {
-		t.Errorf("the download across the failover got %q, want %d bytes and 200", out, len(big))
-	}
+	wantDownload(t, dl, len(big), 45*time.Second, "failover")
 	if st := d2.mustAdm("status"); !strings.Contains(st, "lvs_sync_daemon: master on eth0") {
 		t.Errorf("the new master's status:\n%s", st)
 	}
