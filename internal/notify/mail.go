@@ -23,7 +23,7 @@ type Mail struct {
 	// Timeout bounds one session (default 30 s).
 	Timeout time.Duration
 	// Dial connects to Server (a net.Dialer by default; tests use a pipe).
-	Dial func(ctx context.Context, addr string) (net.Conn, error)
+	Dial func(ctx context.Context, addr string) (net.Conn, error) `json:"-"`
 }
 
 // WithDefaults fills in what keepalived fills in: port 25, this host's
