@@ -206,24 +206,12 @@ var (
 	ErrUnsupported = errors.New("forward: not supported by this backend")
 )
 
-// Backend names for New.
+// Backend names, as ulvsd's --backend takes them: NewUserspace starts the
+// userspace backend, and package forward/ipvs (ipvs.New) is kernel IPVS.
 const (
 	BackendUserspace = "userspace"
 	BackendIPVS      = "ipvs"
 )
-
-// New starts the named backend. The userspace backend is implemented here;
-// the kernel IPVS backend is not part of this package yet, so asking for it
-// fails at once with ErrUnavailable rather than forwarding nothing.
-func New(kind string, cfg *Config) (Backend, error) {
-	switch kind {
-	case BackendUserspace, "":
-		return NewUserspace(cfg)
-	case BackendIPVS:
-		return nil, fmt.Errorf("%w: the kernel IPVS backend is not built into this ulvs; use %q", ErrUnavailable, BackendUserspace)
-	}
-	return nil, fmt.Errorf("forward: unknown backend %q (%s or %s)", kind, BackendUserspace, BackendIPVS)
-}
 
 func (c *ServiceConfig) validate() error {
 	k := c.Key

@@ -6,8 +6,10 @@
 // AddReal/UpdateReal/DeleteReal (weights, thresholds, per-real method),
 // SetVIP (VRRP master or backup), SetTimeouts (lvs_timeouts), Services
 // (ipvsadm --stats/--rate) and Conns (ipvsadm -Lnc), all safe while packets
-// flow. New("userspace", cfg) starts the userspace backend; New("ipvs", …)
-// fails with ErrUnavailable: the kernel IPVS backend is not written yet.
+// flow. NewUserspace starts the userspace backend, described below; the
+// kernel IPVS backend is package forward/ipvs (ipvs.New), which programs the
+// kernel's ip_vs through the same interface. ulvsd chooses one with
+// --backend; both also implement SetSync and SyncStats (lvs_sync_daemon).
 //
 // # Counters for metrics
 //

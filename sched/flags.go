@@ -19,6 +19,10 @@ const (
 	FlagsSched = FlagSched1 | FlagSched2 | FlagSched3
 )
 
+// Default is the scheduler of a virtual service that names none: ipvsadm's
+// and keepalived's (lb_algo) default.
+const Default = "wlc"
+
 // Names lists the schedulers in ipvsadm's order of documentation.
 var Names = []string{"rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq", "fo", "ovf", "mh", "twos"}
 

@@ -131,7 +131,7 @@ func (d *daemon) writeData(w io.Writer) error {
 	if d.lvs != nil {
 		p("------< LVS Topology >------")
 		p(" System <%s>", strings.ToUpper(d.o.backend))
-		ipvsfmt.Table(w, d.lvs.view(d.o.backend), ipvsfmt.Numeric)
+		ipvsfmt.Table(w, d.lvs.View(d.o.backend), ipvsfmt.Numeric)
 	}
 	if d.hr != nil {
 		cs, err := d.checkerView(context.Background())

@@ -117,3 +117,22 @@ func TestOptions(t *testing.T) {
 		t.Errorf("combined short flags: %+v %v", o, err)
 	}
 }
+
+// TestConfigTestRunsTranslations: -t runs what start-up runs, so a
+// configuration the daemon would refuse (a route table name iproute2 does
+// not know) fails -t at its line, and the daemon refuses it before
+// starting anything, with the same message.
+func TestConfigTestRunsTranslations(t *testing.T) {
+	f := filepath.Join(t.TempDir(), "k.conf")
+	os.WriteFile(f, []byte("vrrp_instance V {\n interface lo\n virtual_router_id 9\n virtual_ipaddress {\n  198.18.0.9\n }\n"+
+		" virtual_routes {\n  198.18.7.0/24 via 198.18.0.1 table ulvs-no-such-table\n }\n}\n"), 0o644)
+	want := f + `:8: error: route table "ulvs-no-such-table" is neither a number nor a name in /etc/iproute2/rt_tables`
+	code, _, stderr := runCLI(t, "-t", "-f", f)
+	if code != 1 || !strings.Contains(stderr, want) {
+		t.Errorf("-t: exit %d, stderr:\n%s\nwant %s", code, stderr, want)
+	}
+	code, _, stderr = runCLI(t, "-n", "-f", f, "-p", "", "-r", "", "-c", "", "--control", filepath.Join(t.TempDir(), "s"))
+	if code != 1 || !strings.Contains(stderr, want) || !strings.Contains(stderr, "not starting") {
+		t.Errorf("daemon: exit %d, stderr:\n%s\nwant %s", code, stderr, want)
+	}
+}

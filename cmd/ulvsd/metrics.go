@@ -155,7 +155,7 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 		}
 	}
 	if c.d.lvs != nil {
-		t := c.d.lvs.view(c.d.o.backend)
+		t := c.d.lvs.View(c.d.o.backend)
 		for _, s := range t.Services {
 			name := serviceLabel(&s)
 			counter(mSvcConns, s.Stats.Conns, name)
@@ -203,7 +203,7 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	c.d.mu.Unlock()
 	counter(mReloads, uint64(reloads))
 	if ls := c.d.sync.Load(); ls != nil {
-		st := ls.s.SyncStats()
+		st := ls.Stats()
 		gauge(mSyncRole, map[string]float64{"master": 1, "backup": 2}[st.Role])
 		if !st.Kernel {
 			counter(mSyncConns, st.Sent, "sent")

@@ -157,6 +157,9 @@ func parseOptions(args []string, out io.Writer) (*options, error) {
 	if o.testLog == "-" {
 		o.testLog = ""
 	}
+	if o.backend == "" {
+		o.backend = "userspace"
+	}
 	if o.vrrpOnly && o.checkOnly {
 		return nil, fmt.Errorf("-P (VRRP only) and -C (checkers only) exclude each other")
 	}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/ulvs/ulvs/conf"
 	"github.com/ulvs/ulvs/internal/ctl"
+	"github.com/ulvs/ulvs/internal/plan"
 )
 
 // Signals keepalived uses beyond the classic ones (glibc numbering).
@@ -35,7 +36,13 @@ func runDaemon(o *options, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "ulvsd: %v\n", err)
 		return 1
 	}
-	if err != nil {
+	var p *plan.Plan
+	if err == nil {
+		var diags conf.Diagnostics
+		p, diags = plan.Build(res.Config, o.planOptions())
+		res.Diags = append(res.Diags, diags...)
+	}
+	if err != nil || res.Diags.HasErrors() {
 		fmt.Fprint(stderr, res.Diags.Errors())
 		fmt.Fprintf(stderr, "ulvsd: %s has errors; not starting (check it with ulvsd -t)\n", o.configFile)
 		return 1
@@ -83,7 +90,7 @@ func runDaemon(o *options, stdout, stderr io.Writer) int {
 	defer signal.Stop(sigs)
 
 	d := &daemon{o: o, log: log}
-	if err := d.start(ctx, res.Config); err != nil {
+	if err := d.start(ctx, p); err != nil {
 		log.Error("not starting", zap.Error(err))
 		fmt.Fprintf(stderr, "ulvsd: %v\n", err)
 		d.stop()

@@ -15,6 +15,7 @@ import (
 	"github.com/ulvs/ulvs/forward/ipvs/internal/kview"
 	"github.com/ulvs/ulvs/internal/ctl"
 	"github.com/ulvs/ulvs/internal/ipvsfmt"
+	"github.com/ulvs/ulvs/internal/lvs"
 )
 
 var addrs = cmpopts.EquateComparable(netip.Addr{}, netip.AddrPort{})
@@ -149,11 +150,11 @@ func ulvsadmDiff(ipvsadm string, st []forward.ServiceStatus, args string) string
 		"--persistent-conn": ipvsfmt.Numeric | ipvsfmt.PersistentConn,
 		"--stats --exact":   ipvsfmt.Numeric | ipvsfmt.Stats | ipvsfmt.Exact}
 	var size int
-	fmt.Sscanf(ipvsadm, "IP Virtual Server version 1.2.1 (size=%d)", &size)
-	t := &ctl.IPVS{Version: "1.2.1", Size: size}
+	fmt.Sscanf(ipvsadm, "IP Virtual Server version "+lvs.IPVSVersion+" (size=%d)", &size)
+	t := &ctl.IPVS{Version: lvs.IPVSVersion, Size: size}
 	for _, s := range st {
 		if s.Enabled { // the kernel holds only the services of VIPs held
-			t.Services = append(t.Services, ipvsfmt.Service(s))
+			t.Services = append(t.Services, lvs.ServiceView(s))
 		}
 	}
 	var b strings.Builder

@@ -15,7 +15,7 @@ import (
 // New opens the kernel's IPVS table through generic netlink. On a kernel
 // without IPVS (no ip_vs module, and modprobe cannot load one) it fails at
 // once with an error wrapping forward.ErrUnavailable.
-func New(cfg *Config) (forward.Backend, error) {
+func New(cfg *Config) (*Backend, error) {
 	if err := available(); err != nil {
 		return nil, err
 	}
@@ -23,11 +23,7 @@ func New(cfg *Config) (forward.Backend, error) {
 	if err != nil {
 		return nil, fmt.Errorf("forward/ipvs: generic netlink: %w: %w", err, forward.ErrUnavailable)
 	}
-	b, err := newBackend(k, cfg)
-	if err != nil {
-		return nil, err
-	}
-	return b, nil
+	return newBackend(k, cfg)
 }
 
 // available checks for the kernel's "IPVS" generic netlink family, loading

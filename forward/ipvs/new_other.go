@@ -10,6 +10,6 @@ import (
 )
 
 // New fails: kernel IPVS exists only on Linux.
-func New(cfg *Config) (forward.Backend, error) {
+func New(cfg *Config) (*Backend, error) {
 	return nil, fmt.Errorf("forward/ipvs: kernel IPVS is not supported on %s: %w", runtime.GOOS, forward.ErrUnavailable)
 }

@@ -1,4 +1,4 @@
-package main
+package plan
 
 import (
 	"fmt"
@@ -8,22 +8,12 @@ import (
 	"github.com/ulvs/ulvs/conf"
 	"github.com/ulvs/ulvs/forward"
 	"github.com/ulvs/ulvs/health"
+	"github.com/ulvs/ulvs/internal/lvs"
 )
 
 // maxGroupAddrs bounds how many addresses a virtual_server_group range may
 // expand to: each becomes a service of its own in the data path.
 const maxGroupAddrs = 4096
-
-// lvsService is one virtual_server as the daemon drives it: its health
-// name, the data-path services it expands to (a group gives several), and
-// what the data path needs of its real servers that health does not carry.
-type lvsService struct {
-	name string // health.VirtualServer.Key: keepalived's FMT_VS
-	vs   *conf.VirtualServer
-	cfgs []forward.ServiceConfig
-	// reals maps a real (or the sorry) server to its data-path settings.
-	reals map[netip.AddrPort]forward.RealConfig
-}
 
 var protoNums = map[string]uint8{"TCP": forward.TCP, "UDP": forward.UDP, "SCTP": forward.SCTP}
 
@@ -39,20 +29,20 @@ func forwardMethod(m conf.Method) (forward.Method, error) {
 	return fm, nil
 }
 
-// lvsServices translates the virtual servers of a configuration. Problems
-// with one virtual server are returned with its position and do not stop
-// the others.
-func lvsServices(cfg *conf.Config) ([]*lvsService, []error) {
+// services translates the virtual servers of a configuration. Problems
+// with one virtual server are returned at its line and do not stop the
+// others.
+func services(cfg *conf.Config) ([]*lvs.Service, []error) {
 	groups := map[string]*conf.VirtualServerGroup{}
 	for _, g := range cfg.VirtualServerGroups {
 		groups[g.Name] = g
 	}
-	var out []*lvsService
+	var out []*lvs.Service
 	var errs []error
 	for _, vs := range cfg.VirtualServers {
-		s, err := lvsServiceOf(vs, groups)
+		s, err := serviceOf(vs, groups)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: virtual_server %s: %w", vs.Pos, vs, err))
+			errs = append(errs, errAt(vs.Pos, "virtual_server %s is not forwarded: %w", vs, err))
 			continue
 		}
 		out = append(out, s)
@@ -60,7 +50,7 @@ func lvsServices(cfg *conf.Config) ([]*lvsService, []error) {
 	return out, errs
 }
 
-func lvsServiceOf(vs *conf.VirtualServer, groups map[string]*conf.VirtualServerGroup) (*lvsService, error) {
+func serviceOf(vs *conf.VirtualServer, groups map[string]*conf.VirtualServerGroup) (*lvs.Service, error) {
 	method, err := forwardMethod(vs.Method)
 	if err != nil {
 		return nil, err
@@ -78,13 +68,13 @@ func lvsServiceOf(vs *conf.VirtualServer, groups map[string]*conf.VirtualServerG
 		OnePacket:   vs.OPS,
 		Method:      method,
 	}
-	s := &lvsService{name: healthKey(vs), vs: vs, reals: map[netip.AddrPort]forward.RealConfig{}}
+	s := &lvs.Service{Name: healthKey(vs), Where: vs.Pos.String(), Reals: map[netip.AddrPort]forward.RealConfig{}}
 	proto := protoNums[vs.Protocol]
 	switch {
 	case vs.Fwmark != 0:
 		k := base
-		k.Key = forward.ServiceKey{FWMark: vs.Fwmark, Proto: proto, Addr: familyAddr(vs.Family)}
-		s.cfgs = append(s.cfgs, k)
+		k.Key = forward.ServiceKey{FWMark: vs.Fwmark, Proto: proto, Addr: lvs.FamilyAddr(vs.Family == "inet6")}
+		s.Configs = append(s.Configs, k)
 	case vs.Group != "":
 		g := groups[vs.Group]
 		if g == nil {
@@ -94,8 +84,8 @@ func lvsServiceOf(vs *conf.VirtualServer, groups map[string]*conf.VirtualServerG
 		for _, e := range g.Entries {
 			if e.Fwmark != 0 {
 				k := base
-				k.Key = forward.ServiceKey{FWMark: e.Fwmark, Proto: proto, Addr: familyAddr(e.Family)}
-				s.cfgs = append(s.cfgs, k)
+				k.Key = forward.ServiceKey{FWMark: e.Fwmark, Proto: proto, Addr: lvs.FamilyAddr(e.Family == "inet6")}
+				s.Configs = append(s.Configs, k)
 				continue
 			}
 			port := e.Port
@@ -108,7 +98,7 @@ func lvsServiceOf(vs *conf.VirtualServer, groups map[string]*conf.VirtualServerG
 				}
 				k := base
 				k.Key = forward.ServiceKey{Addr: a, Port: port, Proto: proto}
-				s.cfgs = append(s.cfgs, k)
+				s.Configs = append(s.Configs, k)
 				if a == e.Last || !a.Next().IsValid() {
 					break
 				}
@@ -117,15 +107,15 @@ func lvsServiceOf(vs *conf.VirtualServer, groups map[string]*conf.VirtualServerG
 	default:
 		k := base
 		k.Key = forward.ServiceKey{Addr: vs.Addr, Port: vs.Port, Proto: proto}
-		s.cfgs = append(s.cfgs, k)
+		s.Configs = append(s.Configs, k)
 	}
 	for _, rs := range vs.RealServers {
 		m, err := forwardMethod(rs.Method)
 		if err != nil {
 			return nil, fmt.Errorf("real_server %s: %w", netip.AddrPortFrom(rs.Addr, rs.Port), err)
 		}
-		s.reals[netip.AddrPortFrom(rs.Addr, rs.Port)] = forward.RealConfig{
-			Addr: rs.Addr, Port: rs.Port, Weight: clampWeight(int64(rs.Weight)),
+		s.Reals[netip.AddrPortFrom(rs.Addr, rs.Port)] = forward.RealConfig{
+			Addr: rs.Addr, Port: rs.Port, Weight: lvs.ClampWeight(int64(rs.Weight)),
 			UThreshold: rs.UThreshold, LThreshold: rs.LThreshold, Method: m, MethodSet: true,
 		}
 	}
@@ -136,31 +126,14 @@ func lvsServiceOf(vs *conf.VirtualServer, groups map[string]*conf.VirtualServerG
 				return nil, fmt.Errorf("sorry_server: %w", err)
 			}
 		}
-		s.reals[netip.AddrPortFrom(ss.Addr, ss.Port)] = forward.RealConfig{Addr: ss.Addr, Port: ss.Port, Weight: 1,
+		s.Reals[netip.AddrPortFrom(ss.Addr, ss.Port)] = forward.RealConfig{Addr: ss.Addr, Port: ss.Port, Weight: 1,
 			Method: m, MethodSet: true}
 	}
 	return s, nil
 }
 
-func familyAddr(family string) netip.Addr {
-	if family == "inet6" {
-		return netip.IPv6Unspecified()
-	}
-	return netip.IPv4Unspecified()
-}
-
-func clampWeight(w int64) int32 {
-	switch {
-	case w < 0:
-		return 0
-	case w > 1<<31-1:
-		return 1<<31 - 1
-	}
-	return int32(w)
-}
-
 // healthKey names a virtual server as health does (keepalived's FMT_VS),
-// so the daemon can route health's Sink calls.
+// so the reconciler can route health's Sink calls.
 func healthKey(vs *conf.VirtualServer) string {
 	hv := health.VirtualServer{Protocol: health.Protocol(strings.ToLower(vs.Protocol)), FWMark: vs.Fwmark, Group: vs.Group}
 	a := vs.Addr
@@ -169,4 +142,10 @@ func healthKey(vs *conf.VirtualServer) string {
 	}
 	hv.Addr = netip.AddrPortFrom(a, vs.Port)
 	return hv.Key()
+}
+
+// syncConfig is lvs_sync_daemon's settings for the backend.
+func syncConfig(sd *conf.LVSSyncDaemon) forward.SyncConfig {
+	return forward.SyncConfig{Interface: sd.Interface, SyncID: uint8(sd.SyncID), MaxLen: sd.MaxLen, Port: sd.Port,
+		TTL: sd.TTL, Group: sd.Group}
 }

@@ -1,7 +1,6 @@
-package main
+package plan
 
 import (
-	"fmt"
 	"net/netip"
 	"strconv"
 
@@ -11,7 +10,9 @@ import (
 
 // vrrpConfig translates the VRRP half of a keepalived.conf into vrrp's
 // Config (without its Logger, Network and System, which the daemon sets).
-func vrrpConfig(cfg *conf.Config) (*vrrp.Config, error) {
+// tables maps route table names to numbers. Every address, route and rule
+// that does not translate gives an error at its line.
+func vrrpConfig(cfg *conf.Config, tables map[string]int) (*vrrp.Config, []error) {
 	g := cfg.Global
 	vc := &vrrp.Config{Global: vrrp.Global{
 		RouterID:                g.RouterID,
@@ -74,17 +75,19 @@ func vrrpConfig(cfg *conf.Config) (*vrrp.Config, error) {
 			TrackFiles: trackRefs(sg.TrackFiles), TrackingWeight: sg.SyncGroupTrackingWeight, SMTPAlert: sg.SMTPAlert,
 		})
 	}
+	var errs []error
 	for _, in := range cfg.Instances {
-		vi, err := vrrpInstance(in)
-		if err != nil {
-			return nil, err
-		}
+		vi, ierrs := vrrpInstance(in, tables)
+		errs = append(errs, ierrs...)
 		vc.Instances = append(vc.Instances, vi)
+	}
+	if len(errs) > 0 {
+		return nil, errs
 	}
 	return vc, nil
 }
 
-func vrrpInstance(in *conf.Instance) (vrrp.Instance, error) {
+func vrrpInstance(in *conf.Instance, tables map[string]int) (vrrp.Instance, []error) {
 	vi := vrrp.Instance{
 		Name: in.Name, State: vrrp.StateBackup, Interface: in.Interface, VRID: in.VRID, Priority: in.Priority,
 		AdvertInt: in.AdvertInt, Version: in.Version, Nopreempt: !in.Preempt, PreemptDelay: in.PreemptDelay,
@@ -123,35 +126,36 @@ func vrrpInstance(in *conf.Instance) (vrrp.Instance, error) {
 	for _, p := range in.UnicastPeers {
 		vi.UnicastPeers = append(vi.UnicastPeers, vrrp.Peer{Addr: p.Addr, MinTTL: p.MinTTL, MaxTTL: p.MaxTTL})
 	}
+	var errs []error
 	for _, a := range in.VIPs {
 		v, err := vrrpVIP(a)
 		if err != nil {
-			return vi, err
+			errs = append(errs, err)
 		}
 		vi.VIPs = append(vi.VIPs, v)
 	}
 	for _, a := range in.ExcludedVIPs {
 		v, err := vrrpVIP(a)
 		if err != nil {
-			return vi, err
+			errs = append(errs, err)
 		}
 		vi.ExcludedVIPs = append(vi.ExcludedVIPs, v)
 	}
 	for _, r := range in.Routes {
-		vr, err := vrrpRoute(r)
+		vr, err := vrrpRoute(r, tables)
 		if err != nil {
-			return vi, err
+			errs = append(errs, err)
 		}
 		vi.Routes = append(vi.Routes, vr)
 	}
 	for _, r := range in.Rules {
-		vr, err := vrrpRule(r)
+		vr, err := vrrpRule(r, tables)
 		if err != nil {
-			return vi, err
+			errs = append(errs, err)
 		}
 		vi.Rules = append(vi.Rules, vr)
 	}
-	return vi, nil
+	return vi, errs
 }
 
 func vrrpVIP(a *conf.IPAddress) (vrrp.VIP, error) {
@@ -164,29 +168,15 @@ func vrrpVIP(a *conf.IPAddress) (vrrp.VIP, error) {
 	default:
 		b, err := netip.ParseAddr(a.Broadcast)
 		if err != nil {
-			return v, fmt.Errorf("%s: broadcast %q: %w", a.Pos, a.Broadcast, err)
+			return v, errAt(a.Pos, "broadcast %q: %w", a.Broadcast, err)
 		}
 		v.Broadcast = b
 	}
 	return v, nil
 }
 
-// routeTables are iproute2's reserved table names.
-var routeTables = map[string]int{"": 0, "main": 254, "local": 255, "default": 253}
-
-func tableNumber(pos conf.Pos, t string) (int, error) {
-	if n, ok := routeTables[t]; ok {
-		return n, nil
-	}
-	n, err := strconv.Atoi(t)
-	if err != nil || n < 0 {
-		return 0, fmt.Errorf("%s: route table %q: ulvs takes table numbers or main/local/default", pos, t)
-	}
-	return n, nil
-}
-
-func vrrpRoute(r *conf.Route) (vrrp.Route, error) {
-	t, err := tableNumber(r.Pos, r.Table)
+func vrrpRoute(r *conf.Route, tables map[string]int) (vrrp.Route, error) {
+	t, err := tableNumber(r.Pos, r.Table, tables)
 	if err != nil {
 		return vrrp.Route{}, err
 	}
@@ -197,8 +187,8 @@ func vrrpRoute(r *conf.Route) (vrrp.Route, error) {
 	return vr, nil
 }
 
-func vrrpRule(r *conf.Rule) (vrrp.Rule, error) {
-	t, err := tableNumber(r.Pos, r.Table)
+func vrrpRule(r *conf.Rule, tables map[string]int) (vrrp.Rule, error) {
+	t, err := tableNumber(r.Pos, r.Table, tables)
 	if err != nil {
 		return vrrp.Rule{}, err
 	}
@@ -207,13 +197,13 @@ func vrrpRule(r *conf.Rule) (vrrp.Rule, error) {
 		mark, mask, hasMask := cutMark(r.Fwmark)
 		m, err := strconv.ParseUint(mark, 0, 32)
 		if err != nil {
-			return vr, fmt.Errorf("%s: fwmark %q: %w", r.Pos, r.Fwmark, err)
+			return vr, errAt(r.Pos, "fwmark %q: %w", r.Fwmark, err)
 		}
 		vr.Mark = uint32(m)
 		if hasMask {
 			mk, err := strconv.ParseUint(mask, 0, 32)
 			if err != nil {
-				return vr, fmt.Errorf("%s: fwmark mask %q: %w", r.Pos, r.Fwmark, err)
+				return vr, errAt(r.Pos, "fwmark mask %q: %w", r.Fwmark, err)
 			}
 			mk32 := uint32(mk)
 			vr.Mask = &mk32

@@ -1,9 +1,8 @@
-package main
+package plan
 
 import (
 	"crypto/tls"
 	"crypto/x509"
-	"fmt"
 	"net/netip"
 	"os"
 	"strings"
@@ -15,8 +14,10 @@ import (
 
 // healthConfig translates the virtual servers of a keepalived.conf into
 // health's Config. conf has already resolved keepalived's inheritance, so
-// every checker carries its effective timing.
-func healthConfig(cfg *conf.Config) (*health.Config, error) {
+// every checker carries its effective timing. Every checker that does not
+// translate gives an error at its line.
+func healthConfig(cfg *conf.Config) (*health.Config, []error) {
+	var errs []error
 	g := cfg.Global
 	hc := &health.Config{
 		RouterID:       g.RouterID,
@@ -29,7 +30,7 @@ func healthConfig(cfg *conf.Config) (*health.Config, error) {
 	}
 	tlsConf, err := sslContext(cfg.SSL)
 	if err != nil {
-		return nil, err
+		errs = append(errs, err)
 	}
 	files := map[string]*conf.TrackFile{}
 	for _, f := range cfg.TrackFiles {
@@ -78,13 +79,17 @@ func healthConfig(cfg *conf.Config) (*health.Config, error) {
 			for _, c := range rs.Checkers {
 				hcheck, err := healthCheck(c, files, tlsConf)
 				if err != nil {
-					return nil, err
+					errs = append(errs, err)
+					continue
 				}
 				hr.Checks = append(hr.Checks, hcheck)
 			}
 			hv.Reals = append(hv.Reals, hr)
 		}
 		hc.Services = append(hc.Services, hv)
+	}
+	if len(errs) > 0 {
+		return nil, errs
 	}
 	return hc, nil
 }
@@ -105,7 +110,7 @@ func connOpts(c *conf.Checker) health.ConnOpts {
 func healthCheck(c *conf.Checker, files map[string]*conf.TrackFile, tlsConf *tls.Config) (health.Check, error) {
 	kind, ok := checkKinds[c.Type]
 	if !ok {
-		return health.Check{}, fmt.Errorf("%s: %s is not supported", c.Pos, c.Type)
+		return health.Check{}, errAt(c.Pos, "%s is not supported", c.Type)
 	}
 	retry := c.Retry
 	hc := health.Check{
@@ -160,7 +165,7 @@ func healthCheck(c *conf.Checker, files map[string]*conf.TrackFile, tlsConf *tls
 	case c.File != nil:
 		tf := files[c.File.TrackFile]
 		if tf == nil {
-			return health.Check{}, fmt.Errorf("%s: FILE_CHECK: track_file %s is not defined", c.Pos, c.File.TrackFile)
+			return health.Check{}, errAt(c.Pos, "FILE_CHECK: track_file %s is not defined", c.File.TrackFile)
 		}
 		w := int64(tf.Weight)
 		if c.File.Weight != nil {
@@ -195,11 +200,11 @@ func sslContext(s *conf.SSLContext) (*tls.Config, error) {
 	if s.CA != "" {
 		pem, err := os.ReadFile(s.CA)
 		if err != nil {
-			return nil, fmt.Errorf("%s: SSL ca: %w", s.Pos, err)
+			return nil, errAt(s.Pos, "SSL ca: %w", err)
 		}
 		pool := x509.NewCertPool()
 		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("%s: SSL ca %s: no certificate found", s.Pos, s.CA)
+			return nil, errAt(s.Pos, "SSL ca %s: no certificate found", s.CA)
 		}
 		tc.RootCAs = pool
 		tc.InsecureSkipVerify = false
@@ -211,7 +216,7 @@ func sslContext(s *conf.SSLContext) (*tls.Config, error) {
 		}
 		cert, err := tls.LoadX509KeyPair(s.Certificate, key)
 		if err != nil {
-			return nil, fmt.Errorf("%s: SSL certificate: %w", s.Pos, err)
+			return nil, errAt(s.Pos, "SSL certificate: %w", err)
 		}
 		tc.Certificates = []tls.Certificate{cert}
 	}

@@ -1,0 +1,141 @@
+package plan
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/ulvs/ulvs/conf"
+)
+
+func parse(t *testing.T, text string) *conf.Config {
+	t.Helper()
+	res, err := conf.Parse("test.conf", []byte(text), conf.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res.Config
+}
+
+var all = Options{VRRP: true, Checks: true, RouteTables: map[string]int{}}
+
+// TestVRRPSMTPServer: smtp_server and its port make one host:port, an
+// IPv6 address in brackets (it was "::1:25" for VRRP's mail).
+func TestVRRPSMTPServer(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ conf, want string }{
+		{"global_defs {\n notification_email {\n  ops@example.com\n }\n smtp_server 198.18.0.25\n}\n", "198.18.0.25:25"},
+		{"global_defs {\n notification_email {\n  ops@example.com\n }\n smtp_server 2001:db8::25 2525\n}\n", "[2001:db8::25]:2525"},
+	} {
+		p, ds := Build(parse(t, tc.conf), all)
+		if ds.HasErrors() {
+			t.Fatal(ds)
+		}
+		if p.VRRP.Global.Mail == nil || p.VRRP.Global.Mail.Server != tc.want {
+			t.Errorf("%q: mail %+v, want server %q", tc.conf, p.VRRP.Global.Mail, tc.want)
+		}
+		if p.Dispatcher.Mail == nil || p.Dispatcher.Mail.Server != tc.want {
+			t.Errorf("%q: checkers' mail %+v, want server %q", tc.conf, p.Dispatcher.Mail, tc.want)
+		}
+	}
+}
+
+const routed = `vrrp_instance VI_1 {
+    interface lo
+    virtual_router_id 51
+    virtual_ipaddress {
+        198.18.0.100
+    }
+    virtual_routes {
+        198.18.7.0/24 via 198.18.0.1 table foo
+    }
+    virtual_rules {
+        from 198.18.7.0/24 table 0x10
+    }
+}
+`
+
+// TestRouteTableNames: a table name is looked up in iproute2's rt_tables,
+// as keepalived does; one that is not there is an error at its line.
+func TestRouteTableNames(t *testing.T) {
+	t.Parallel()
+	cfg := parse(t, routed)
+	_, ds := Build(cfg, all)
+	if want := `test.conf:8: error: route table "foo" is neither a number nor a name in /etc/iproute2/rt_tables`; len(ds) != 1 || ds[0].String() != want {
+		t.Errorf("diagnostics:\n%s\nwant %s", ds, want)
+	}
+	dir := t.TempDir()
+	f := filepath.Join(dir, "rt_tables")
+	if err := os.WriteFile(f, []byte("# comment\n255\tlocal\n100\tfoo # ours\n0x20 bar\nbad line\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tables := ReadRouteTables(f, filepath.Join(dir, "missing"))
+	for name, want := range map[string]int{"foo": 100, "bar": 32, "main": 254, "local": 255, "default": 253} {
+		if tables[name] != want {
+			t.Errorf("table %s = %d, want %d (%v)", name, tables[name], want, tables)
+		}
+	}
+	opts := all
+	opts.RouteTables = tables
+	p, ds := Build(cfg, opts)
+	if len(ds) != 0 {
+		t.Fatalf("diagnostics:\n%s", ds)
+	}
+	if in := p.VRRP.Instances[0]; in.Routes[0].Table != 100 || in.Rules[0].Table != 16 {
+		t.Errorf("route table %d, rule table %d; want 100 and 16", in.Routes[0].Table, in.Rules[0].Table)
+	}
+}
+
+// TestBuildDiagnostics: Build reports what start-up refuses (errors) and
+// what it leaves out (warnings) at the configuration's lines, and only for
+// the subsystems that run.
+func TestBuildDiagnostics(t *testing.T) {
+	t.Parallel()
+	const text = `global_defs {
+    lvs_sync_daemon lo
+}
+track_file f {
+    file /nonexistent
+}
+virtual_server 198.18.0.100 80 {
+    lb_algo rr
+    lb_kind TUN type gre
+    protocol TCP
+    real_server 198.18.1.1 80 {
+        weight 1
+    }
+}
+virtual_server 198.18.0.101 80 {
+    lb_algo rr
+    lb_kind NAT
+    protocol TCP
+    real_server 198.18.1.2 80 {
+        FILE_CHECK {
+            track_file f
+        }
+    }
+}
+`
+	cfg := parse(t, text)
+	// What conf checks too, plan must not take for granted.
+	cfg.VirtualServers[1].RealServers[0].Checkers[0].File.TrackFile = "nosuch"
+	_, ds := Build(cfg, all)
+	for _, want := range []string{
+		"test.conf:2: warning: lvs_sync_daemon: no VRRP instance named; not started",
+		"test.conf:7: warning: virtual_server 198.18.0.100:80 is not forwarded: TUN type gre is not supported (ipip is)",
+		"test.conf:20: error: FILE_CHECK: track_file nosuch is not defined",
+	} {
+		if !strings.Contains(ds.String(), want+"\n") {
+			t.Errorf("diagnostics lack %q:\n%s", want, ds)
+		}
+	}
+	p, ds := Build(cfg, Options{VRRP: true})
+	if len(ds) != 0 || p.Health != nil || p.Services != nil || p.VRRP == nil {
+		t.Errorf("-P: diagnostics %s, plan %+v", ds, p)
+	}
+	p, ds = Build(parse(t, routed), Options{Checks: true})
+	if len(ds) != 0 || p.VRRP != nil || p.Health == nil {
+		t.Errorf("-C: diagnostics %s, plan %+v", ds, p)
+	}
+}
