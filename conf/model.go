@@ -571,8 +571,15 @@ type URL struct {
 	StatusCodes  []CodeRange
 	Virtualhost  string
 	Regex        string
+	RegexPos     Pos
 	RegexNoMatch bool
-	TLSCompliant bool
+	// RegexOptions are regex_options' PCRE2 option names as given.
+	RegexOptions []string
+	// RegexMinOffset is regex_min_offset; RegexMaxOffset is
+	// regex_max_offset (nil: none).
+	RegexMinOffset int
+	RegexMaxOffset *int
+	TLSCompliant   bool
 }
 
 // CodeRange is an inclusive range of HTTP status codes.

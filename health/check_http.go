@@ -26,6 +26,7 @@ type httpURL struct {
 	digest    [md5.Size]byte
 	hasDigest bool
 	codes     []StatusRange
+	re        *urlRegex
 }
 
 // defaultStatus is keepalived's default status_code set.
@@ -62,6 +63,11 @@ func newHTTPProber(d Dialer, conn Conn, timeout time.Duration, hc *HTTPCheck, ss
 			copy(hu.digest[:], b)
 			hu.hasDigest = true
 		}
+		re, err := newURLRegex(&u)
+		if err != nil {
+			return nil, err
+		}
+		hu.re = re
 		if ssl {
 			cfg := hc.TLS
 			if cfg == nil {
@@ -97,7 +103,16 @@ func (p *httpProber) probe(ctx context.Context, step int) outcome {
 	}
 	u := &p.urls[step]
 	f := Fetch{Dialer: p.d, Conn: p.conn, TLS: u.tls, Request: u.req, Timeout: p.timeout}
+	var rm *regexMatch
+	if u.re != nil {
+		rm = u.re.start()
+		f.subject = rm
+	}
 	res, err := f.Do(ctx)
+	matched := false
+	if rm != nil {
+		matched = rm.Close()
+	}
 	who := " server " + RSKey(p.conn.Dst) + " url(" + u.path + ")"
 	if err != nil {
 		var fe *FetchError
@@ -113,13 +128,26 @@ func (p *httpProber) probe(ctx context.Context, step int) outcome {
 	if !statusIn(code, u.codes) {
 		return failed(fmt.Sprintf("HTTP status code error to%s: got %d", who, code))
 	}
+	msg := "HTTP status code"
 	if u.hasDigest {
 		if res.Digest != u.digest {
 			return failed(fmt.Sprintf("MD5 digest error to%s: got %x", who, res.Digest))
 		}
-		return passed("MD5 digest success to" + who)
+		msg = "MD5 digest"
 	}
-	return passed("HTTP status code success to" + who)
+	if u.re != nil {
+		// keepalived check_http.c: "if (req->regex_matched ==
+		// url->regex_no_match) ... Regex match failed".
+		if matched == u.re.noMatch {
+			want := "match"
+			if u.re.noMatch {
+				want = "no match"
+			}
+			return failed(fmt.Sprintf("Regex match failed to%s: want %s of %q", who, want, u.re.re.String()))
+		}
+		msg = "Regex match"
+	}
+	return passed(msg + " success to" + who)
 }
 
 func statusIn(code int, set []StatusRange) bool {

@@ -238,6 +238,22 @@ type URL struct {
 	StatusCodes []StatusRange
 	// Virtualhost overrides the checker's virtualhost for this url.
 	Virtualhost string
+	// Regex is regex: a pattern in Go's regexp syntax (RE2) that the
+	// response must match, or with RegexNoMatch must not match, for the
+	// url to pass. It is checked after the status code and the digest.
+	// What it is matched against is keepalived's subject: the response
+	// from the first byte of its status line, header included, when the
+	// response has a body; a response without a body never matches. See
+	// the package documentation for where RE2 and keepalived's PCRE2
+	// differ.
+	Regex        string
+	RegexNoMatch bool
+	// RegexMinOffset is regex_min_offset: the match must start at or
+	// after this byte of the subject.
+	RegexMinOffset int
+	// RegexMaxOffset is regex_max_offset: when set, the match must start
+	// at or before this byte of the subject.
+	RegexMaxOffset *int
 }
 
 // StatusRange is an inclusive range of HTTP status codes.

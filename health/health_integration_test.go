@@ -505,3 +505,50 @@ func TestQuorumSorryNetns(t *testing.T) {
 		t.Errorf("scripts %q, want omega's quorum_down at the end", b)
 	}
 }
+
+// TestRegexTakesServerOut: HTTP_GET with regex and SSL_GET with
+// regex_no_match against nginx. A page that stops matching (or starts to
+// match the no_match pattern) takes its real server out of the pool with
+// keepalived's "Regex match failed"; the right page brings it back.
+func TestRegexTakesServerOut(t *testing.T) {
+	topotest.Require(t, "nginx", "ss")
+	t.Parallel()
+	l := newLab(t)
+	l.nginx(t, l.rs1, map[string][]byte{"/status": []byte("service state: up\n")}, false)
+	l.nginx(t, l.rs2, map[string][]byte{"/status": []byte("all good\n")}, true)
+	tm := Timing{DelayLoop: time.Second, DelayBeforeRetry: time.Second, ConnectTimeout: time.Second, Retry: ptr(0), Warmup: ptr(time.Duration(0))}
+	cfg := &Config{Services: []VirtualServer{{Addr: netip.MustParseAddrPort("198.18.70.100:80"), Reals: []RealServer{
+		{Addr: netip.MustParseAddrPort("198.18.70.11:80"), Weight: 1, Timing: tm, Checks: []Check{{Kind: KindHTTP,
+			HTTP: HTTPCheck{URLs: []URL{{Path: "/status", Regex: `state: (up|ok)\b`}}}}}},
+		{Addr: netip.MustParseAddrPort("198.18.70.12:443"), Weight: 1, Timing: tm, Checks: []Check{{Kind: KindSSL,
+			HTTP: HTTPCheck{URLs: []URL{{Path: "/status", Regex: `maintenance`, RegexNoMatch: true}}}}}},
+	}}}}
+	d := startDirector(t, l.lb, cfg)
+	d.waitStatus("both real servers up on their regex", 15*time.Second, func(st []ServiceStatus) bool {
+		return len(st) == 1 && len(st[0].Reals) == 2 && st[0].Reals[0].Alive && st[0].Reals[1].Alive &&
+			st[0].Reals[0].Checkers[0].HasRun && st[0].Reals[1].Checkers[0].HasRun
+	})
+	for _, s := range []struct {
+		rs, page, real string
+	}{
+		{"rs1-nginx", "service state: down\n", "198.18.70.11:80"},
+		{"rs2-nginx", "under maintenance\n", "198.18.70.12:443"},
+	} {
+		changed := time.Now()
+		if err := os.WriteFile(filepath.Join(l.dir, s.rs, "www", "status"), []byte(s.page), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		down := d.waitLine(s.real+" down on its regex", changed, 10*time.Second, isEvent("checker_down", s.real))
+		if !strings.Contains(down.Reason, "Regex match failed") {
+			t.Errorf("%s down for %q, want Regex match failed", s.real, down.Reason)
+		}
+		d.waitLine(s.real+" removed from the pool", changed, 5*time.Second, func(l line) bool {
+			return l.Type == "op" && l.Kind == "remove" && l.Real == s.real
+		})
+	}
+	fixed := time.Now()
+	os.WriteFile(filepath.Join(l.dir, "rs1-nginx", "www", "status"), []byte("service state: ok\n"), 0o644)
+	d.waitLine("rs1 back on a matching page", fixed, 10*time.Second, func(l line) bool {
+		return l.Type == "op" && l.Kind == "add" && l.Real == "198.18.70.11:80"
+	})
+}

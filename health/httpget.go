@@ -35,6 +35,11 @@ type Fetch struct {
 	Timeout time.Duration
 	// Trace, when set, sees the reply as keepalived's genhash -v prints it.
 	Trace *FetchTrace
+
+	// subject, when set, receives the response as keepalived's regex sees
+	// it: once body bytes arrive, the header block and then every body
+	// byte received (not bounded by Content-Length).
+	subject io.Writer
 }
 
 // FetchTrace receives the reply read by read, in keepalived's buffer
@@ -138,6 +143,17 @@ func (f *Fetch) read(c net.Conn) (*FetchResult, error) {
 	res := &FetchResult{ContentLength: -1}
 	h := md5.New()
 	n := 0
+	var header []byte // kept for the subject until the body starts
+	subject := func(b []byte) {
+		if f.subject == nil || len(b) == 0 {
+			return
+		}
+		if header != nil {
+			_, _ = f.subject.Write(header)
+			header = nil
+		}
+		_, _ = f.subject.Write(b)
+	}
 	tr := f.Trace
 	if tr == nil {
 		tr = &FetchTrace{}
@@ -182,14 +198,19 @@ func (f *Fetch) read(c net.Conn) (*FetchResult, error) {
 					if tr.Header != nil {
 						tr.Header(buf[:end])
 					}
+					if f.subject != nil {
+						header = append([]byte{}, buf[:end]...)
+					}
 					if end < n {
 						digest(buf[end:n], true)
+						subject(buf[end:n])
 					}
 					res.BodyLen = int64(n - end)
 					n = 0
 				}
 			} else {
 				digest(buf[:n], false)
+				subject(buf[:n])
 				res.BodyLen += int64(n)
 				n = 0
 			}
