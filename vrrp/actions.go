@@ -59,7 +59,7 @@ func (n *Node) sendAdvert(in *instance, prio uint8, seq uint32) {
 			buf = appendAH(make([]byte, 0, ahLen+a.Len()), in.src, seq)
 		}
 		buf, _ = a.AppendBinary(buf)
-		pkt := &Packet{Src: in.src, Dst: dst, TTL: TTL, TOS: 0xc0, ID: in.ipID, Proto: p.proto(), Payload: buf}
+		pkt := &Packet{Src: in.src, Dst: dst, TTL: p.ttl, TOS: 0xc0, ID: in.ipID, Proto: p.proto(), Payload: buf}
 		if p.auth == AuthAH {
 			if err := sealAH(pkt, p.authKey, p.unicast); err != nil {
 				n.log.Error("cannot seal AH", zap.String("instance", in.cfg.Name), zap.Error(err))
@@ -130,6 +130,10 @@ func (in *instance) allVIPs() []VIP {
 // setVIPs adds the VIPs and eVIPs, then routes, then rules (keepalived
 // vrrp_state_become_master), after telling the VIP hook.
 func (n *Node) setVIPs(in *instance) {
+	// keepalived vrrp_state_become_master: the no_accept drop rule goes in
+	// before the addresses (vrrp_handle_accept_mode, IPADDRESS_ADD).
+	in.blocking = in.noAccept()
+	n.syncFirewall()
 	n.vipHook(in, true)
 	for _, v := range in.allVIPs() {
 		if err := n.sys.AddAddress(in.devOf(v), v); err != nil {
@@ -170,6 +174,12 @@ func (n *Node) clearVIPs(in *instance, force bool) {
 		logErr("cannot remove virtual address", n.sys.DelAddress(in.devOf(v), v))
 	}
 	n.vipHook(in, false)
+	if in.blocking {
+		// keepalived vrrp_restore_interface: the drop rule goes after the
+		// addresses.
+		in.blocking = false
+		n.syncFirewall()
+	}
 }
 
 // garp sends repeat rounds of gratuitous ARP / unsolicited NA for every

@@ -17,8 +17,14 @@ type Config struct {
 	Global     Global
 	Scripts    []Script
 	TrackFiles []TrackFile
+	Processes  []TrackProcess
 	Groups     []SyncGroup
 	Instances  []Instance
+
+	// Static is static_ipaddress, static_routes, static_rules and the
+	// track_group blocks they name: installed when Run starts, kept while
+	// it runs, applied as a difference on reload, removed when it ends.
+	Static Static
 
 	// Logger receives the log; nil means no logging.
 	Logger *zap.Logger `json:"-"`
@@ -103,6 +109,14 @@ type Global struct {
 	// StartupDelay is vrrp_startup_delay.
 	StartupDelay time.Duration
 
+	// NotifyPriorityChanges is vrrp_notify_priority_changes: the default
+	// of instances' notify_priority_changes.
+	NotifyPriorityChanges bool
+
+	// Firewall is what keepalived's nftables keywords say about the
+	// firewall that implements no_accept.
+	Firewall Firewall
+
 	// ScriptUser and ScriptGroup are script_user; EnableScriptSecurity is
 	// enable_script_security.
 	ScriptUser, ScriptGroup string
@@ -116,6 +130,23 @@ type Global struct {
 
 // FIFO is a notify FIFO: its path and, when ulvs creates it, its owner.
 type FIFO = notify.FIFOSpec
+
+// Firewall is the nftables table through which masters in no_accept
+// mode drop traffic to and from the VIPs they do not own, laid out as
+// keepalived lays out its own (table ip and ip6 TABLE, a set of addresses,
+// chains in and out at filter priority PRIORITY): global_defs nftables
+// [TABLE], nftables_priority and nftables_counters. keepalived's
+// vrrp_iptables uses this table too where iptables is nftables-based or
+// missing, as it does on current distributions.
+type Firewall struct {
+	// Table is the table name (default "keepalived").
+	Table string
+	// Priority is the chains' priority relative to filter (default -1);
+	// nil means the default.
+	Priority *int
+	// Counters adds counters to the drop rules.
+	Counters bool
+}
 
 // Notify is a notify script: its argument vector (already split as
 // keepalived splits it) and optional run-as user and group.
@@ -173,6 +204,38 @@ type TrackFile struct {
 	InitOverwrite bool
 }
 
+// TrackProcess is a vrrp_track_process block: the number of running
+// processes that match decides whether it is up, as keepalived counts them
+// (track_process.c): a process matches by its name (/proc/PID/comm) or,
+// with FullCommand, by its command line, whose first word must equal
+// Process and whose further words are compared as ParamMatch says. It is
+// up while Quorum <= count <= QuorumMax.
+type TrackProcess struct {
+	Name string
+	// Process is the process name or path (the first word of "process").
+	Process string
+	// Params are the further words of "process" (they imply FullCommand
+	// and an exact ParamMatch).
+	Params []string
+	// ParamMatch is "" (no parameters compared), "exact", "partial" (the
+	// configured parameters are the first ones) or "initial" (the last
+	// configured parameter may be a prefix of the process's).
+	ParamMatch string
+	// FullCommand matches /proc/PID/cmdline instead of the name.
+	FullCommand bool
+	// Weight is -254..254; 0 means a lost quorum is a FAULT. Reverse is
+	// "weight W reverse".
+	Weight  int
+	Reverse bool
+	// Quorum (default 1) and QuorumMax (nil: no bound; 0 makes any
+	// matching process a failure) bound the count.
+	Quorum    int
+	QuorumMax *int
+	// ForkDelay delays the gain of quorum by a forked process;
+	// TerminateDelay delays its loss ("delay" sets both).
+	ForkDelay, TerminateDelay time.Duration
+}
+
 // TrackRef is one line of a track_script, track_interface or track_file
 // block: a name with an optional weight that overrides the tracked
 // object's own, and reverse / noreverse.
@@ -194,7 +257,10 @@ type SyncGroup struct {
 	NotifyMaster, NotifyBackup, NotifyFault, NotifyStop *Notify
 	Notify                                              *Notify
 
-	TrackInterfaces, TrackScripts, TrackFiles []TrackRef
+	TrackInterfaces, TrackScripts, TrackFiles, TrackProcesses []TrackRef
+	// NotifyPriorityChanges is notify_priority_changes of the group: its
+	// members report priority changes on the notify FIFOs.
+	NotifyPriorityChanges bool
 	// TrackingWeight is sync_group_tracking_weight: members keep the
 	// weights of their tracked objects (otherwise a weighted failure in
 	// a sync group member is a FAULT, as keepalived does).
@@ -235,20 +301,49 @@ type Instance struct {
 	Nopreempt    bool
 	PreemptDelay time.Duration
 
-	TrackInterfaces, TrackScripts, TrackFiles []TrackRef
+	TrackInterfaces, TrackScripts, TrackFiles, TrackProcesses []TrackRef
 	// DontTrackPrimary is dont_track_primary.
 	DontTrackPrimary bool
 
 	// UnicastSrcIP is unicast_src_ip; McastSrcIP is mcast_src_ip.
 	UnicastSrcIP, McastSrcIP netip.Addr
+	// McastDstIP is mcast_dst_ip: the instance's own multicast group
+	// (default: vrrp_mcast_group4/6).
+	McastDstIP netip.Addr
 	// UnicastPeers is unicast_peer; empty means multicast.
 	UnicastPeers []Peer
+	// UnicastTTL is unicast_ttl: the TTL / hop limit of unicast adverts
+	// (nil: 255).
+	UnicastTTL *int
+	// UnicastFaultNoPeer is unicast_fault_no_peer: an instance with
+	// unicast settings but no peer stays in FAULT instead of falling back
+	// to multicast.
+	UnicastFaultNoPeer bool
+
+	// NoAccept is no_accept (also vrrp_strict's default for a non-owner):
+	// while master, the host drops traffic to and from its VIPs and eVIPs
+	// (RFC 5798 Accept_Mode False), unless its priority is 255.
+	NoAccept bool
+
+	// PromoteSecondaries is promote_secondaries: the interface's
+	// promote_secondaries sysctl is set while ulvs runs, so removing one
+	// address of a subnet does not remove the others.
+	PromoteSecondaries bool
 
 	NotifyMaster, NotifyBackup, NotifyFault, NotifyStop *Notify
 	Notify                                              *Notify
 	// NotifyMasterRxLowerPri is notify_master_rx_lower_pri.
 	NotifyMasterRxLowerPri *Notify
-	SMTPAlert              *bool
+	// NotifyDeleted is notify_deleted: an instance a reload removes is
+	// reported as DELETED (not FAULT), and NotifyDeletedScript, when set,
+	// runs instead of notify_fault.
+	NotifyDeleted       bool
+	NotifyDeletedScript *Notify
+	// NotifyPriorityChanges is notify_priority_changes (nil: the sync
+	// group's or the global default): effective priority changes are
+	// written to the notify FIFOs as MASTER_PRIORITY / BACKUP_PRIORITY.
+	NotifyPriorityChanges *bool
+	SMTPAlert             *bool
 
 	// Per-instance GARP settings; nil means the global value.
 	GARPMasterDelay         *time.Duration
@@ -322,4 +417,49 @@ type Rule struct {
 	Iif, Oif string
 	Invert   bool
 	Family   Family
+}
+
+// Static is what the static_ipaddress, static_routes and static_rules
+// blocks install. keepalived's rules: the addresses, routes and rules are
+// added when VRRP starts and removed when it stops; a static address that
+// is deleted while ulvs runs is restored (unless no_track), and the
+// addresses and routes of an interface are restored when it comes back
+// up. A line with "track_group GROUP" makes the instances of that
+// track_group track its interface (the address's dev, a route's dev, a
+// rule's iif): while that interface is down the address or route cannot
+// exist, and the instances are in FAULT.
+type Static struct {
+	Addresses []StaticAddress
+	Routes    []StaticRoute
+	Rules     []StaticRule
+	// TrackGroups are the track_group blocks: a name and its instances.
+	TrackGroups []TrackGroup
+}
+
+// StaticAddress is one static_ipaddress line. VIP.Dev is required.
+type StaticAddress struct {
+	VIP
+	// TrackGroup is the line's track_group; NoTrack is no_track.
+	TrackGroup string
+	NoTrack    bool
+}
+
+// StaticRoute is one static_routes line.
+type StaticRoute struct {
+	Route
+	TrackGroup string
+	NoTrack    bool
+}
+
+// StaticRule is one static_rules line.
+type StaticRule struct {
+	Rule
+	TrackGroup string
+	NoTrack    bool
+}
+
+// TrackGroup is a track_group block.
+type TrackGroup struct {
+	Name      string
+	Instances []string
 }

@@ -38,14 +38,23 @@
 // through internal/script and never block the state machine; notify
 // scripts, notify FIFOs and smtp_alert mail follow keepalived's formats.
 //
-// Left out (keepalived has them): vrrp_strict and the firewall rules it and
-// no_accept install (ulvs behaves as accept), vrrp_track_process,
-// track_bfd, auth_hmac, use_ipvlan, garp_extra_if, notify_deleted (a
-// deleted instance is notified as FAULT, keepalived's behaviour without
-// it), notify_priority_changes, owner_ignore_adverts, unicast_ttl and
-// mcast_dst_ip, the old_unicast_checksum compatibility mode, keepalived's
-// rogue-owner timer (two owners: the local priority drops to 254 at once,
-// as keepalived does on the first conflicting advert), SNMP and D-Bus.
-// track_file is read by polling (every 500 ms) where keepalived uses
-// inotify.
+// Beyond the instances: static_ipaddress / static_routes / static_rules
+// with track_group (static.go), no_accept and vrrp_strict's accept rule
+// through an nftables table laid out as keepalived's own (firewall.go,
+// nft_linux.go), vrrp_track_process from the kernel's process events or,
+// where they are not available (outside the initial network namespace),
+// /proc scans every 250 ms (process.go), notify_deleted,
+// notify_priority_changes, mcast_dst_ip, unicast_ttl,
+// unicast_fault_no_peer and promote_secondaries.
+//
+// Left out (keepalived has them): track_bfd, auth_hmac, use_ipvlan,
+// garp_extra_if, owner_ignore_adverts, the old_unicast_checksum
+// compatibility mode, keepalived's rogue-owner timer (two owners: the
+// local priority drops to 254 at once, as keepalived does on the first
+// conflicting advert), the nftables filtering of IGMP/MLD on VMAC
+// interfaces, SNMP and D-Bus. track_file is read by polling (every 500 ms)
+// where keepalived uses inotify. With the userspace forwarder, a
+// no_accept master still forwards its virtual services (the forwarder
+// taps frames before netfilter sees them); keepalived with kernel IPVS
+// would drop them, as ulvs's --backend ipvs does.
 package vrrp

@@ -18,6 +18,12 @@ type memSys struct {
 	rules    map[string]Rule
 	ops      []string
 	watchers []func(string, bool)
+	aw       []func(string, netip.Prefix, bool)
+	// blocked is the no_accept firewall's set, as "addr" or "addr%dev"
+	// lines; fwTable is its table ("" while there is none).
+	blocked []string
+	fwTable string
+	promote map[string]bool
 	// fail, when set, makes the named operation ("add-address", ...)
 	// return an error.
 	fail map[string]error
@@ -35,8 +41,11 @@ func newMemHost(l *MemLAN, name string, addrs []netip.Addr) *MemHost {
 	eth := &Link{Name: "eth0", Index: 2, Up: true, MAC: net.HardwareAddr{2, 0, 0, 0, 0, byte(len(l.hosts) + 1)},
 		Addrs: slices.Clone(addrs)}
 	h.sys.links["eth0"] = eth
+	h.sys.promote = map[string]bool{}
 	return h
 }
+
+var _ System = (*MemHost)(nil)
 
 func (s *memSys) ownsLocked(a netip.Addr) bool {
 	for _, l := range s.links {
@@ -296,4 +305,88 @@ func (h *MemHost) HasAddress(a netip.Addr) bool {
 		}
 	}
 	return false
+}
+
+// WatchAddrs implements System: fn is called from RemoveAddress.
+func (h *MemHost) WatchAddrs(ctx context.Context, fn func(dev string, addr netip.Prefix, added bool)) error {
+	h.mu.Lock()
+	h.sys.aw = append(h.sys.aw, fn)
+	h.mu.Unlock()
+	<-ctx.Done()
+	return nil
+}
+
+// RemoveAddress removes an address as a hand (ip addr del) would, and
+// tells the watchers.
+func (h *MemHost) RemoveAddress(dev string, p netip.Prefix) {
+	h.mu.Lock()
+	delete(h.sys.addrs[dev], p)
+	ws := slices.Clone(h.sys.aw)
+	h.mu.Unlock()
+	for _, w := range ws {
+		w(dev, p, false)
+	}
+}
+
+// SetNoAccept implements System.
+func (h *MemHost) SetNoAccept(fw Firewall, addrs []BlockedAddr) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var set []string
+	for _, a := range addrs {
+		if a.Addr.IsLinkLocalUnicast() {
+			set = append(set, a.Addr.String()+"%"+a.Dev)
+		} else {
+			set = append(set, a.Addr.String())
+		}
+	}
+	sort.Strings(set)
+	if err := h.op("set-no-accept", "%s %v", fw.table(), set); err != nil {
+		return err
+	}
+	h.sys.fwTable, h.sys.blocked = fw.table(), set
+	return nil
+}
+
+// ClearNoAccept implements System.
+func (h *MemHost) ClearNoAccept(fw Firewall) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if err := h.op("clear-no-accept", "%s", fw.table()); err != nil {
+		return err
+	}
+	if h.sys.fwTable == fw.table() {
+		h.sys.fwTable, h.sys.blocked = "", nil
+	}
+	return nil
+}
+
+// NoAccept returns the no_accept firewall's table ("" when there is none)
+// and the addresses it blocks, sorted ("addr%dev" for link-local ones).
+func (h *MemHost) NoAccept() (string, []string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.sys.fwTable, slices.Clone(h.sys.blocked)
+}
+
+// PromoteSecondaries implements System.
+func (h *MemHost) PromoteSecondaries(dev string, on bool) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if err := h.op("promote-secondaries", "%s %v", dev, on); err != nil {
+		return err
+	}
+	if on {
+		h.sys.promote[dev] = true
+	} else {
+		delete(h.sys.promote, dev)
+	}
+	return nil
+}
+
+// Promoted reports whether promote_secondaries is set on dev.
+func (h *MemHost) Promoted(dev string) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.sys.promote[dev]
 }

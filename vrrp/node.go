@@ -25,6 +25,12 @@ type Node struct {
 	prepare func(pol script.Policy, argv []string, user, group string) (r runner, warning string, err error)
 	// filePoll is how often track files are read.
 	filePoll time.Duration
+	// procRoot is the proc file system process tracking reads; procPoll
+	// how often it is scanned where process events are not available
+	// (procPollOnly: never use them, for tests).
+	procRoot     string
+	procPoll     time.Duration
+	procPollOnly bool
 
 	ops    chan func()
 	events *eventQueue
@@ -50,12 +56,22 @@ type Node struct {
 	rxWG     sync.WaitGroup
 	trackWG  sync.WaitGroup
 	stopLink context.CancelFunc
+	stopAddr context.CancelFunc
+	pw       *procWatcher
+	fw       fwState
+	// promoted lists the interfaces whose promote_secondaries ulvs set.
+	promoted []string
 }
 
 // instance is an instance's runtime: its config, resolved parameters,
 // machine and the system state it owns.
 type instance struct {
-	cfg   Instance
+	cfg Instance
+	// blocking is set while the no_accept firewall drops traffic to its
+	// VIPs (from becoming master until its VIPs are removed).
+	blocking bool
+	// notifyPrio is notify_priority_changes (own, sync group's or global).
+	notifyPrio bool
 	p     *params
 	m     *machine
 	dev   string // where VIPs without "dev" go: the VMAC, or the interface
@@ -118,6 +134,8 @@ func New(cfg *Config) (*Node, error) {
 		sys:      cfg.System,
 		prepare:  prepareScript,
 		filePoll: 500 * time.Millisecond,
+		procRoot: "/proc",
+		procPoll: 250 * time.Millisecond,
 		ops:      make(chan func()),
 		events:   newEventQueue(),
 		cfg:      cfg,
@@ -182,7 +200,12 @@ func resolveAll(cfg *Config) ([]*params, []int, error) {
 		if err != nil {
 			return nil, nil, err
 		}
+		// Instances may share a VRID on an interface when their multicast
+		// groups differ (mcast_dst_ip).
 		key := fmt.Sprintf("%s/%v/%d/%v", in.Interface, p.family, p.vrid, p.unicast)
+		if !p.unicast {
+			key += "/" + p.dst().String()
+		}
 		if other, dup := vrids[key]; dup {
 			return nil, nil, fmt.Errorf("vrrp: instances %s and %s share VRID %d on %s", other, in.Name, p.vrid, in.Interface)
 		}
@@ -260,6 +283,9 @@ func (n *Node) Run(ctx context.Context) error {
 	}
 	n.stopping = true
 	n.exec(n.eng.Step(time.Now(), evStop{}))
+	// keepalived stop_vrrp: after the instances, the static rules, routes
+	// and addresses go.
+	n.removeStatic(&n.cfg.Static)
 	cancel()
 	n.teardown()
 	return nil
@@ -378,6 +404,30 @@ func (n *Node) handleTrack(t trackMsg) {
 	case "link":
 		n.ts.links[t.name] = t.ok
 		n.log.Info("link state changed", zap.String("interface", t.name), zap.Bool("up", t.ok))
+		if t.ok {
+			n.reinstateStatic(t.name)
+		}
+	case "process":
+		if t.pw != n.pw {
+			return // a watcher a reload replaced
+		}
+		for _, st := range t.procs {
+			pt, ok := n.ts.procs[st.name]
+			if !ok {
+				continue
+			}
+			if pt.up != st.up {
+				what := "lost quorum"
+				if st.up {
+					what = "gained quorum"
+				}
+				n.log.Info("VRRP_Process("+st.name+") "+what, zap.Int("running", st.count))
+			}
+			pt.up, pt.count = st.up, st.count
+		}
+	case "addr":
+		n.staticAddrRemoved(t.name, t.prefix)
+		return
 	}
 	for _, in := range n.insts {
 		n.retrack(in, false)
@@ -398,7 +448,14 @@ func (n *Node) retrack(in *instance, force bool) {
 			ifaces = append(ifaces, in.dev)
 		}
 	}
+	ifaces = append(ifaces, n.staticIfaces(in.cfg.Name)...)
 	r := n.ts.eval(&in.cfg, in.p.basePrio, grp, ifaces)
+	if in.p.faultNoPeer {
+		// unicast_fault_no_peer: unicast settings without a peer.
+		r.fault = true
+		r.status = append(r.status, TrackStatus{Kind: "unicast_peer", Status: "NONE"})
+	}
+	prev := in.m.prio
 	changed := r.prio != in.track.prio || r.fault != in.track.fault || r.init != in.track.init
 	in.track = r
 	if changed || force {
@@ -407,6 +464,9 @@ func (n *Node) retrack(in *instance, force bool) {
 				zap.Int("from", int(in.m.prio)), zap.Int("to", int(r.prio)))
 		}
 		n.exec(n.eng.Step(time.Now(), evTrack{Inst: in.m.idx, Priority: r.prio, Fault: r.fault, Init: r.init}))
+		if in.m.prio != prev && in.notifyPrio && in.m.state != StateInit && in.m.state != StateStop {
+			n.nt.priorityChange(in.cfg.Name, in.m.state, int(in.m.prio))
+		}
 	}
 }
 

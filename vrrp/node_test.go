@@ -104,7 +104,7 @@ type testNode struct {
 	events []Event
 }
 
-func startNode(t *testing.T, host *MemHost, scripts *fakeScripts, cfg Config) *testNode {
+func startNode(t *testing.T, host *MemHost, scripts *fakeScripts, cfg Config, opts ...func(*Node)) *testNode {
 	t.Helper()
 	cfg.Network, cfg.System = host, host
 	cfg.Logger = zaptest.NewLogger(t).Named(host.Name())
@@ -114,6 +114,9 @@ func startNode(t *testing.T, host *MemHost, scripts *fakeScripts, cfg Config) *t
 	}
 	if scripts != nil {
 		n.prepare = scripts.prepare
+	}
+	for _, o := range opts {
+		o(n)
 	}
 	tn := &testNode{t: t, n: n, host: host, done: make(chan struct{})}
 	evs := n.Events()

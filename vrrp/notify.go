@@ -16,6 +16,10 @@ import (
 // notifyScripts are the prepared notify scripts of an instance or group.
 type notifyScripts struct {
 	master, backup, fault, stop, generic, rxLowerPrio runner
+	// notifyDeleted is notify_deleted: a deleted instance is DELETED, and
+	// its deleted script (if any) runs instead of notify_fault.
+	notifyDeleted bool
+	deleted       runner
 }
 
 func (ns *notifyScripts) forState(s State) runner {
@@ -24,7 +28,12 @@ func (ns *notifyScripts) forState(s State) runner {
 		return ns.master
 	case StateBackup:
 		return ns.backup
-	case StateFault, StateDeleted:
+	case StateFault:
+		return ns.fault
+	case StateDeleted:
+		if ns.notifyDeleted {
+			return ns.deleted
+		}
 		return ns.fault
 	case StateStop:
 		return ns.stop
@@ -47,9 +56,9 @@ type notifier struct {
 }
 
 // stateName is the state as notify scripts and FIFOs name it; an instance a
-// reload deleted is reported as FAULT (keepalived, without notify_deleted).
-func stateName(s State) string {
-	if s == StateDeleted {
+// reload deleted is reported as FAULT unless notify_deleted (keepalived).
+func stateName(s State, ns *notifyScripts) string {
+	if s == StateDeleted && (ns == nil || !ns.notifyDeleted) {
 		return "FAULT"
 	}
 	return s.String()
@@ -59,7 +68,7 @@ func stateName(s State) string {
 // group. prio is the effective priority (0 for groups). alert says whether
 // smtp_alert is on for it.
 func (n *notifier) notify(kind, name string, ns *notifyScripts, s State, prio int, alert bool) {
-	st := stateName(s)
+	st := stateName(s, ns)
 	if ns != nil {
 		if r := ns.forState(s); r != nil {
 			if s == StateStop {
@@ -83,6 +92,18 @@ func (n *notifier) notify(kind, name string, ns *notifyScripts, s State, prio in
 	if alert && n.mail != nil && (s == StateMaster || s == StateBackup || s == StateFault) {
 		n.mail.alert(n.ctx, kind, name, s)
 	}
+}
+
+// priorityChange reports an instance's new effective priority on the
+// notify FIFOs (notify_priority_changes; keepalived
+// send_instance_priority_notifies): MASTER_PRIORITY for a master,
+// BACKUP_PRIORITY otherwise.
+func (n *notifier) priorityChange(name string, s State, prio int) {
+	what := "BACKUP_PRIORITY"
+	if s == StateMaster {
+		what = "MASTER_PRIORITY"
+	}
+	n.writeFIFOs(fmt.Sprintf("INSTANCE \"%s\" %s %d\n", name, what, prio))
 }
 
 // rxLowerPrio reports a master that saw a lower priority advert.

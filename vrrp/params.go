@@ -93,6 +93,11 @@ type params struct {
 	srcIP    netip.Addr // unicast_src_ip or mcast_src_ip, if configured
 	group4   netip.Addr // multicast destination
 	group6   netip.Addr
+	// ttl is the TTL / hop limit adverts are sent with: 255, or
+	// unicast_ttl for unicast.
+	ttl uint8
+	// faultNoPeer is unicast_fault_no_peer without a peer: FAULT.
+	faultNoPeer bool
 
 	garpDelay, garpRefresh, garpLowerDelay   time.Duration
 	garpRepeat, garpRefreshRep, garpLowerRep int
@@ -252,6 +257,29 @@ func resolve(g *Global, in *Instance, gidx int) (*params, error) {
 	if !p.group6.IsValid() {
 		p.group6 = Group6
 	}
+	if d := in.McastDstIP; d.IsValid() {
+		// mcast_dst_ip: the instance's own group.
+		switch {
+		case !d.IsMulticast():
+			return fail("mcast_dst_ip %v is not a multicast address", d)
+		case FamilyOf(d) != p.family:
+			return fail("mcast_dst_ip %v is not %v", d, p.family)
+		case p.family == IPv6 && !d.IsLinkLocalMulticast():
+			return fail("mcast_dst_ip %v: IPv6 groups must be link-local (ffX2::)", d)
+		case p.family == IPv6:
+			p.group6 = d
+		default:
+			p.group4 = d
+		}
+	}
+	p.ttl = TTL
+	if p.unicast && in.UnicastTTL != nil {
+		if t := *in.UnicastTTL; t < 0 || t > 255 {
+			return fail("unicast_ttl %d out of range 0..255", t)
+		}
+		p.ttl = uint8(*in.UnicastTTL)
+	}
+	p.faultNoPeer = in.UnicastFaultNoPeer && !p.unicast
 
 	// GARP: global defaults, vrrp_min_garp, then per-instance values.
 	delay, repeat := g.GARPMasterDelay, firstNonZero(g.GARPMasterRepeat, 5)

@@ -95,7 +95,9 @@ func (n *Node) apply(cfg *Config) error {
 		}
 	}
 
+	oldStatic := n.cfg.Static
 	n.cfg = cfg
+	n.applyStatic(&oldStatic, &cfg.Static)
 	eng := &engine{started: n.eng.started, stopped: n.eng.stopped}
 	n.groups = nil
 	for _, g := range cfg.Groups {
@@ -136,6 +138,9 @@ func (n *Node) apply(cfg *Config) error {
 		}
 	}
 	n.syncTrackers(n.ctx)
+	n.watchAddrs(n.ctx)
+	n.syncPromote()
+	n.syncFirewall()
 	for _, in := range n.insts {
 		n.retrack(in, true)
 	}
@@ -192,8 +197,7 @@ func (n *Node) updateInstance(o *instance, idx int, in Instance, p *params) {
 	}
 	o.cfg, o.p = in, p
 	o.m.p, o.m.idx = p, idx
-	o.ns = n.notifyScripts(in.Name, in.NotifyMaster, in.NotifyBackup, in.NotifyFault, in.NotifyStop, in.Notify, in.NotifyMasterRxLowerPri)
-	o.alert = boolOr(in.SMTPAlert, boolOr(n.cfg.Global.SMTPAlert, false))
+	n.instanceNotify(o, in, p)
 	n.refreshSource(o)
 	if o.m.vipsSet {
 		n.setVIPs(o)

@@ -62,9 +62,21 @@ func (n *Node) buildInstance(idx int, in Instance, p *params) (*instance, error)
 			rt.txIf = name
 		}
 	}
-	rt.ns = n.notifyScripts(in.Name, in.NotifyMaster, in.NotifyBackup, in.NotifyFault, in.NotifyStop, in.Notify, in.NotifyMasterRxLowerPri)
-	rt.alert = boolOr(in.SMTPAlert, boolOr(n.cfg.Global.SMTPAlert, false))
+	n.instanceNotify(rt, in, p)
 	return rt, nil
+}
+
+// instanceNotify prepares an instance's notify scripts and settings.
+func (n *Node) instanceNotify(rt *instance, in Instance, p *params) {
+	rt.ns = n.notifyScripts(in.Name, in.NotifyMaster, in.NotifyBackup, in.NotifyFault, in.NotifyStop, in.Notify, in.NotifyMasterRxLowerPri)
+	rt.ns.notifyDeleted = in.NotifyDeleted
+	rt.ns.deleted = n.prepareNotify("notify_deleted", in.Name, in.NotifyDeletedScript)
+	rt.alert = boolOr(in.SMTPAlert, boolOr(n.cfg.Global.SMTPAlert, false))
+	grp := false
+	if p.group >= 0 && p.group < len(n.cfg.Groups) {
+		grp = n.cfg.Groups[p.group].NotifyPriorityChanges
+	}
+	rt.notifyPrio = boolOr(in.NotifyPriorityChanges, grp || n.cfg.Global.NotifyPriorityChanges)
 }
 
 // attach opens (or shares) the instance's transport and creates its VMAC.
@@ -203,6 +215,9 @@ func (n *Node) setup(ctx context.Context) error {
 			return err
 		}
 	}
+	n.installStatic(&n.cfg.Static)
+	n.syncPromote()
+	n.syncFirewall()
 	return n.startTrackers(ctx)
 }
 
@@ -210,6 +225,7 @@ func (n *Node) setup(ctx context.Context) error {
 // and groups use.
 func (n *Node) startTrackers(ctx context.Context) error {
 	n.syncTrackers(ctx)
+	n.watchAddrs(ctx)
 	lctx, cancel := context.WithCancel(ctx)
 	n.stopLink = cancel
 	n.trackWG.Add(1)
@@ -234,8 +250,8 @@ func (n *Node) startTrackers(ctx context.Context) error {
 // changed ones restart, unused ones stop; every tracked or used interface
 // has a known state.
 func (n *Node) syncTrackers(ctx context.Context) {
-	scripts, files, links := map[string]bool{}, map[string]bool{}, map[string]bool{}
-	refs := func(s, i, f []TrackRef) {
+	scripts, files, links, procs := map[string]bool{}, map[string]bool{}, map[string]bool{}, map[string]bool{}
+	refs := func(s, i, f, p []TrackRef) {
 		for _, r := range s {
 			scripts[r.Name] = true
 		}
@@ -245,14 +261,21 @@ func (n *Node) syncTrackers(ctx context.Context) {
 		for _, r := range f {
 			files[r.Name] = true
 		}
+		for _, r := range p {
+			procs[r.Name] = true
+		}
 	}
 	for _, in := range n.insts {
-		refs(in.cfg.TrackScripts, in.cfg.TrackInterfaces, in.cfg.TrackFiles)
+		refs(in.cfg.TrackScripts, in.cfg.TrackInterfaces, in.cfg.TrackFiles, in.cfg.TrackProcesses)
 		links[in.txIf], links[in.dev] = true, true
 	}
 	for _, g := range n.cfg.Groups {
-		refs(g.TrackScripts, g.TrackInterfaces, g.TrackFiles)
+		refs(g.TrackScripts, g.TrackInterfaces, g.TrackFiles, g.TrackProcesses)
 	}
+	for _, dev := range n.staticDevs() {
+		links[dev] = true
+	}
+	n.syncProcs(ctx, procs)
 
 	wantScript := map[string]Script{}
 	for _, s := range n.cfg.Scripts {
@@ -305,6 +328,59 @@ func (n *Node) syncTrackers(ctx context.Context) {
 			n.ts.links[name] = err == nil && l.Up
 		}
 	}
+}
+
+// syncProcs runs one process watcher for the vrrp_track_process blocks
+// in use, restarting it (with a fresh scan) when they change.
+func (n *Node) syncProcs(ctx context.Context, used map[string]bool) {
+	var want []TrackProcess
+	for _, tp := range n.cfg.Processes {
+		if used[tp.Name] {
+			want = append(want, tp)
+		}
+	}
+	if n.pw != nil && reflect.DeepEqual(n.pw.cfgs, want) {
+		return
+	}
+	if n.pw != nil {
+		n.pw.cancel()
+		n.pw = nil
+	}
+	n.ts.procs = map[string]*procTrack{}
+	if len(want) == 0 {
+		return
+	}
+	// The first count is taken here, so that instances start with it.
+	c := newProcCounter(n.procRoot, want)
+	c.scan(time.Now())
+	c.fire(time.Now())
+	for i, st := range c.snapshot() {
+		n.ts.procs[st.name] = &procTrack{cfg: want[i], up: st.up, count: st.count}
+	}
+	src, err := openProcEvents()
+	if err != nil || n.procPollOnly {
+		if src != nil {
+			_ = src.Close()
+		}
+		src = nil
+		n.log.Info("process tracking scans /proc (no process events here)", zap.Duration("every", n.procPoll),
+			zap.NamedError("reason", err))
+	}
+	pctx, cancel := context.WithCancel(ctx)
+	pw := &procWatcher{cfgs: want, cancel: cancel}
+	n.pw = pw
+	n.trackWG.Add(1)
+	go func() {
+		defer n.trackWG.Done()
+		procWatch(pctx, c, n.procPoll, src, func(st []procState) bool {
+			select {
+			case n.trk <- trackMsg{kind: "process", procs: st, pw: pw}:
+				return true
+			case <-pctx.Done():
+				return false
+			}
+		})
+	}()
 }
 
 // startScript prepares a vrrp_script and starts its loop; an insecure or
@@ -379,6 +455,12 @@ func (n *Node) teardown() {
 	for _, ft := range n.ts.files {
 		ft.cancel()
 	}
+	if n.pw != nil {
+		n.pw.cancel()
+	}
+	if n.stopAddr != nil {
+		n.stopAddr()
+	}
 	if n.stopLink != nil {
 		n.stopLink()
 	}
@@ -386,6 +468,8 @@ func (n *Node) teardown() {
 		_ = tr.t.Close()
 	}
 	n.drain()
+	n.clearFirewall()
+	n.restorePromote(nil)
 	for _, in := range n.insts {
 		if in.cfg.UseVMAC {
 			if err := n.sys.DelVMAC(in.dev); err != nil {

@@ -73,6 +73,27 @@ type System interface {
 	DelVMAC(name string) error
 	// WatchLinks calls fn for link state changes until ctx ends.
 	WatchLinks(ctx context.Context, fn func(name string, up bool)) error
+	// WatchAddrs calls fn when an address is added to or removed from an
+	// interface, until ctx ends.
+	WatchAddrs(ctx context.Context, fn func(dev string, addr netip.Prefix, added bool)) error
+
+	// SetNoAccept makes the firewall drop traffic to and from addrs (the
+	// VIPs of masters in no_accept mode), replacing what an earlier call
+	// set, in the table fw names (created if needed).
+	SetNoAccept(fw Firewall, addrs []BlockedAddr) error
+	// ClearNoAccept removes the table fw names.
+	ClearNoAccept(fw Firewall) error
+	// PromoteSecondaries sets an interface's promote_secondaries (on), or
+	// puts back the value it had before (off).
+	PromoteSecondaries(dev string, on bool) error
+}
+
+// BlockedAddr is an address the no_accept firewall drops traffic to and
+// from. Dev is the interface of an IPv6 link-local address (the same
+// link-local address may be used on other links).
+type BlockedAddr struct {
+	Addr netip.Addr
+	Dev  string
 }
 
 // VMAC returns the virtual router MAC of RFC 5798 §7.3:

@@ -34,6 +34,8 @@ type netSystem struct {
 	// bases counts the VMACs on each base interface and keeps the base's
 	// ARP sysctls as they were, to restore when the last VMAC goes.
 	bases map[string]*vmacBase
+	// promote keeps each interface's promote_secondaries as it was.
+	promote map[string]string
 }
 
 type vmacBase struct {
@@ -435,6 +437,46 @@ func (s *netSystem) WatchLinks(ctx context.Context, fn func(name string, up bool
 			}
 			last[a.Name] = up
 			fn(a.Name, up)
+		}
+	}
+}
+
+func (s *netSystem) WatchAddrs(ctx context.Context, fn func(dev string, addr netip.Prefix, added bool)) error {
+	ch := make(chan netlink.AddrUpdate, 64)
+	done := make(chan struct{})
+	defer close(done)
+	errc := make(chan error, 1)
+	err := netlink.AddrSubscribeWithOptions(ch, done, netlink.AddrSubscribeOptions{
+		ErrorCallback: func(err error) {
+			select {
+			case errc <- err:
+			default:
+			}
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("vrrp: address watch: %w", err)
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case err := <-errc:
+			return fmt.Errorf("vrrp: address watch: %w", err)
+		case u, ok := <-ch:
+			if !ok {
+				return errors.New("vrrp: address watch ended")
+			}
+			ip, ok := netip.AddrFromSlice(u.LinkAddress.IP)
+			if !ok {
+				continue
+			}
+			ones, _ := u.LinkAddress.Mask.Size()
+			l, err := netlink.LinkByIndex(u.LinkIndex)
+			if err != nil {
+				continue // the link went with its addresses
+			}
+			fn(l.Attrs().Name, netip.PrefixFrom(ip.Unmap(), ones), u.NewAddr)
 		}
 	}
 }

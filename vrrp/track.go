@@ -3,6 +3,7 @@ package vrrp
 import (
 	"bytes"
 	"context"
+	"net/netip"
 	"os"
 	"strconv"
 	"strings"
@@ -115,6 +116,24 @@ type trackMsg struct {
 	res   script.Result
 	st    *scriptTrack // the tracker that ran, to ignore stale reports
 	ft    *fileTrack
+	procs []procState
+	pw    *procWatcher
+	// prefix is the address an "addr" message says was removed from
+	// the interface name.
+	prefix netip.Prefix
+}
+
+// procWatcher is the running process tracker of a configuration.
+type procWatcher struct {
+	cfgs   []TrackProcess
+	cancel context.CancelFunc
+}
+
+// procTrack is one vrrp_track_process's reported state.
+type procTrack struct {
+	cfg   TrackProcess
+	up    bool
+	count int
 }
 
 // fileTrack is one track_file: the integer the file holds.
@@ -207,6 +226,7 @@ type trackState struct {
 	scripts map[string]*scriptTrack
 	files   map[string]*fileTrack
 	links   map[string]bool
+	procs   map[string]*procTrack
 }
 
 // eval computes an instance's effective priority and FAULT from its own
@@ -240,14 +260,39 @@ func (ts *trackState) eval(in *Instance, base uint8, grp *SyncGroup, ifaces []st
 			r.status = append(r.status, TrackStatus{Kind: "interface", Name: name, Status: "DOWN"})
 		}
 	}
-	var scripts, ifs, files []TrackRef
+	var scripts, ifs, files, procs []TrackRef
 	scripts = append(scripts, in.TrackScripts...)
 	ifs = append(ifs, in.TrackInterfaces...)
 	files = append(files, in.TrackFiles...)
+	procs = append(procs, in.TrackProcesses...)
 	if grp != nil {
 		scripts = append(scripts, grp.TrackScripts...)
 		ifs = append(ifs, grp.TrackInterfaces...)
 		files = append(files, grp.TrackFiles...)
+		procs = append(procs, grp.TrackProcesses...)
+	}
+	for i := range procs {
+		ref := &procs[i]
+		pt, ok := ts.procs[ref.Name]
+		if !ok {
+			continue // unknown: conf says so at the reference
+		}
+		w := weight(ref, pt.cfg.Weight)
+		st := "DOWN"
+		if pt.up {
+			st = "UP"
+		}
+		r.status = append(r.status, TrackStatus{Kind: "process", Name: ref.Name,
+			Status: st + " (" + strconv.Itoa(pt.count) + " running)", Weight: w})
+		if w == 0 {
+			// keepalived: weight 0 means a lost quorum is a FAULT, and
+			// "weight 0 reverse" a FAULT while the quorum is up.
+			if pt.up == reverse(ref, pt.cfg.Reverse) {
+				r.fault = true
+			}
+			continue
+		}
+		total += contribution(pt.up, w, reverse(ref, pt.cfg.Reverse))
 	}
 	for i := range scripts {
 		ref := &scripts[i]
