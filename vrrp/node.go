@@ -72,16 +72,16 @@ type instance struct {
 	blocking bool
 	// notifyPrio is notify_priority_changes (own, sync group's or global).
 	notifyPrio bool
-	p     *params
-	m     *machine
-	dev   string // where VIPs without "dev" go: the VMAC, or the interface
-	txIf  string // where adverts go out
-	tr    *transport
-	src   netip.Addr
-	ipID  uint16
-	ns    *notifyScripts
-	track trackResult
-	alert bool
+	p          *params
+	m          *machine
+	dev        string // where VIPs without "dev" go: the VMAC, or the interface
+	txIf       string // where adverts go out
+	tr         *transport
+	src        netip.Addr
+	ipID       uint16
+	ns         *notifyScripts
+	track      trackResult
+	alert      bool
 }
 
 type groupRT struct {
