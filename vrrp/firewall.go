@@ -54,11 +54,18 @@ func (in *instance) noAccept() bool {
 // before adding the addresses, clearVIPs unmarks them after removing
 // them, so an address is never held without its drop rule).
 func (n *Node) syncFirewall() {
-	want := false
+	want, v4, v6 := false, false, false
 	var addrs []BlockedAddr
 	for _, in := range n.insts {
 		if in.noAccept() {
 			want = true
+			for _, v := range in.allVIPs() {
+				if FamilyOf(v.Prefix.Addr()) == IPv6 {
+					v6 = true
+				} else {
+					v4 = true
+				}
+			}
 		}
 		if !in.blocking {
 			continue
@@ -75,11 +82,11 @@ func (n *Node) syncFirewall() {
 		n.clearFirewall()
 		return
 	}
-	key := fmt.Sprint(addrs)
+	key := fmt.Sprint(v4, v6, addrs)
 	if n.fw.active && key == n.fw.last {
 		return
 	}
-	if err := n.sys.SetNoAccept(fw, addrs); err != nil {
+	if err := n.sys.SetNoAccept(fw, v4, v6, addrs); err != nil {
 		n.log.Error("no_accept firewall not applied: the VIPs of masters in no_accept mode accept traffic",
 			zap.Error(err))
 		return

@@ -329,7 +329,7 @@ func (h *MemHost) RemoveAddress(dev string, p netip.Prefix) {
 }
 
 // SetNoAccept implements System.
-func (h *MemHost) SetNoAccept(fw Firewall, addrs []BlockedAddr) error {
+func (h *MemHost) SetNoAccept(fw Firewall, ipv4, ipv6 bool, addrs []BlockedAddr) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	var set []string

@@ -19,27 +19,31 @@ import (
 // keepalived's table holds for ulvs:
 //
 //	table ip keepalived {
-//		set vips { type ipv4_addr; }
-//		chain in  { type filter hook input priority filter - 1; policy accept; ip daddr @vips drop }
+//		set vips { type ipv4_addr }
 //		chain out { type filter hook output priority filter - 1; policy accept; ip saddr @vips drop }
+//		chain in { type filter hook input priority filter - 1; policy accept; ip daddr @vips drop }
 //	}
 //	table ip6 keepalived {
-//		set vips { type ipv6_addr; }
+//		set vips { type ipv6_addr }
 //		set neighbor-discovery { type icmpv6_type; flags constant; elements = { nd-neighbor-solicit, nd-neighbor-advert } }
-//		chain in  { ...; icmpv6 type @neighbor-discovery accept; ip6 daddr fe80::/10 goto in_link_local; ip6 daddr @vips drop }
 //		chain out { ...; icmpv6 type @neighbor-discovery accept; ip6 saddr fe80::/10 goto out_link_local; ip6 saddr @vips drop }
-//		chain in_link_local  { ip6 daddr . iifname @vips_link_local drop }
-//		chain out_link_local { ip6 saddr . oifname @vips_link_local drop }
+//		chain in { ...; icmpv6 type @neighbor-discovery accept; ip6 daddr fe80::/10 goto in_link_local; ip6 daddr @vips drop }
+//		chain in_link_local { }
+//		chain out_link_local { }
 //	}
+//
+// Link-local VIPs (the same address may live on several links) go into a
+// set of address and interface name that the link-local chains drop.
 //
 // Each call replaces both tables in one nft transaction, so the set is
 // never seen half-updated.
 
 // noAcceptRuleset is the nft script that replaces both tables with ones
-// blocking addrs.
-func noAcceptRuleset(fw Firewall, addrs []BlockedAddr) string {
-	var v4, v6 []string
-	var ll []string
+// blocking addrs. Sets and chains are declared first and the rules added
+// after, in keepalived's order, so that "nft list table" shows what
+// keepalived's table shows.
+func noAcceptRuleset(fw Firewall, ipv4, ipv6 bool, addrs []BlockedAddr) string {
+	var v4, v6, ll []string
 	for _, a := range addrs {
 		switch {
 		case a.Addr.Is4() || a.Addr.Is4In6():
@@ -64,26 +68,38 @@ func noAcceptRuleset(fw Firewall, addrs []BlockedAddr) string {
 		drop = "counter drop"
 	}
 	t, prio := fw.table(), fw.priority()
+	base := func(hook string) string {
+		return fmt.Sprintf("type filter hook %s priority %s; policy accept;", hook, prio)
+	}
 	var b strings.Builder
 	// Declaring a table and deleting it in the same transaction removes
 	// whatever an earlier run left, without failing when there is none.
-	fmt.Fprintf(&b, "table ip %s {}\ndelete table ip %s\ntable ip6 %s {}\ndelete table ip6 %s\n", t, t, t, t)
-	fmt.Fprintf(&b, "table ip %s {\n", t)
-	fmt.Fprintf(&b, "\tset vips { type ipv4_addr;%s }\n", elems(v4))
-	fmt.Fprintf(&b, "\tchain in { type filter hook input priority %s; policy accept; ip daddr @vips %s; }\n", prio, drop)
-	fmt.Fprintf(&b, "\tchain out { type filter hook output priority %s; policy accept; ip saddr @vips %s; }\n", prio, drop)
-	b.WriteString("}\n")
-	fmt.Fprintf(&b, "table ip6 %s {\n", t)
-	fmt.Fprintf(&b, "\tset vips { type ipv6_addr;%s }\n", elems(v6))
-	fmt.Fprintf(&b, "\tset vips_link_local { type ipv6_addr . ifname;%s }\n", elems(ll))
+	b.WriteString(clearRuleset(fw))
+	if ipv4 || len(v4) > 0 {
+		fmt.Fprintf(&b, "table ip %s {\n\tset vips { type ipv4_addr;%s }\n\tchain out { %s }\n\tchain in { %s }\n}\n",
+			t, elems(v4), base("output"), base("input"))
+		fmt.Fprintf(&b, "add rule ip %s out ip saddr @vips %s\n", t, drop)
+		fmt.Fprintf(&b, "add rule ip %s in ip daddr @vips %s\n", t, drop)
+	}
+	if !ipv6 && len(v6)+len(ll) == 0 {
+		return b.String()
+	}
+	fmt.Fprintf(&b, "table ip6 %s {\n\tset vips { type ipv6_addr;%s }\n", t, elems(v6))
 	b.WriteString("\tset neighbor-discovery { type icmpv6_type; flags constant; elements = { nd-neighbor-solicit, nd-neighbor-advert }; }\n")
-	fmt.Fprintf(&b, "\tchain in_link_local { ip6 daddr . iifname @vips_link_local %s; }\n", drop)
-	fmt.Fprintf(&b, "\tchain out_link_local { ip6 saddr . oifname @vips_link_local %s; }\n", drop)
-	fmt.Fprintf(&b, "\tchain in { type filter hook input priority %s; policy accept; icmpv6 type @neighbor-discovery accept; "+
-		"ip6 daddr fe80::/10 goto in_link_local; ip6 daddr @vips %s; }\n", prio, drop)
-	fmt.Fprintf(&b, "\tchain out { type filter hook output priority %s; policy accept; icmpv6 type @neighbor-discovery accept; "+
-		"ip6 saddr fe80::/10 goto out_link_local; ip6 saddr @vips %s; }\n", prio, drop)
-	b.WriteString("}\n")
+	if len(ll) > 0 {
+		fmt.Fprintf(&b, "\tset vips_link_local { type ipv6_addr . ifname;%s }\n", elems(ll))
+	}
+	fmt.Fprintf(&b, "\tchain out { %s }\n\tchain in { %s }\n\tchain in_link_local { }\n\tchain out_link_local { }\n}\n",
+		base("output"), base("input"))
+	for _, dir := range []struct{ chain, addr string }{{"out", "saddr"}, {"in", "daddr"}} {
+		fmt.Fprintf(&b, "add rule ip6 %s %s icmpv6 type @neighbor-discovery accept\n", t, dir.chain)
+		fmt.Fprintf(&b, "add rule ip6 %s %s ip6 %s fe80::/10 goto %s_link_local\n", t, dir.chain, dir.addr, dir.chain)
+		fmt.Fprintf(&b, "add rule ip6 %s %s ip6 %s @vips %s\n", t, dir.chain, dir.addr, drop)
+	}
+	if len(ll) > 0 {
+		fmt.Fprintf(&b, "add rule ip6 %s in_link_local ip6 daddr . iifname @vips_link_local %s\n", t, drop)
+		fmt.Fprintf(&b, "add rule ip6 %s out_link_local ip6 saddr . oifname @vips_link_local %s\n", t, drop)
+	}
 	return b.String()
 }
 
@@ -110,8 +126,8 @@ func nft(script string) error {
 	return nil
 }
 
-func (s *netSystem) SetNoAccept(fw Firewall, addrs []BlockedAddr) error {
-	return nft(noAcceptRuleset(fw, addrs))
+func (s *netSystem) SetNoAccept(fw Firewall, ipv4, ipv6 bool, addrs []BlockedAddr) error {
+	return nft(noAcceptRuleset(fw, ipv4, ipv6, addrs))
 }
 
 func (s *netSystem) ClearNoAccept(fw Firewall) error {

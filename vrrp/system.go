@@ -79,8 +79,10 @@ type System interface {
 
 	// SetNoAccept makes the firewall drop traffic to and from addrs (the
 	// VIPs of masters in no_accept mode), replacing what an earlier call
-	// set, in the table fw names (created if needed).
-	SetNoAccept(fw Firewall, addrs []BlockedAddr) error
+	// set, in the table fw names: an ip table if ipv4, an ip6 table if
+	// ipv6 (the families of the no_accept instances' addresses), as
+	// keepalived creates them.
+	SetNoAccept(fw Firewall, ipv4, ipv6 bool, addrs []BlockedAddr) error
 	// ClearNoAccept removes the table fw names.
 	ClearNoAccept(fw Firewall) error
 	// PromoteSecondaries sets an interface's promote_secondaries (on), or

@@ -28,6 +28,10 @@ type NginxConfig struct {
 	// Detached starts nginx with StartDetached (its log in Dir/nginx.log):
 	// it outlives the caller and the topology's Close leaves it running.
 	Detached bool
+	// Binary is the nginx executable (default "nginx" from PATH). A
+	// symbolic link with another name gives the process that name
+	// (/proc/PID/comm), which process tracking matches.
+	Binary string
 }
 
 // StartNginx starts Debian's nginx in the node, in the foreground, and waits
@@ -99,12 +103,16 @@ http {
 	if err := os.WriteFile(confPath, []byte(conf), 0o644); err != nil {
 		return nil, fmt.Errorf("topo: nginx: %w", err)
 	}
+	bin := cfg.Binary
+	if bin == "" {
+		bin = "nginx"
+	}
 	var p *Proc
 	var err error
 	if cfg.Detached {
-		p, err = n.StartDetached(filepath.Join(cfg.Dir, "nginx.log"), "nginx", "-c", confPath, "-p", cfg.Dir)
+		p, err = n.StartDetached(filepath.Join(cfg.Dir, "nginx.log"), bin, "-c", confPath, "-p", cfg.Dir)
 	} else {
-		p, err = n.Start(cfg.Dir, "nginx", "-c", confPath, "-p", cfg.Dir)
+		p, err = n.Start(cfg.Dir, bin, "-c", confPath, "-p", cfg.Dir)
 	}
 	if err != nil {
 		return nil, err
