@@ -172,30 +172,14 @@ func httpKeywords(ssl bool) []*keyword {
 		}),
 		kwQ("regex", func(b *builder, n *Node) {
 			if s, ok := b.str(n); ok {
-				u(b).Regex, u(b).RegexPos = s, n.Pos
+				u(b).Regex = s
 			}
 		}),
 		kw("regex_no_match", func(b *builder, n *Node) { u(b).RegexNoMatch = true }),
-		kw("regex_options", func(b *builder, n *Node) {
-			for _, o := range n.Args {
-				if msg := regexOptionProblem(o); msg != "" {
-					b.d.warnf(n.Pos, "regex_options %s: %s", o, msg)
-					continue
-				}
-				u(b).RegexOptions = append(u(b).RegexOptions, o)
-			}
-		}),
+		ignored("regex_options", "Go's regexp engine has no PCRE options"),
 		ignored("regex_stack", "Go's regexp engine needs no stack sizing"),
-		kw("regex_min_offset", func(b *builder, n *Node) {
-			if v, ok := b.int(n, 0, 1<<31-1); ok {
-				u(b).RegexMinOffset = v
-			}
-		}),
-		kw("regex_max_offset", func(b *builder, n *Node) {
-			if v, ok := b.int(n, 0, 1<<31-2); ok {
-				u(b).RegexMaxOffset = &v
-			}
-		}),
+		ignored("regex_min_offset", "the regex is matched against the whole body"),
+		ignored("regex_max_offset", "the regex is matched against the whole body"),
 	)
 	if ssl {
 		urlLv.add(kw("tls_compliant", func(b *builder, n *Node) { u(b).TLSCompliant = b.optBool(n) }))
@@ -204,7 +188,6 @@ func httpKeywords(ssl bool) []*keyword {
 		kwBlk("url", urlLv, func(b *builder, n *Node) {
 			b.url = &URL{Pos: n.Pos}
 		}, func(b *builder, n *Node) {
-			checkURLRegex(b, n, b.url)
 			if b.url.Path == "" {
 				b.d.errorf(n.Pos, "url: no path - url ignored")
 			} else {

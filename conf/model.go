@@ -571,15 +571,8 @@ type URL struct {
 	StatusCodes  []CodeRange
 	Virtualhost  string
 	Regex        string
-	RegexPos     Pos
 	RegexNoMatch bool
-	// RegexOptions are regex_options' PCRE2 option names as given.
-	RegexOptions []string
-	// RegexMinOffset is regex_min_offset; RegexMaxOffset is
-	// regex_max_offset (nil: none).
-	RegexMinOffset int
-	RegexMaxOffset *int
-	TLSCompliant   bool
+	TLSCompliant bool
 }
 
 // CodeRange is an inclusive range of HTTP status codes.
