@@ -2,16 +2,13 @@ package conf
 
 import (
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
-)
 
-// Schedulers keepalived accepts for lb_algo.
-var schedulers = map[string]bool{
-	"rr": true, "wrr": true, "lc": true, "wlc": true, "lblc": true, "lblcr": true, "sh": true,
-	"mh": true, "dh": true, "fo": true, "ovf": true, "sed": true, "nq": true, "twos": true,
-}
+	"github.com/ulvs/ulvs/sched"
+)
 
 // vsgHandler reads a virtual_server_group: a name and a block of entry
 // lines (keepalived reads it as a value block).
@@ -197,8 +194,8 @@ func closeVirtualServer(b *builder, n *Node) {
 		return
 	}
 	if vs.Sched == "" {
-		b.d.errorf(n.Pos, "virtual_server %s: no scheduler set (lb_algo), using wlc", vsName(vs))
-		vs.Sched = "wlc"
+		b.d.errorf(n.Pos, "virtual_server %s: no scheduler set (lb_algo), using %s", vsName(vs), sched.Default)
+		vs.Sched = sched.Default
 	}
 	if vs.Method.Kind == "" {
 		b.d.errorf(n.Pos, "virtual_server %s: no forwarding method set (lb_kind), using NAT", vsName(vs))
@@ -332,12 +329,12 @@ func checkerTiming(withDelayLoop bool, obj func(*builder) any) []*keyword {
 
 func virtualServerLevel() *level {
 	v := func(b *builder) *VirtualServer { return b.vs }
-	sched := func(b *builder, n *Node) {
+	lbAlgo := func(b *builder, n *Node) {
 		s, ok := b.str(n)
 		if !ok {
 			return
 		}
-		if !schedulers[s] {
+		if !slices.Contains(sched.Names, s) {
 			b.d.errorf(n.Pos, "%s: unknown scheduler '%s'", n.Keyword, s)
 			return
 		}
@@ -365,8 +362,8 @@ func virtualServerLevel() *level {
 	}
 	lv := newLevel("virtual_server")
 	lv.add(
-		kw("lb_algo", sched),
-		kw("lvs_sched", sched),
+		kw("lb_algo", lbAlgo),
+		kw("lvs_sched", lbAlgo),
 		kw("lb_kind", method),
 		kw("lvs_method", method),
 		kw("protocol", func(b *builder, n *Node) {
@@ -471,13 +468,13 @@ func virtualServerLevel() *level {
 		kw("smtp_alert", func(b *builder, n *Node) { v(b).SMTPAlert = boolPtr(b.optBool(n)) }),
 		kw("ops", func(b *builder, n *Node) { v(b).OPS = true }),
 		ignored("hashed", "accepted by keepalived as a no-op"),
-		kw("flag-1", rawFlag(SchedFlag1)),
-		kw("flag-2", rawFlag(SchedFlag2)),
-		kw("flag-3", rawFlag(SchedFlag3)),
-		kw("sh-fallback", schedFlag("sh", SchedFlag1)),
-		kw("sh-port", schedFlag("sh", SchedFlag2)),
-		kw("mh-fallback", schedFlag("mh", SchedFlag1)),
-		kw("mh-port", schedFlag("mh", SchedFlag2)),
+		kw("flag-1", rawFlag(sched.FlagSched1)),
+		kw("flag-2", rawFlag(sched.FlagSched2)),
+		kw("flag-3", rawFlag(sched.FlagSched3)),
+		kw("sh-fallback", schedFlag("sh", sched.FlagSched1)),
+		kw("sh-port", schedFlag("sh", sched.FlagSched2)),
+		kw("mh-fallback", schedFlag("mh", sched.FlagSched1)),
+		kw("mh-port", schedFlag("mh", sched.FlagSched2)),
 		kw("ip_family", func(b *builder, n *Node) {
 			s, ok := b.str(n)
 			if !ok {

@@ -399,13 +399,6 @@ const (
 	MethodTUN = "TUN"
 )
 
-// IPVS scheduler flags (IP_VS_SVC_F_SCHED1..3).
-const (
-	SchedFlag1 uint32 = 0x08 // sh-fallback, mh-fallback
-	SchedFlag2 uint32 = 0x10 // sh-port, mh-port
-	SchedFlag3 uint32 = 0x20
-)
-
 // Method is a forwarding method with its tunnel options.
 type Method struct {
 	Kind string // NAT, DR or TUN

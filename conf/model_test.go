@@ -8,6 +8,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/ulvs/ulvs/sched"
 )
 
 // netipOpts lets cmp compare netip values.
@@ -193,10 +195,10 @@ virtual_server 198.18.0.101 80 {
 `), Options{})
 	a, b := res.Config.VirtualServers[0], res.Config.VirtualServers[1]
 	// sh-port before lb_algo sh is ignored (keepalived's lbflags_handler).
-	if a.SchedFlags != SchedFlag1 || !hasDiag(res.Diags, Warning, 3, "only applies to the sh scheduler") {
+	if a.SchedFlags != sched.FlagSched1 || !hasDiag(res.Diags, Warning, 3, "only applies to the sh scheduler") {
 		t.Errorf("flags %#x, diags:\n%s", a.SchedFlags, res.Diags)
 	}
-	if b.SchedFlags != SchedFlag2|SchedFlag3 {
+	if b.SchedFlags != sched.FlagSched2|sched.FlagSched3 {
 		t.Errorf("flags %#x", b.SchedFlags)
 	}
 	want := Method{Kind: MethodTUN, TunnelType: "gue", TunnelPort: 6080, TunnelCsum: "nocsum"}

@@ -112,7 +112,7 @@ func (e *engine) tplGone(t *conntab.Entry) {
 // AddService adds a virtual service with no real servers.
 func (u *Userspace) AddService(c ServiceConfig) error {
 	if c.Scheduler == "" {
-		c.Scheduler = "wlc"
+		c.Scheduler = sched.Default
 	}
 	if err := c.validate(); err != nil {
 		return err
@@ -162,7 +162,7 @@ func (s *service) setPersistence() {
 // method and sorry server, keeping its real servers and connections.
 func (u *Userspace) UpdateService(c ServiceConfig) error {
 	if c.Scheduler == "" {
-		c.Scheduler = "wlc"
+		c.Scheduler = sched.Default
 	}
 	if err := c.validate(); err != nil {
 		return err

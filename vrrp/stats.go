@@ -2,6 +2,7 @@ package vrrp
 
 import (
 	"net/netip"
+	"reflect"
 	"time"
 )
 
@@ -27,6 +28,20 @@ type Stats struct {
 	// UnicastSrcErr counts adverts from a source that is not a
 	// unicast_peer (with vrrp_check_unicast_src).
 	UnicastSrcErr uint64 `json:"unicast_src_err"`
+}
+
+// Sub returns the counters since base was taken (a stats clear), field by
+// field; a counter below its base (the instance was recreated) is returned
+// whole.
+func (s Stats) Sub(base Stats) Stats {
+	out := s
+	v, b := reflect.ValueOf(&out).Elem(), reflect.ValueOf(base)
+	for i := range v.NumField() {
+		if x, y := v.Field(i).Uint(), b.Field(i).Uint(); x >= y {
+			v.Field(i).SetUint(x - y)
+		}
+	}
+	return out
 }
 
 // Invalid returns the number of adverts dropped as invalid.

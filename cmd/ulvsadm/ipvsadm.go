@@ -65,7 +65,7 @@ func ipvsFlagSet(o *ipvsOpts, out io.Writer) *pflag.FlagSet {
 	fs.StringVarP(&o.udp, "udp-service", "u", "", "UDP virtual service ADDR:PORT")
 	fs.StringVar(&o.sctp, "sctp-service", "", "SCTP virtual service ADDR:PORT")
 	fs.StringVarP(&o.fwmark, "fwmark-service", "f", "", "firewall-mark virtual service")
-	fs.StringVarP(&o.sched, "scheduler", "s", "wlc", "scheduler: "+strings.Join(sched.Names, "|"))
+	fs.StringVarP(&o.sched, "scheduler", "s", sched.Default, "scheduler: "+strings.Join(sched.Names, "|"))
 	fs.StringVarP(&o.persistent, "persistent", "p", "", "persistent service, with a timeout (default 300)")
 	fs.Lookup("persistent").NoOptDefVal = "300"
 	fs.StringVarP(&o.netmask, "netmask", "M", "", "persistence granularity mask")

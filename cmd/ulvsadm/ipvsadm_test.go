@@ -12,6 +12,7 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/ulvs/ulvs/internal/ctl"
+	"github.com/ulvs/ulvs/sched"
 )
 
 // fakeDaemon answers the control socket with a fixed table and records
@@ -103,7 +104,7 @@ func TestEditsInIPVSAdmSyntax(t *testing.T) {
 	a := netip.MustParseAddr
 	want := []ctl.Edit{
 		{Cmd: "A", Service: &ctl.ServiceSpec{Proto: "TCP", Addr: a("198.18.0.100"), Port: 443, Sched: "sh",
-			Flags: ctl.FlagSched2 | ctl.FlagPersistent, Timeout: 50, Netmask: 24}},
+			Flags: sched.FlagSched2 | ctl.FlagPersistent, Timeout: 50, Netmask: 24}},
 		{Cmd: "a", Service: &ctl.ServiceSpec{Proto: "TCP", Addr: a("198.18.0.100"), Port: 443},
 			Dest: &ctl.DestSpec{Addr: a("198.18.0.12"), Port: 443, Method: "Masq", Weight: 3}},
 		{Cmd: "e", Service: &ctl.ServiceSpec{Proto: "UDP", Addr: a("198.18.0.100"), Port: 53},

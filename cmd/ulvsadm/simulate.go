@@ -163,7 +163,7 @@ func parseSimFlags(args []string, stderr io.Writer) (*simConfig, error) {
 		fs.PrintDefaults()
 	}
 	var flagList, vip, cnet, proto, confPath, vsArg string
-	fs.StringVar(&c.sched, "s", "wlc", "scheduler: "+strings.Join(sched.Names, ", "))
+	fs.StringVar(&c.sched, "s", sched.Default, "scheduler: "+strings.Join(sched.Names, ", "))
 	fs.StringVar(&flagList, "b", "", "scheduler flags: sh-fallback, sh-port, mh-fallback, mh-port, flag-1..3 (comma-separated)")
 	fs.Var(serverList{&c.servers}, "r", "real server `ADDR:PORT:WEIGHT` (repeatable, added in the order given)")
 	fs.StringVar(&confPath, "f", "", "keepalived.conf `FILE`: take --vs's real servers (in config order), lb_algo and lb_kind flags from it")

@@ -12,7 +12,6 @@ import (
 	"github.com/ulvs/ulvs/health"
 	"github.com/ulvs/ulvs/internal/ctl"
 	"github.com/ulvs/ulvs/internal/lvs"
-	"github.com/ulvs/ulvs/vrrp"
 )
 
 // tableSize is the connection table size ulvsadm shows while no data path
@@ -95,7 +94,7 @@ func (d *daemon) vrrpView() []ctl.Instance {
 	for _, in := range st.Instances {
 		ci := ctl.Instance{Name: in.Name, Group: in.Group, State: in.State.String(), Interface: in.Interface,
 			VRID: in.VRID, Version: in.Version, Priority: in.BasePriority, EffectivePriority: in.EffectivePriority,
-			AdvertInt: in.AdverInt.Seconds(), Stats: subStats(in.Stats, d.vrrpBase[in.Name])}
+			AdvertInt: in.AdverInt.Seconds(), Stats: in.Stats.Sub(d.vrrpBase[in.Name])}
 		if in.MasterAddr.IsValid() {
 			ci.MasterAddr = in.MasterAddr.String()
 		}
@@ -108,20 +107,6 @@ func (d *daemon) vrrpView() []ctl.Instance {
 		out = append(out, ci)
 	}
 	return out
-}
-
-// subStats removes the counters at the last stats clear. Only the fields
-// keepalived's stats dump shows are kept.
-func subStats(a, b vrrp.Stats) ctl.VRRPStats {
-	return ctl.VRRPStats{
-		AdvertRcvd: a.AdvertRcvd - b.AdvertRcvd, AdvertSent: a.AdvertSent - b.AdvertSent,
-		BecomeMaster: a.BecomeMaster - b.BecomeMaster, ReleaseMaster: a.ReleaseMaster - b.ReleaseMaster,
-		PacketLenErr: a.PacketLenErr - b.PacketLenErr, AdvertIntervalErr: a.AdvertIntervalErr - b.AdvertIntervalErr,
-		IPTTLErr: a.IPTTLErr - b.IPTTLErr, InvalidTypeRcvd: a.InvalidTypeRcvd - b.InvalidTypeRcvd,
-		AddrListErr: a.AddrListErr - b.AddrListErr, InvalidAuthType: a.InvalidAuthType - b.InvalidAuthType,
-		AuthTypeMismatch: a.AuthTypeMismatch - b.AuthTypeMismatch, AuthFailure: a.AuthFailure - b.AuthFailure,
-		PriZeroRcvd: a.PriZeroRcvd - b.PriZeroRcvd, PriZeroSent: a.PriZeroSent - b.PriZeroSent,
-	}
 }
 
 func (d *daemon) checkerView(ctx context.Context) ([]ctl.Checker, error) {

@@ -14,7 +14,6 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/ulvs/ulvs/conf"
-	"github.com/ulvs/ulvs/internal/ctl"
 	"github.com/ulvs/ulvs/internal/ipvsfmt"
 	"github.com/ulvs/ulvs/vrrp"
 )
@@ -287,8 +286,8 @@ func (d *daemon) writeStats(w io.Writer) error {
 // jsonInstance is keepalived's JSON dump entry (vrrp_json.c), with the
 // fields ulvs has.
 type jsonInstance struct {
-	Data  jsonData      `json:"data"`
-	Stats ctl.VRRPStats `json:"stats"`
+	Data  jsonData   `json:"data"`
+	Stats vrrp.Stats `json:"stats"`
 }
 
 type jsonData struct {
@@ -377,7 +376,7 @@ func (d *daemon) writeJSON(w io.Writer) error {
 					jd.AuthData = in.Auth.Pass
 				}
 			}
-			out = append(out, jsonInstance{Data: jd, Stats: subStats(s.Stats, base[in.Name])})
+			out = append(out, jsonInstance{Data: jd, Stats: s.Stats.Sub(base[in.Name])})
 		}
 	}
 	return json.NewEncoder(w).Encode(out)

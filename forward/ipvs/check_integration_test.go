@@ -16,30 +16,10 @@ import (
 	"github.com/ulvs/ulvs/internal/ctl"
 	"github.com/ulvs/ulvs/internal/ipvsfmt"
 	"github.com/ulvs/ulvs/internal/lvs"
+	"github.com/ulvs/ulvs/sched"
 )
 
 var addrs = cmpopts.EquateComparable(netip.Addr{}, netip.AddrPort{})
-
-var forwardNames = map[forward.Method]string{forward.NAT: "Masq", forward.DR: "Route", forward.TUN: "Tunnel"}
-
-// flagNames are ipvsadm's names of IP_VS_SVC_F_SCHED1..3.
-func flagNames(sched string, f uint32) []string {
-	var out []string
-	for i, bit := range []uint32{0x8, 0x10, 0x20} {
-		if f&bit == 0 {
-			continue
-		}
-		switch {
-		case (sched == "sh" || sched == "mh") && i == 0:
-			out = append(out, sched+"-fallback")
-		case (sched == "sh" || sched == "mh") && i == 1:
-			out = append(out, sched+"-port")
-		default:
-			out = append(out, fmt.Sprintf("flag-%d", i+1))
-		}
-	}
-	return out
-}
 
 // asView renders what the backend reports as a kernel view would print it.
 func asView(st []forward.ServiceStatus, view kview.View, proc bool) []kview.Service {
@@ -63,7 +43,9 @@ func asView(st []forward.ServiceStatus, view kview.View, proc bool) []kview.Serv
 			v.Sched = s.Config.Scheduler
 			v.OnePacket = s.Config.OnePacket && (!proc || !k.Addr.Is6() || k.FWMark != 0)
 			if !proc {
-				v.Flags = flagNames(v.Sched, s.Config.SchedFlags)
+				if fl := sched.FlagString(v.Sched, s.Config.SchedFlags); fl != "" {
+					v.Flags = strings.Split(fl, ",")
+				}
 			}
 			if s.Config.Persistence > 0 {
 				v.Timeout = uint32(s.Config.Persistence / time.Second)
@@ -82,7 +64,7 @@ func asView(st []forward.ServiceStatus, view kview.View, proc bool) []kview.Serv
 			d := kview.Dest{Addr: r.Config.Addr, Port: r.Config.Port}
 			switch view {
 			case kview.ViewDefault:
-				d.Forward, d.Weight, d.Active, d.Inactive = forwardNames[r.Method], r.Config.Weight, r.ActiveConns, r.InactiveConns
+				d.Forward, d.Weight, d.Active, d.Inactive = lvs.MethodWords[r.Method], r.Config.Weight, r.ActiveConns, r.InactiveConns
 			case kview.ViewThresholds:
 				d.UThresh, d.LThresh, d.Active, d.Inactive = r.Config.UThreshold, r.Config.LThreshold, r.ActiveConns, r.InactiveConns
 			case kview.ViewPersistent:

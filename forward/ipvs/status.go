@@ -7,6 +7,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/ulvs/ulvs/forward"
+	"github.com/ulvs/ulvs/sched"
 )
 
 // Services reads the kernel's table back and returns this backend's
@@ -77,7 +78,7 @@ func (b *Backend) Services() []forward.ServiceStatus {
 // what the kernel does not keep (the default method, the sorry server)
 // taken from the backend's configuration.
 func configFromKernel(k kService, want forward.ServiceConfig) forward.ServiceConfig {
-	c := forward.ServiceConfig{Key: k.key(), Scheduler: k.Sched, SchedFlags: k.Flags & schedFlags,
+	c := forward.ServiceConfig{Key: k.key(), Scheduler: k.Sched, SchedFlags: k.Flags & sched.FlagsSched,
 		OnePacket: k.Flags&flagOnePacket != 0, Method: want.Method, Sorry: want.Sorry}
 	if k.Flags&flagPersistent != 0 {
 		c.Persistence = secondsToDuration(k.Timeout)

@@ -11,6 +11,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/ulvs/ulvs/vrrp"
 )
 
 // Operations a Request may carry.
@@ -76,37 +78,20 @@ type Request struct {
 
 // Instance is one VRRP instance as ulvsadm shows it.
 type Instance struct {
-	Name              string    `json:"name"`
-	Group             string    `json:"group,omitempty"`
-	State             string    `json:"state"`
-	Interface         string    `json:"interface"`
-	VRID              int       `json:"vrid"`
-	Version           int       `json:"version"`
-	Priority          int       `json:"priority"`
-	EffectivePriority int       `json:"effective_priority"`
-	AdvertInt         float64   `json:"advert_int"`
-	MasterAddr        string    `json:"master_addr,omitempty"`
-	VIPs              []string  `json:"vips"`
-	LastTransition    string    `json:"last_transition,omitempty"`
-	Stats             VRRPStats `json:"stats"`
-}
-
-// VRRPStats are keepalived's per-instance VRRP counters.
-type VRRPStats struct {
-	AdvertRcvd        uint64 `json:"advert_rcvd"`
-	AdvertSent        uint64 `json:"advert_sent"`
-	BecomeMaster      uint64 `json:"become_master"`
-	ReleaseMaster     uint64 `json:"release_master"`
-	PacketLenErr      uint64 `json:"packet_len_err"`
-	AdvertIntervalErr uint64 `json:"advert_interval_err"`
-	IPTTLErr          uint64 `json:"ip_ttl_err"`
-	InvalidTypeRcvd   uint64 `json:"invalid_type_rcvd"`
-	AddrListErr       uint64 `json:"addr_list_err"`
-	InvalidAuthType   uint64 `json:"invalid_authtype"`
-	AuthTypeMismatch  uint64 `json:"authtype_mismatch"`
-	AuthFailure       uint64 `json:"auth_failure"`
-	PriZeroRcvd       uint64 `json:"pri_zero_rcvd"`
-	PriZeroSent       uint64 `json:"pri_zero_sent"`
+	Name              string   `json:"name"`
+	Group             string   `json:"group,omitempty"`
+	State             string   `json:"state"`
+	Interface         string   `json:"interface"`
+	VRID              int      `json:"vrid"`
+	Version           int      `json:"version"`
+	Priority          int      `json:"priority"`
+	EffectivePriority int      `json:"effective_priority"`
+	AdvertInt         float64  `json:"advert_int"`
+	MasterAddr        string   `json:"master_addr,omitempty"`
+	VIPs              []string `json:"vips"`
+	LastTransition    string   `json:"last_transition,omitempty"`
+	// Stats are the counters since the last stats clear.
+	Stats vrrp.Stats `json:"stats"`
 }
 
 // Checker is one health checker as ulvsadm shows it.

@@ -10,14 +10,12 @@ import (
 	"net/netip"
 )
 
-// IPVS service flags, as the kernel numbers them (IP_VS_SVC_F_*).
+// IPVS service flags, as the kernel numbers them (IP_VS_SVC_F_*); the
+// scheduler's own (SCHED1..3) are package sched's FlagSched1..3.
 const (
 	FlagPersistent uint32 = 0x01
 	FlagHashed     uint32 = 0x02
 	FlagOnePacket  uint32 = 0x04
-	FlagSched1     uint32 = 0x08
-	FlagSched2     uint32 = 0x10
-	FlagSched3     uint32 = 0x20
 )
 
 // Stats are cumulative counters, as ipvsadm --stats shows them.

@@ -10,9 +10,9 @@ import (
 	"io"
 	"net/netip"
 	"sort"
-	"strings"
 
 	"github.com/ulvs/ulvs/internal/ctl"
+	"github.com/ulvs/ulvs/sched"
 )
 
 // Format selects what a listing shows, as ipvsadm's options do.
@@ -133,22 +133,7 @@ func serviceName(s *ctl.Service, f Format) string {
 }
 
 // schedFlags names the scheduler flag bits as ipvsadm does.
-func schedFlags(s *ctl.Service) string {
-	var out []string
-	names := map[uint32]string{ctl.FlagSched1: "flag-1", ctl.FlagSched2: "flag-2", ctl.FlagSched3: "flag-3"}
-	switch s.Sched {
-	case "sh":
-		names[ctl.FlagSched1], names[ctl.FlagSched2] = "sh-fallback", "sh-port"
-	case "mh":
-		names[ctl.FlagSched1], names[ctl.FlagSched2] = "mh-fallback", "mh-port"
-	}
-	for _, bit := range []uint32{ctl.FlagSched1, ctl.FlagSched2, ctl.FlagSched3} {
-		if s.Flags&bit != 0 {
-			out = append(out, names[bit])
-		}
-	}
-	return strings.Join(out, ",")
-}
+func schedFlags(s *ctl.Service) string { return sched.FlagString(s.Sched, s.Flags&sched.FlagsSched) }
 
 // netmaskString is the persistence mask ipvsadm prints after "mask": a
 // dotted IPv4 netmask unless it is /32, an IPv6 prefix length unless /128.

@@ -7,6 +7,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/ulvs/ulvs/internal/ctl"
+	"github.com/ulvs/ulvs/sched"
 )
 
 var ip = netip.MustParseAddr
@@ -47,10 +48,10 @@ func TestTableFormats(t *testing.T) {
 		{
 			name: "persistence, mask, flags, ops; services sorted like libipvs",
 			t: &ctl.IPVS{Version: "1.2.1", Size: 4096, Services: []ctl.Service{
-				{Proto: "UDP", Addr: ip("198.18.0.100"), Port: 53, Sched: "sh", Flags: ctl.FlagSched1 | ctl.FlagSched2 | ctl.FlagOnePacket, Netmask: 32},
+				{Proto: "UDP", Addr: ip("198.18.0.100"), Port: 53, Sched: "sh", Flags: sched.FlagSched1 | sched.FlagSched2 | ctl.FlagOnePacket, Netmask: 32},
 				{Proto: "TCP", Addr: ip("198.18.0.100"), Port: 443, Sched: "wlc", Flags: ctl.FlagPersistent, Timeout: 360, Netmask: 24,
 					Dests: []ctl.Dest{{Addr: ip("198.18.0.12"), Port: 443, Method: "Masq", Weight: 5}}},
-				{Proto: "TCP", Addr: ip("198.18.0.100"), Port: 80, Sched: "mh", Flags: ctl.FlagSched2, Netmask: 32},
+				{Proto: "TCP", Addr: ip("198.18.0.100"), Port: 80, Sched: "mh", Flags: sched.FlagSched2, Netmask: 32},
 				{FWMark: 7, Sched: "rr", Netmask: 32,
 					Dests: []ctl.Dest{{Addr: ip("198.18.0.13"), Port: 0, Method: "Tunnel", Weight: 1}}},
 			}},
