@@ -213,28 +213,63 @@ const (
 	BackendIPVS      = "ipvs"
 )
 
-func (c *ServiceConfig) validate() error {
+// Validate checks what every backend requires of a service: an address
+// (for a firewall-mark service, one of its family), TCP, UDP or SCTP, ops
+// for UDP only, a forwarding method that can be configured, a persistence
+// granularity within the address and a persistence timeout that is not
+// negative. Backends add their own limits; the error has no package prefix.
+func (c *ServiceConfig) Validate() error {
 	k := c.Key
 	switch {
-	case k.FWMark != 0:
-		return fmt.Errorf("%w: %v: firewall marks are set by netfilter after the AF_PACKET tap sees a packet, so the userspace forwarder cannot match them", ErrUnsupported, k)
 	case !k.Addr.IsValid():
-		return fmt.Errorf("forward: service %v: no address", k)
-	case k.Proto != TCP && k.Proto != UDP && k.Proto != SCTP:
-		return fmt.Errorf("forward: service %v: protocol %d is not TCP, UDP or SCTP", k, k.Proto)
-	case c.OnePacket && k.Proto != UDP:
-		return fmt.Errorf("forward: service %v: ops applies to UDP only", k)
+		return fmt.Errorf("service %v: no address (a firewall-mark service needs one of its family)", k)
+	case k.FWMark == 0 && k.Proto != TCP && k.Proto != UDP && k.Proto != SCTP:
+		return fmt.Errorf("service %v: protocol %d is not TCP, UDP or SCTP", k, k.Proto)
+	case c.OnePacket && k.FWMark == 0 && k.Proto != UDP:
+		return fmt.Errorf("service %v: ops applies to UDP only", k)
 	case c.Method != NAT && c.Method != DR && c.Method != TUN:
-		return fmt.Errorf("forward: service %v: bad method %v", k, c.Method)
-	case c.Granularity < 0 || c.Granularity > k.Addr.BitLen():
-		return fmt.Errorf("forward: service %v: persistence granularity /%d", k, c.Granularity)
+		return fmt.Errorf("service %v: bad forwarding method %v", k, c.Method)
+	case c.Granularity < 0 || c.Granularity > k.Addr.Unmap().BitLen():
+		return fmt.Errorf("service %v: persistence granularity /%d", k, c.Granularity)
+	case c.Persistence < 0:
+		return fmt.Errorf("service %v: negative persistence timeout %v", k, c.Persistence)
+	}
+	if c.Sorry != nil {
+		if err := c.Sorry.Validate(); err != nil {
+			return fmt.Errorf("service %v: sorry server: %w", k, err)
+		}
+	}
+	return nil
+}
+
+// validate is Validate for the userspace backend, which cannot match
+// firewall marks.
+func (c *ServiceConfig) validate() error {
+	if c.Key.FWMark != 0 {
+		return fmt.Errorf("%w: %v: firewall marks are set by netfilter after the AF_PACKET tap sees a packet, so the userspace forwarder cannot match them", ErrUnsupported, c.Key)
+	}
+	if err := c.Validate(); err != nil {
+		return fmt.Errorf("forward: %w", err)
+	}
+	return nil
+}
+
+// Validate checks what every backend requires of a real server: an address
+// and, when set, a forwarding method that can be configured. The error has
+// no package prefix.
+func (c *RealConfig) Validate() error {
+	switch {
+	case !c.Addr.IsValid():
+		return errors.New("real server without an address")
+	case c.MethodSet && c.Method != NAT && c.Method != DR && c.Method != TUN:
+		return fmt.Errorf("real server %v: method %v cannot be configured (NAT, DR or TUN; Local is chosen for the director's own addresses)", c.Addr, c.Method)
 	}
 	return nil
 }
 
 func (c *RealConfig) validate() error {
-	if c.MethodSet && c.Method != NAT && c.Method != DR && c.Method != TUN {
-		return fmt.Errorf("forward: real server %v: method %v cannot be configured (NAT, DR or TUN; Local is chosen for the director's own addresses)", c.Addr, c.Method)
+	if err := c.Validate(); err != nil {
+		return fmt.Errorf("forward: %w", err)
 	}
 	return nil
 }

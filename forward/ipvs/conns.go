@@ -4,9 +4,12 @@ import (
 	"encoding/binary"
 	"fmt"
 	"net/netip"
+	"os"
 	"strconv"
 	"strings"
 	"time"
+
+	"go.uber.org/zap"
 
 	"github.com/ulvs/ulvs/forward"
 )
@@ -170,3 +173,25 @@ func appendProcAddr(b []byte, a netip.Addr) []byte {
 }
 
 func secondsToDuration(s uint32) time.Duration { return time.Duration(s) * time.Second }
+
+// procConn is the kernel's connection table.
+const procConn = "/proc/net/ip_vs_conn"
+
+// Conns returns the kernel's connections and persistence templates from
+// /proc/net/ip_vs_conn.
+func (b *Backend) Conns() []forward.Conn {
+	cs, err := b.readConns()
+	if err != nil {
+		b.log.Warn("reading the connection table", zap.Error(err))
+		return nil
+	}
+	return cs
+}
+
+func (b *Backend) readConns() ([]forward.Conn, error) {
+	data, err := os.ReadFile(b.connFile)
+	if err != nil {
+		return nil, fmt.Errorf("forward/ipvs: %w", err)
+	}
+	return ParseConns(data)
+}

@@ -2,16 +2,18 @@ package ipvs
 
 import (
 	"net/netip"
+	"time"
 
 	"github.com/ulvs/ulvs/forward"
+	"github.com/ulvs/ulvs/sched"
 )
 
-// Service flags (include/uapi/linux/ip_vs.h).
+// Service flags (include/uapi/linux/ip_vs.h); the scheduler's own
+// (SCHED1..3) are sched.FlagsSched.
 const (
 	flagPersistent uint32 = 0x1
 	flagHashed     uint32 = 0x2
 	flagOnePacket  uint32 = 0x4
-	schedFlags     uint32 = 0x8 | 0x10 | 0x20
 )
 
 // kService is a virtual service as the kernel holds it.
@@ -81,4 +83,47 @@ func zeroOf(a netip.Addr) netip.Addr {
 		return netip.IPv6Unspecified()
 	}
 	return netip.IPv4Unspecified()
+}
+
+// kservice translates a service configuration.
+func kservice(c forward.ServiceConfig) kService {
+	s := kService{Addr: c.Key.Addr.Unmap(), Proto: c.Key.Proto, Port: c.Key.Port, FWMark: c.Key.FWMark,
+		Sched: c.Scheduler, Flags: c.SchedFlags, Netmask: c.Granularity}
+	if s.FWMark != 0 {
+		s.Addr, s.Proto, s.Port = zeroOf(s.Addr), 0, 0
+	}
+	if s.Sched == "" {
+		s.Sched = sched.Default
+	}
+	if c.Persistence > 0 {
+		s.Flags |= flagPersistent
+		s.Timeout = uint32(c.Persistence / time.Second)
+	}
+	if c.OnePacket {
+		s.Flags |= flagOnePacket
+	}
+	if s.Netmask == 0 {
+		s.Netmask = s.Addr.BitLen()
+	}
+	return s
+}
+
+// kdest translates a real server of service c.
+func kdest(c forward.ServiceConfig, r forward.RealConfig) kDest {
+	d := kDest{Addr: r.Addr.Unmap(), Port: r.Port, Weight: r.Weight, Method: c.Method,
+		UThresh: r.UThreshold, LThresh: r.LThreshold}
+	if r.MethodSet {
+		d.Method = r.Method
+	}
+	return d
+}
+
+// sorryDest is the kernel destination of a sorry server: weight 1 unless
+// set (a weight-0 destination would never be chosen).
+func sorryDest(c forward.ServiceConfig) kDest {
+	d := kdest(c, *c.Sorry)
+	if d.Weight == 0 {
+		d.Weight = 1
+	}
+	return d
 }
