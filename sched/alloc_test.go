@@ -13,11 +13,7 @@ import (
 func TestPickAllocs(t *testing.T) {
 	for _, n := range Names {
 		t.Run(n, func(t *testing.T) {
-			var flags uint32
-			if n == "sh" || n == "mh" {
-				flags = FlagSched1 | FlagSched2
-			}
-			s := newSvc(t, n, flags, rs{"A", 3, 0, 0}, rs{"B", 2, 0, 0}, rs{"C", 1, 0, 0}, rs{"D", 0, 0, 0})
+			s := newSvc(t, n, kindFlags(n), rs{"A", 3, 0, 0}, rs{"B", 2, 0, 0}, rs{"C", 1, 0, 0}, rs{"D", 0, 0, 0})
 			f := clientFlow(1)
 			// Warm lblc/lblcr caches for this destination address.
 			s.Pick(f)

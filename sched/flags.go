@@ -23,9 +23,6 @@ const (
 // and keepalived's (lb_algo) default.
 const Default = "wlc"
 
-// Names lists the schedulers in ipvsadm's order of documentation.
-var Names = []string{"rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq", "fo", "ovf", "mh", "twos"}
-
 // Errors callers may branch on.
 var (
 	// ErrUnknownScheduler: the name is not one of Names.
@@ -35,50 +32,35 @@ var (
 	ErrFlag = errors.New("sched: scheduler flag does not apply")
 )
 
-// flagNames maps ipvsadm's -b names to bits and the scheduler they belong
-// to ("" = any).
-var flagNames = []struct {
-	name  string
-	bit   uint32
-	sched string
-}{
-	{"flag-1", FlagSched1, ""},
-	{"flag-2", FlagSched2, ""},
-	{"flag-3", FlagSched3, ""},
-	{"sh-fallback", FlagSched1, "sh"},
-	{"sh-port", FlagSched2, "sh"},
-	{"mh-fallback", FlagSched1, "mh"},
-	{"mh-port", FlagSched2, "mh"},
-}
+// rawFlags are ipvsadm's names of the bits for any scheduler (-b
+// flag-1,flag-2,flag-3); a scheduler that honours a bit names it in its
+// row of kinds.
+var rawFlags = []struct {
+	name string
+	bit  uint32
+}{{"flag-1", FlagSched1}, {"flag-2", FlagSched2}, {"flag-3", FlagSched3}}
 
 // ParseFlags parses ipvsadm's -b argument ("sh-fallback,sh-port", or
 // "flag-1,flag-2,flag-3") for scheduler name into flag bits. An unknown
 // scheduler wraps ErrUnknownScheduler; a flag name that belongs to another
 // scheduler, or that the scheduler does not use, wraps ErrFlag.
 func ParseFlags(name, list string) (uint32, error) {
-	var bits uint32
 	if _, err := lookupKind(name); err != nil {
 		return 0, err
 	}
 	if list == "" {
 		return 0, nil
 	}
+	var bits uint32
 	for _, f := range strings.Split(list, ",") {
-		f = strings.TrimSpace(f)
-		found := false
-		for _, fn := range flagNames {
-			if fn.name != f {
-				continue
-			}
-			if fn.sched != "" && fn.sched != name {
-				return 0, fmt.Errorf("%w: %s: %q is for %s only", ErrFlag, name, f, fn.sched)
-			}
-			bits |= fn.bit
-			found = true
-		}
-		if !found {
+		bit, owner := flagBit(strings.TrimSpace(f))
+		switch {
+		case bit == 0:
 			return 0, fmt.Errorf("%w: unknown flag %q", ErrFlag, f)
+		case owner != "" && owner != name:
+			return 0, fmt.Errorf("%w: %s: %q is for %s only", ErrFlag, name, f, owner)
 		}
+		bits |= bit
 	}
 	if err := checkFlags(name, bits); err != nil {
 		return 0, err
@@ -86,26 +68,36 @@ func ParseFlags(name, list string) (uint32, error) {
 	return bits, nil
 }
 
+// flagBit is the bit a flag name stands for, and the scheduler that names
+// it ("" for flag-N).
+func flagBit(f string) (uint32, string) {
+	for _, r := range rawFlags {
+		if r.name == f {
+			return r.bit, ""
+		}
+	}
+	for _, k := range kinds {
+		for bit, n := range k.flags {
+			if n == f {
+				return bit, k.name
+			}
+		}
+	}
+	return 0, ""
+}
+
 // FlagString renders flag bits with the scheduler's names, as ipvsadm -Ln
 // shows them ("sh-fallback,sh-port"; "flag-3").
 func FlagString(name string, bits uint32) string {
+	k, _ := lookupKind(name)
 	var out []string
-	for _, b := range []uint32{FlagSched1, FlagSched2, FlagSched3} {
-		if bits&b == 0 {
+	for _, r := range rawFlags {
+		if bits&r.bit == 0 {
 			continue
 		}
-		n := ""
-		for _, fn := range flagNames {
-			if fn.bit == b && fn.sched == name {
-				n = fn.name
-			}
-		}
-		if n == "" {
-			for _, fn := range flagNames {
-				if fn.bit == b && fn.sched == "" {
-					n = fn.name
-				}
-			}
+		n := r.name
+		if k != nil && k.flags[r.bit] != "" {
+			n = k.flags[r.bit]
 		}
 		out = append(out, n)
 	}
@@ -113,17 +105,35 @@ func FlagString(name string, bits uint32) string {
 }
 
 // checkFlags rejects bits outside FlagsSched and scheduler flags that the
-// named scheduler ignores: SCHED1/SCHED2 are meaningful to sh and mh only,
-// and SCHED3 to none.
+// named scheduler does not honour (its row of kinds says which: SCHED1 and
+// SCHED2 for sh and mh; SCHED3 for none).
 func checkFlags(name string, bits uint32) error {
 	if bits&^FlagsSched != 0 {
 		return fmt.Errorf("%w: %s: %#x are not scheduler flags", ErrFlag, name, bits&^FlagsSched)
 	}
-	switch {
-	case bits&FlagSched3 != 0:
-		return fmt.Errorf("%w: %s: flag-3 is used by no scheduler", ErrFlag, name)
-	case bits != 0 && name != "sh" && name != "mh":
-		return fmt.Errorf("%w: %s: %s apply to sh and mh only", ErrFlag, name, FlagString(name, bits))
+	k, err := lookupKind(name)
+	if err != nil {
+		return err
+	}
+	users := func(bit uint32) []string {
+		var out []string
+		for _, o := range kinds {
+			if o.flags[bit] != "" {
+				out = append(out, o.name)
+			}
+		}
+		return out
+	}
+	for _, r := range rawFlags {
+		if bits&r.bit != 0 && len(users(r.bit)) == 0 {
+			return fmt.Errorf("%w: %s: %s is used by no scheduler", ErrFlag, name, r.name)
+		}
+	}
+	for _, r := range rawFlags {
+		if bits&r.bit != 0 && k.flags[r.bit] == "" {
+			return fmt.Errorf("%w: %s: %s apply to %s only", ErrFlag, name, FlagString(name, bits),
+				strings.Join(users(r.bit), " and "))
+		}
 	}
 	return nil
 }

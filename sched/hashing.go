@@ -257,3 +257,19 @@ func (a *mhAlgo) get(addr netip.Addr, port uint16) *Dest {
 	}
 	return nil
 }
+
+// buildSH is sh's row of kinds.
+func buildSH(s *Service, t, _ *table, _ change) { t.algo = newSH(t.dests, s.cfg.Flags) }
+
+// buildDH is dh's row of kinds.
+func buildDH(_ *Service, t, _ *table, _ change) { t.algo = newDH(t.dests) }
+
+// buildMH is mh's row of kinds: the new table starts from the
+// previous one's lookup table, as the kernel's mh does on a change.
+func buildMH(s *Service, t, prev *table, c change) {
+	var old *mhAlgo
+	if prev != nil && c.op != opInit {
+		old, _ = prev.algo.(*mhAlgo)
+	}
+	t.algo = newMH(t.dests, s.cfg.Flags, old)
+}

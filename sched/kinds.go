@@ -5,86 +5,78 @@ import (
 	"strings"
 )
 
-type schedKind uint8
+// kind is one scheduler: its ipvsadm name, the scheduler flags it honours
+// (with ipvsadm's names for them), whether it keeps a locality cache, and
+// how it fills a new table's decision data. A scheduler is one file with
+// its algo and build function, and one row of kinds.
+type kind struct {
+	name string
+	// flags names the SCHED1..3 bits the scheduler honours (ipvsadm -b).
+	flags map[uint32]string
+	// cache is the locality cache the service keeps across tables.
+	cache cacheKind
+	// build fills t's index and algo (and, for rr and wrr, the state
+	// hand-over), running the hook the kernel runs for c; prev is the
+	// table t replaces (nil at first).
+	build func(s *Service, t, prev *table, c change)
+}
+
+type cacheKind uint8
 
 const (
-	kindRR schedKind = iota
-	kindWRR
-	kindLC
-	kindWLC
-	kindLBLC
-	kindLBLCR
-	kindDH
-	kindSH
-	kindSED
-	kindNQ
-	kindFO
-	kindOVF
-	kindMH
-	kindTWOS
+	cacheNone  cacheKind = iota
+	cacheLBLC            // one real server per destination address
+	cacheLBLCR           // a set of real servers per destination address
 )
 
-func lookupKind(name string) (schedKind, error) {
-	for i, n := range Names {
-		if n == name {
-			return schedKind(i), nil
-		}
-	}
-	return 0, fmt.Errorf("%w %q (want one of %s)", ErrUnknownScheduler, name, strings.Join(Names, ", "))
+// kinds are the schedulers, in ipvsadm's order of documentation (Names).
+var kinds = []kind{
+	{name: "rr", build: buildRR},
+	{name: "wrr", build: buildWRR},
+	{name: "lc", build: best(leafLC)},
+	{name: "wlc", build: best(leafWLC)},
+	{name: "lblc", cache: cacheLBLC, build: indexed(leafWLC, lblcAlgo{})},
+	{name: "lblcr", cache: cacheLBLCR, build: indexed(leafWLC, lblcrAlgo{})},
+	{name: "dh", build: buildDH},
+	{name: "sh", flags: map[uint32]string{FlagSched1: "sh-fallback", FlagSched2: "sh-port"}, build: buildSH},
+	{name: "sed", build: best(leafSED)},
+	{name: "nq", build: best(leafNQ)},
+	{name: "fo", build: best(leafEW)},
+	{name: "ovf", build: best(leafOVF)},
+	{name: "mh", flags: map[uint32]string{FlagSched1: "mh-fallback", FlagSched2: "mh-port"}, build: buildMH},
+	{name: "twos", build: buildTwos},
 }
 
-// buildLocked fills t's scheduler data: the algorithm, its index and, for
-// rr and wrr, the state hand-over, running the hook the kernel runs for c.
-func (s *Service) buildLocked(t *table, prev *table, c change) {
-	switch s.kind {
-	case kindRR:
-		t.idx = newTree(leafEW, t.dests)
-		t.algo = rrAlgo{}
-		t.translate = rrTranslate(c)
-	case kindWRR:
-		t.idx = newTree(leafEW, t.dests)
-		a := newWRR(t.dests)
-		t.algo = a
-		t.translate = a.translate
-	case kindFO:
-		t.idx = newTree(leafEW, t.dests)
-		t.algo = bestAlgo{}
-	case kindOVF:
-		t.idx = newTree(leafOVF, t.dests)
-		t.algo = bestAlgo{}
-	case kindLC:
-		t.idx = newTree(leafLC, t.dests)
-		t.algo = bestAlgo{}
-	case kindWLC:
-		t.idx = newTree(leafWLC, t.dests)
-		t.algo = bestAlgo{}
-	case kindSED:
-		t.idx = newTree(leafSED, t.dests)
-		t.algo = bestAlgo{}
-	case kindNQ:
-		t.idx = newTree(leafNQ, t.dests)
-		t.algo = bestAlgo{}
-	case kindTWOS:
-		t.idx = newTwosIndex(t.dests)
-		t.algo = twosAlgo{}
-	case kindSH:
-		t.algo = newSH(t.dests, s.cfg.Flags)
-	case kindDH:
-		t.algo = newDH(t.dests)
-	case kindMH:
-		var old *mhAlgo
-		if prev != nil && c.op != opInit {
-			old, _ = prev.algo.(*mhAlgo)
+// Names lists the schedulers in ipvsadm's order of documentation.
+var Names = func() []string {
+	out := make([]string, len(kinds))
+	for i, k := range kinds {
+		out[i] = k.name
+	}
+	return out
+}()
+
+func lookupKind(name string) (*kind, error) {
+	for i := range kinds {
+		if kinds[i].name == name {
+			return &kinds[i], nil
 		}
-		t.algo = newMH(t.dests, s.cfg.Flags, old)
-	case kindLBLC:
-		t.idx = newTree(leafWLC, t.dests)
-		t.algo = lblcAlgo{}
-	case kindLBLCR:
-		t.idx = newTree(leafWLC, t.dests)
-		t.algo = lblcrAlgo{}
+	}
+	return nil, fmt.Errorf("%w %q (want one of %s)", ErrUnknownScheduler, name, strings.Join(Names, ", "))
+}
+
+// indexed is the build of a scheduler deciding over a tournament tree of
+// leaf values.
+func indexed(leaf leafKind, a algo) func(*Service, *table, *table, change) {
+	return func(_ *Service, t, _ *table, _ change) {
+		t.idx = newTree(leaf, t.dests)
+		t.algo = a
 	}
 }
+
+// best is the build of lc, wlc, sed, nq, fo and ovf: the tree's leftmost
+// best dest.
+func best(leaf leafKind) func(*Service, *table, *table, change) { return indexed(leaf, bestAlgo{}) }
 
 // bestAlgo returns the leftmost best dest of the table's tree: lc, wlc,
 // sed, nq, fo and ovf, whose kernel loops keep the first dest and replace it

@@ -71,11 +71,7 @@ func TestNeverQuiescentOrOverloaded(t *testing.T) {
 	for _, sched := range Names {
 		t.Run(sched, func(t *testing.T) {
 			t.Parallel()
-			var flags uint32
-			if sched == "sh" || sched == "mh" {
-				flags = FlagSched1
-			}
-			s := newSvc(t, sched, flags)
+			s := newSvc(t, sched, kindFlags(sched)&FlagSched1)
 			rng := rand.New(rand.NewPCG(9, uint64(len(sched))))
 			for step := range 5000 {
 				i := rng.IntN(10)

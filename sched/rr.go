@@ -47,3 +47,10 @@ func rrTranslate(c change) func(uint64) uint64 {
 		return uint64(p)
 	}
 }
+
+// buildRR is rr's row of kinds: its position carries over tables.
+func buildRR(_ *Service, t, _ *table, c change) {
+	t.idx = newTree(leafEW, t.dests)
+	t.algo = rrAlgo{}
+	t.translate = rrTranslate(c)
+}

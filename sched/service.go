@@ -55,7 +55,7 @@ type DestConfig struct {
 type Service struct {
 	mu    sync.Mutex
 	cfg   Config
-	kind  schedKind
+	kind  *kind
 	list  []*Dest // kernel order: newest first
 	trash []*Dest // removed dests that still have connections
 	gen   uint32
@@ -106,8 +106,8 @@ func newService(cfg Config, locCap, locNodes int) (*Service, error) {
 		cfg.CacheExpiration = defaultExpiration
 	}
 	s := &Service{cfg: cfg, kind: kind, locCap: locCap, locNodes: locNodes}
-	if kind == kindLBLC || kind == kindLBLCR {
-		s.cache = newLocCache(locCap, locNodes, kind == kindLBLCR)
+	if kind.cache != cacheNone {
+		s.cache = newLocCache(locCap, locNodes, kind.cache == cacheLBLCR)
 	}
 	s.publish(change{op: opInit})
 	return s, nil
@@ -134,8 +134,8 @@ func (s *Service) SetScheduler(name string, flags uint32) error {
 	defer s.mu.Unlock()
 	s.cfg.Scheduler, s.cfg.Flags, s.kind = name, flags, kind
 	s.cache = nil
-	if kind == kindLBLC || kind == kindLBLCR {
-		s.cache = newLocCache(s.locCap, s.locNodes, kind == kindLBLCR)
+	if kind.cache != cacheNone {
+		s.cache = newLocCache(s.locCap, s.locNodes, kind.cache == cacheLBLCR)
 	}
 	s.publishLocked(change{op: opInit})
 	return nil
@@ -323,7 +323,7 @@ func (s *Service) publishLocked(c change) {
 	for i, d := range t.dests {
 		d.pos[t.gen&1].Store(uint64(t.gen)<<32 | uint64(i))
 	}
-	s.buildLocked(t, prev, c)
+	s.kind.build(s, t, prev, c)
 	stateful := t.translate != nil
 	if stateful {
 		if prev == nil || prev.translate == nil || c.op == opInit {

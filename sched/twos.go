@@ -84,3 +84,9 @@ func (s *Service) below64(n uint64) uint64 {
 	}
 	return hi
 }
+
+// buildTwos is twos's row of kinds.
+func buildTwos(_ *Service, t, _ *table, _ change) {
+	t.idx = newTwosIndex(t.dests)
+	t.algo = twosAlgo{}
+}

@@ -112,3 +112,11 @@ func (a *wrrAlgo) step(t *table, st uint64) (int, uint64) {
 		}
 	}
 }
+
+// buildWRR is wrr's row of kinds.
+func buildWRR(_ *Service, t, _ *table, _ change) {
+	t.idx = newTree(leafEW, t.dests)
+	a := newWRR(t.dests)
+	t.algo = a
+	t.translate = a.translate
+}
