@@ -1,12 +1,9 @@
 package health
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"net/netip"
-	"os"
-	"strconv"
 	"strings"
 	"time"
 
@@ -19,7 +16,6 @@ import (
 const (
 	defaultDelayLoop      = 60 * time.Second
 	defaultConnectTimeout = 5 * time.Second
-	defaultFileInterval   = time.Second
 )
 
 // build validates cfg and turns it into services with their real servers
@@ -135,17 +131,21 @@ func (r *Runner) buildRS(cfg *Config, v *VirtualServer, rc *RealServer, vs *vsSt
 	}
 	for i := range rc.Checks {
 		chk := &rc.Checks[i]
+		spec, ok := kinds[chk.Kind]
+		if !ok {
+			return nil, fmt.Errorf("health: %s: checker #%d: unknown checker kind %d", where, i+1, chk.Kind)
+		}
 		conns := []ConnOpts{chk.Conn}
-		if chk.Kind == KindSMTP && len(chk.SMTP.Hosts) > 0 {
-			conns = chk.SMTP.Hosts
+		if spec.conns != nil {
+			conns = spec.conns(chk)
 		}
 		for _, co := range conns {
-			c, err := r.buildChecker(cfg, v, rc, chk, co)
+			c, err := r.buildChecker(cfg, v, rc, chk, spec, co)
 			if err != nil {
 				return nil, fmt.Errorf("health: %s: %s #%d: %w", where, chk.Kind, i+1, err)
 			}
 			c.vs, c.rs = vs, rs
-			if c.kind == KindFile {
+			if c.spec.file != nil {
 				c.fileStatus = fileStatus(c.last.value, c.spec.file.Weight, c.spec.file.Reverse)
 				c.st.hasRun = true
 				if c.fileStatus == fileFault {
@@ -161,8 +161,8 @@ func (r *Runner) buildRS(cfg *Config, v *VirtualServer, rc *RealServer, vs *vsSt
 	return rs, nil
 }
 
-func (r *Runner) buildChecker(cfg *Config, v *VirtualServer, rc *RealServer, chk *Check, co ConnOpts) (*checker, error) {
-	t := resolveTiming(chk.Kind, &chk.Timing, &rc.Timing, &v.Timing)
+func (r *Runner) buildChecker(cfg *Config, v *VirtualServer, rc *RealServer, chk *Check, spec kindSpec, co ConnOpts) (*checker, error) {
+	t := resolveTiming(spec, &chk.Timing, &rc.Timing, &v.Timing)
 	conn := Conn{
 		Dst:   netip.AddrPortFrom(rc.Addr.Addr(), rc.Addr.Port()),
 		Src:   netip.AddrPortFrom(co.BindAddr, co.BindPort),
@@ -176,14 +176,10 @@ func (r *Runner) buildChecker(cfg *Config, v *VirtualServer, rc *RealServer, chk
 		conn.Dst = netip.AddrPortFrom(conn.Dst.Addr(), co.Port)
 	}
 	if conn.Dst.Port() == 0 {
-		switch chk.Kind {
-		case KindSMTP:
-			conn.Dst = netip.AddrPortFrom(conn.Dst.Addr(), 25)
-		case KindDNS:
-			conn.Dst = netip.AddrPortFrom(conn.Dst.Addr(), 53)
-		case KindTCP, KindHTTP, KindSSL, KindUDP:
+		if spec.needPort {
 			return nil, errors.New("no port to check: set connect_port")
 		}
+		conn.Dst = netip.AddrPortFrom(conn.Dst.Addr(), spec.port)
 	}
 	c := &checker{
 		kind:  chk.Kind,
@@ -192,93 +188,29 @@ func (r *Runner) buildChecker(cfg *Config, v *VirtualServer, rc *RealServer, chk
 		st:    newCkState(false),
 		name:  chk.Kind.String() + " " + RSKey(conn.Dst),
 	}
-	var err error
-	switch chk.Kind {
-	case KindTCP:
-		c.spec.prober = &tcpProber{d: r.dialer, conn: conn, timeout: t.connectTimeout}
-	case KindHTTP, KindSSL:
-		c.spec.fast = chk.HTTP.FastRecovery
-		c.spec.prober, err = newHTTPProber(r.dialer, conn, t.connectTimeout, &chk.HTTP, chk.Kind == KindSSL,
-			rc.Virtualhost, v.Virtualhost)
-	case KindSMTP:
-		helo := chk.SMTP.HeloName
-		if helo == "" {
-			helo, _ = os.Hostname()
-		}
-		c.spec.prober = &smtpProber{d: r.dialer, conn: conn, timeout: t.connectTimeout, helo: helo}
-	case KindDNS:
-		c.spec.prober, err = newDNSProber(r.dialer, conn, t.connectTimeout, &chk.DNS)
-	case KindUDP:
-		c.spec.prober, err = newUDPProber(r.dialer, conn, t.connectTimeout, &chk.UDP)
-	case KindPing:
-		c.name = chk.Kind.String() + " " + conn.Dst.Addr().String()
-		c.spec.prober = &pingProber{conn: conn, timeout: t.connectTimeout}
-	case KindMisc:
-		s, perr := r.prepare(cfg, chk.Misc.Script, RSKey(rc.Addr), "misc_path")
-		if perr != nil {
-			return nil, perr
-		}
-		if s == nil {
-			return nil, errors.New("MISC_CHECK without misc_path")
-		}
-		timeout := chk.Misc.Timeout
-		if timeout <= 0 {
-			timeout = t.delayLoop
-		}
-		c.name = chk.Kind.String() + " " + s.Argv[0]
-		c.spec.dynamic = chk.Misc.Dynamic
-		c.spec.prober = &miscProber{s: s, timeout: timeout, dynamic: chk.Misc.Dynamic}
-	case KindFile:
-		if chk.File.Path == "" {
-			return nil, errors.New("FILE_CHECK has no track_file")
-		}
-		f := chk.File
-		if f.Interval <= 0 {
-			f.Interval = defaultFileInterval
-		}
-		c.name = chk.Kind.String() + " " + f.Path
-		c.spec.file = &f
-		fp := &fileProber{path: f.Path}
-		c.spec.prober = fp
-		c.spec.t.warmup = 0
-		c.last = fp.read()
-	default:
-		return nil, fmt.Errorf("unknown checker kind %d", chk.Kind)
-	}
+	p, err := spec.build(&probeArgs{kind: spec.name, r: r, cfg: cfg, v: v, rc: rc, chk: chk, conn: conn, t: t, c: c})
 	if err != nil {
 		return nil, err
 	}
+	c.spec.prober = p
 	c.target = strings.TrimPrefix(c.name, chk.Kind.String()+" ")
-	c.spec.cmpKey = compareKey(chk, conn)
+	c.spec.cmpKey = compareKey(chk, spec, conn)
 	return c, nil
 }
 
 // compareKey identifies a checker across a reload: same kind, same
 // connection and same kind-specific settings (timers may change).
-func compareKey(chk *Check, conn Conn) string {
-	h := chk.HTTP
-	h.TLS = nil
+func compareKey(chk *Check, spec kindSpec, conn Conn) string {
 	var extra any
-	switch chk.Kind {
-	case KindHTTP, KindSSL:
-		extra = h
-	case KindSMTP:
-		extra = chk.SMTP.HeloName
-	case KindMisc:
-		extra = chk.Misc
-	case KindDNS:
-		extra = chk.DNS
-	case KindUDP:
-		extra = chk.UDP
-	case KindFile:
-		extra = chk.File
+	if spec.settings != nil {
+		extra = spec.settings(chk)
 	}
 	return fmt.Sprintf("%v|%v|%+v", chk.Kind, conn, extra)
 }
 
 // resolveTiming applies inheritance (checker, real server, virtual server)
 // and the per-kind defaults.
-func resolveTiming(k Kind, levels ...*Timing) timing {
+func resolveTiming(k kindSpec, levels ...*Timing) timing {
 	var t timing
 	for _, l := range levels {
 		if t.delayLoop == 0 {
@@ -298,13 +230,9 @@ func resolveTiming(k Kind, levels ...*Timing) timing {
 		t.connectTimeout = defaultConnectTimeout
 	}
 	if t.delayBeforeRetry == 0 {
-		switch k {
-		case KindHTTP, KindSSL:
-			t.delayBeforeRetry = 3 * time.Second
-		case KindDNS:
-			t.delayBeforeRetry = t.delayLoop
-		default:
-			t.delayBeforeRetry = time.Second
+		t.delayBeforeRetry = time.Second
+		if k.delayBeforeRetry != nil {
+			t.delayBeforeRetry = k.delayBeforeRetry(t.delayLoop)
 		}
 	}
 	t.retry = -1
@@ -318,14 +246,7 @@ func resolveTiming(k Kind, levels ...*Timing) timing {
 		}
 	}
 	if t.retry < 0 {
-		switch k {
-		case KindDNS:
-			t.retry = 3
-		case KindMisc:
-			t.retry = 0
-		default:
-			t.retry = 1
-		}
+		t.retry = k.retry
 	}
 	if t.warmup < 0 {
 		t.warmup = t.delayLoop
@@ -341,28 +262,4 @@ func boolOr(def bool, vals ...*bool) bool {
 		}
 	}
 	return def
-}
-
-// fileProber reads a tracked file's number.
-type fileProber struct{ path string }
-
-func (p *fileProber) steps() int { return 1 }
-
-func (p *fileProber) probe(context.Context, int) outcome { return p.read() }
-
-func (p *fileProber) read() outcome {
-	b, err := os.ReadFile(p.path)
-	if err != nil {
-		// keepalived takes a missing or unreadable file as 0.
-		return outcome{ok: true, reason: "track_file " + p.path + ": " + err.Error()}
-	}
-	f := strings.Fields(string(b))
-	if len(f) == 0 {
-		return outcome{ok: true, reason: "track_file " + p.path + " is empty"}
-	}
-	v, err := strconv.ParseInt(f[0], 10, 64)
-	if err != nil {
-		return outcome{ok: true, reason: "track_file " + p.path + ": not a number: " + f[0]}
-	}
-	return outcome{ok: true, value: v, reason: "track_file " + p.path + " = " + f[0]}
 }

@@ -108,3 +108,8 @@ func (p *dnsProber) probe(ctx context.Context, _ int) outcome {
 		return passed("DNS_CHECK success to" + who)
 	}
 }
+
+// buildDNS is DNS_CHECK's row of kinds.
+func buildDNS(a *probeArgs) (prober, error) {
+	return newDNSProber(a.r.dialer, a.conn, a.t.connectTimeout, &a.chk.DNS)
+}

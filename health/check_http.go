@@ -165,3 +165,18 @@ func errString(err error) string {
 	}
 	return err.Error()
 }
+
+// buildHTTP is HTTP_GET's and SSL_GET's row of kinds.
+func buildHTTP(a *probeArgs) (prober, error) {
+	a.c.spec.fast = a.chk.HTTP.FastRecovery
+	return newHTTPProber(a.r.dialer, a.conn, a.t.connectTimeout, &a.chk.HTTP, a.chk.Kind == KindSSL,
+		a.rc.Virtualhost, a.v.Virtualhost)
+}
+
+// httpSettings are HTTP_GET's and SSL_GET's settings, without the TLS
+// client configuration (rebuilt at each reload).
+func httpSettings(c *Check) any {
+	h := c.HTTP
+	h.TLS = nil
+	return h
+}

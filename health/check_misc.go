@@ -2,6 +2,7 @@ package health
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -37,4 +38,22 @@ func (p *miscProber) probe(ctx context.Context, _ int) outcome {
 	default:
 		return failed(fmt.Sprintf("Misc check for [%s] failed (exited with status %d)", name, res.ExitCode))
 	}
+}
+
+// buildMisc is MISC_CHECK's row of kinds: its target is the script.
+func buildMisc(a *probeArgs) (prober, error) {
+	s, err := a.r.prepare(a.cfg, a.chk.Misc.Script, RSKey(a.rc.Addr), "misc_path")
+	if err != nil {
+		return nil, err
+	}
+	if s == nil {
+		return nil, errors.New("MISC_CHECK without misc_path")
+	}
+	timeout := a.chk.Misc.Timeout
+	if timeout <= 0 {
+		timeout = a.t.delayLoop
+	}
+	a.c.name = a.kind + " " + s.Argv[0]
+	a.c.spec.dynamic = a.chk.Misc.Dynamic
+	return &miscProber{s: s, timeout: timeout, dynamic: a.chk.Misc.Dynamic}, nil
 }

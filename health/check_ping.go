@@ -97,3 +97,9 @@ func addrOf(a net.Addr) (netip.Addr, bool) {
 	ad, ok := netip.AddrFromSlice(ip)
 	return ad.Unmap(), ok
 }
+
+// buildPing is PING_CHECK's row of kinds: its target is an address.
+func buildPing(a *probeArgs) (prober, error) {
+	a.c.name = a.kind + " " + a.conn.Dst.Addr().String()
+	return &pingProber{conn: a.conn, timeout: a.t.connectTimeout}, nil
+}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"time"
 )
 
@@ -88,3 +89,23 @@ func readSMTPReply(br *bufio.Reader) (*SMTPReply, error) {
 		return r, perr
 	}
 }
+
+// buildSMTP is SMTP_CHECK's row of kinds.
+func buildSMTP(a *probeArgs) (prober, error) {
+	helo := a.chk.SMTP.HeloName
+	if helo == "" {
+		helo, _ = os.Hostname()
+	}
+	return &smtpProber{d: a.r.dialer, conn: a.conn, timeout: a.t.connectTimeout, helo: helo}, nil
+}
+
+// smtpConns are SMTP_CHECK's hosts (one checker each), or its own
+// connection.
+func smtpConns(c *Check) []ConnOpts {
+	if len(c.SMTP.Hosts) > 0 {
+		return c.SMTP.Hosts
+	}
+	return []ConnOpts{c.Conn}
+}
+
+func smtpSettings(c *Check) any { return c.SMTP.HeloName }

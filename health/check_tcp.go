@@ -27,3 +27,8 @@ func (p *tcpProber) probe(ctx context.Context, _ int) outcome {
 	c.Close()
 	return passed("TCP connection to " + RSKey(p.conn.Dst) + " success")
 }
+
+// buildTCP is TCP_CHECK's row of kinds.
+func buildTCP(a *probeArgs) (prober, error) {
+	return &tcpProber{d: a.r.dialer, conn: a.conn, timeout: a.t.connectTimeout}, nil
+}

@@ -85,3 +85,8 @@ func (p *udpProber) replyMatches(b []byte) bool {
 	}
 	return true
 }
+
+// buildUDP is UDP_CHECK's row of kinds.
+func buildUDP(a *probeArgs) (prober, error) {
+	return newUDPProber(a.r.dialer, a.conn, a.t.connectTimeout, &a.chk.UDP)
+}

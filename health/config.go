@@ -140,7 +140,7 @@ type Timing struct {
 // Kind is a checker type, named as keepalived.conf spells it.
 type Kind uint8
 
-// The checker kinds.
+// The checker kinds; each has its row in kinds.
 const (
 	KindTCP Kind = iota + 1
 	KindHTTP
@@ -152,20 +152,6 @@ const (
 	KindUDP
 	KindFile
 )
-
-var kindNames = [...]string{
-	KindTCP: "TCP_CHECK", KindHTTP: "HTTP_GET", KindSSL: "SSL_GET", KindSMTP: "SMTP_CHECK",
-	KindMisc: "MISC_CHECK", KindDNS: "DNS_CHECK", KindPing: "PING_CHECK", KindUDP: "UDP_CHECK",
-	KindFile: "FILE_CHECK",
-}
-
-// String returns the keepalived.conf keyword of the kind.
-func (k Kind) String() string {
-	if int(k) < len(kindNames) && kindNames[k] != "" {
-		return kindNames[k]
-	}
-	return "UNKNOWN_CHECK"
-}
 
 // Check is one checker block of a real server. Only the settings block
 // matching Kind is used.

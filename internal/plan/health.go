@@ -96,19 +96,13 @@ func healthConfig(cfg *conf.Config) (*health.Config, []error) {
 
 func boolRef(b bool) *bool { return &b }
 
-var checkKinds = map[string]health.Kind{
-	conf.CheckTCP: health.KindTCP, conf.CheckHTTP: health.KindHTTP, conf.CheckSSL: health.KindSSL,
-	conf.CheckSMTP: health.KindSMTP, conf.CheckMisc: health.KindMisc, conf.CheckDNS: health.KindDNS,
-	conf.CheckPing: health.KindPing, conf.CheckUDP: health.KindUDP, conf.CheckFile: health.KindFile,
-}
-
 func connOpts(c *conf.Checker) health.ConnOpts {
 	return health.ConnOpts{Addr: c.ConnectIP, Port: c.ConnectPort, BindAddr: c.BindTo, BindPort: c.BindPort,
 		BindIface: c.BindIf, Mark: c.Fwmark}
 }
 
 func healthCheck(c *conf.Checker, files map[string]*conf.TrackFile, tlsConf *tls.Config) (health.Check, error) {
-	kind, ok := checkKinds[c.Type]
+	kind, ok := health.KindNamed(c.Type)
 	if !ok {
 		return health.Check{}, errAt(c.Pos, "%s is not supported", c.Type)
 	}

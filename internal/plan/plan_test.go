@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/ulvs/ulvs/conf"
+	"github.com/ulvs/ulvs/health"
 )
 
 func parse(t *testing.T, text string) *conf.Config {
@@ -137,5 +138,27 @@ virtual_server 198.18.0.101 80 {
 	p, ds = Build(parse(t, routed), Options{Checks: true})
 	if len(ds) != 0 || p.VRRP != nil || p.Health == nil {
 		t.Errorf("-C: diagnostics %s, plan %+v", ds, p)
+	}
+}
+
+// TestCheckerKinds: every checker kind health has is a checker block conf
+// reads, and plan translates it by its keyword.
+func TestCheckerKinds(t *testing.T) {
+	t.Parallel()
+	for k := health.Kind(1); k < 255; k++ {
+		name := k.String()
+		if name == "UNKNOWN_CHECK" {
+			continue
+		}
+		text := "virtual_server 198.18.0.100 80 {\n lb_algo rr\n lb_kind NAT\n protocol TCP\n real_server 198.18.1.1 80 {\n  " +
+			name + " {\n   connect_port 80\n  }\n }\n}\n"
+		res, _ := conf.Parse("test.conf", []byte(text), conf.Options{})
+		if res == nil || strings.Contains(res.Diags.String(), "unknown keyword '"+name+"'") {
+			t.Errorf("conf does not read %s blocks", name)
+			continue
+		}
+		if got, ok := health.KindNamed(name); !ok || got != k {
+			t.Errorf("%s: KindNamed = %d, %t", name, got, ok)
+		}
 	}
 }
