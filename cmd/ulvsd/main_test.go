@@ -136,3 +136,21 @@ func TestConfigTestRunsTranslations(t *testing.T) {
 		t.Errorf("daemon: exit %d, stderr:\n%s\nwant %s", code, stderr, want)
 	}
 }
+
+// TestMaxConnsRange: --max-conns outside what the table can hold is
+// refused with the bounds, before anything starts (-1 and 0 used to become
+// the default while ulvsadm -Ln printed size=-1; 99999999999 began
+// allocating tens of GiB).
+func TestMaxConnsRange(t *testing.T) {
+	for _, bad := range []string{"-1", "0", "16777217", "99999999999"} {
+		code, _, stderr := runCLI(t, "--max-conns", bad, "-t", "-f", "/nonexistent.conf")
+		if code != 1 || !strings.Contains(stderr, "--max-conns "+bad+": ") || !strings.Contains(stderr, "1 to 16777216") {
+			t.Errorf("--max-conns %s: exit %d, stderr %q; want it refused with the range", bad, code, stderr)
+		}
+	}
+	for _, good := range []string{"1", "20000", "16777216"} {
+		if _, err := parseOptions([]string{"--max-conns", good}, &bytes.Buffer{}); err != nil {
+			t.Errorf("--max-conns %s: %v", good, err)
+		}
+	}
+}

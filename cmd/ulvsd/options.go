@@ -11,6 +11,12 @@ import (
 // defaultConfigFile is keepalived's default configuration path.
 const defaultConfigFile = "/etc/keepalived/keepalived.conf"
 
+// maxConnsLimit bounds --max-conns: the table's buckets are allocated at
+// start (and each connection takes about 112 B), so 16,777,216 entries are
+// already about 2 GiB; beyond that a typo becomes an allocation of tens of
+// GiB.
+const maxConnsLimit = 1 << 24
+
 // options are ulvsd's command-line settings: keepalived's flags, plus
 // ulvs's own long options.
 type options struct {
@@ -159,6 +165,10 @@ func parseOptions(args []string, out io.Writer) (*options, error) {
 	}
 	if o.backend == "" {
 		o.backend = "userspace"
+	}
+	if o.maxConns < 1 || o.maxConns > maxConnsLimit {
+		return nil, fmt.Errorf("--max-conns %s: the connection table holds 1 to %d entries",
+			fs.Lookup("max-conns").Value, maxConnsLimit)
 	}
 	if o.vrrpOnly && o.checkOnly {
 		return nil, fmt.Errorf("-P (VRRP only) and -C (checkers only) exclude each other")
