@@ -104,7 +104,7 @@ func runDaemon(o *options, stdout, stderr io.Writer) int {
 		return 1
 	}
 	go func() {
-		if err := ctl.Serve(ctx, ln, d); err != nil {
+		if err := (&ctl.Server{Handler: d, Logger: log.Named("ctl")}).Serve(ctx, ln); err != nil {
 			log.Error("control socket stopped", zap.Error(err))
 		}
 	}()

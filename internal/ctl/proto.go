@@ -5,12 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/netip"
-	"os"
-	"path/filepath"
-	"time"
 
 	"github.com/ulvs/ulvs/vrrp"
 )
@@ -142,72 +138,6 @@ type HandlerFunc func(ctx context.Context, req *Request) *Response
 
 // Handle calls f.
 func (f HandlerFunc) Handle(ctx context.Context, req *Request) *Response { return f(ctx, req) }
-
-// maxRequest bounds a request's size: the socket is root-only, but a
-// broken client must not make the daemon buffer without end.
-const maxRequest = 64 << 10
-
-// Listen creates the control socket at path, mode 0600 (root only),
-// replacing a stale one.
-func Listen(path string) (net.Listener, error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return nil, fmt.Errorf("ctl: %w", err)
-	}
-	if c, err := net.DialTimeout("unix", path, 200*time.Millisecond); err == nil {
-		c.Close()
-		return nil, fmt.Errorf("ctl: another daemon answers on %s", path)
-	}
-	_ = os.Remove(path)
-	ln, err := net.Listen("unix", path)
-	if err != nil {
-		return nil, fmt.Errorf("ctl: %w", err)
-	}
-	if err := os.Chmod(path, 0o600); err != nil {
-		ln.Close()
-		return nil, fmt.Errorf("ctl: %w", err)
-	}
-	return ln, nil
-}
-
-// Serve answers one JSON request per connection until ctx ends or ln is
-// closed. A malformed request gets an error response naming the problem.
-func Serve(ctx context.Context, ln net.Listener, h Handler) error {
-	go func() {
-		<-ctx.Done()
-		ln.Close()
-	}()
-	for {
-		c, err := ln.Accept()
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				continue
-			}
-			return fmt.Errorf("ctl: accept: %w", err)
-		}
-		go serveConn(ctx, c, h)
-	}
-}
-
-func serveConn(ctx context.Context, c net.Conn, h Handler) {
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(30 * time.Second))
-	var req Request
-	dec := json.NewDecoder(io.LimitReader(c, maxRequest))
-	resp := &Response{}
-	if err := dec.Decode(&req); err != nil {
-		resp.Error = fmt.Sprintf("bad request: %v", err)
-	} else {
-		resp = h.Handle(ctx, &req)
-		if resp == nil {
-			resp = &Response{Error: "no answer"}
-		}
-	}
-	_ = json.NewEncoder(c).Encode(resp)
-}
 
 // Call sends one request to the daemon at path and returns its answer. An
 // error response comes back as an error.
