@@ -12,7 +12,8 @@
 //     "killall -0 nginx && exit 0 || exit 1") runs through /bin/sh -c.
 //   - The run-as user is the script's own "user USER [GROUP]", else
 //     global script_user, else "keepalived_script" if that user exists, else
-//     the daemon's own user.
+//     the daemon's own user — except with enable_script_security, where a
+//     script left without a user is removed ("Unable to set default user").
 //   - A script that will run as root must sit in a path owned by root that
 //     no one else may write; otherwise "Unsafe permissions" is reported and,
 //     with enable_script_security, the script is disabled.
@@ -50,6 +51,9 @@ type Policy struct {
 	// KillGrace is how long a script has between SIGTERM and SIGKILL once
 	// it times out (default 2 s).
 	KillGrace time.Duration
+
+	// lookup finds users (user.Lookup; tests replace it).
+	lookup func(name string) (*user.User, error)
 }
 
 // Spec is a configured script: its argument vector and optional run-as
@@ -100,9 +104,22 @@ func (p Policy) Prepare(spec Spec) (*Script, error) {
 	if uname == "" {
 		uname, gname = p.User, p.Group
 	}
+	lookup := p.lookup
+	if lookup == nil {
+		lookup = user.Lookup
+	}
 	if uname == "" {
-		if _, err := user.Lookup(DefaultUser); err == nil {
+		if _, err := lookup(DefaultUser); err == nil {
 			uname = DefaultUser
+		} else if p.EnableSecurity {
+			// keepalived (get_default_script_user): with script security
+			// and no default user, a script without a user of its own is
+			// removed rather than run as root.
+			s.Disabled = fmt.Errorf("script: Unable to set default user %s for script - removing "+
+				"(enable_script_security: set global_defs script_user, a user on the script, or create the user %s)",
+				DefaultUser, DefaultUser)
+			s.Username = DefaultUser
+			return s, nil
 		}
 	}
 	if uname == "" {
@@ -113,7 +130,7 @@ func (p Policy) Prepare(spec Spec) (*Script, error) {
 			s.Username = strconv.Itoa(int(s.UID))
 		}
 	} else {
-		uid, gid, err := lookupUser(uname, gname)
+		uid, gid, err := lookupUser(lookup, uname, gname)
 		if err != nil {
 			return nil, err
 		}
@@ -150,8 +167,8 @@ func (p Policy) Prepare(spec Spec) (*Script, error) {
 	return s, nil
 }
 
-func lookupUser(uname, gname string) (uint32, uint32, error) {
-	u, err := user.Lookup(uname)
+func lookupUser(lookup func(string) (*user.User, error), uname, gname string) (uint32, uint32, error) {
+	u, err := lookup(uname)
 	if err != nil {
 		if _, nerr := strconv.Atoi(uname); nerr == nil {
 			u, err = user.LookupId(uname)

@@ -3,6 +3,8 @@ package script
 import (
 	"context"
 	"errors"
+	"fmt"
+	"os/user"
 	"os"
 	"path/filepath"
 	"strings"
@@ -188,7 +190,7 @@ func TestSecurityRules(t *testing.T) {
 		{"owned by nobody", other, true},
 	} {
 		for _, enforce := range []bool{false, true} {
-			sc, err := Policy{EnableSecurity: enforce}.Prepare(Spec{Argv: []string{tc.path}})
+			sc, err := Policy{EnableSecurity: enforce, User: "root"}.Prepare(Spec{Argv: []string{tc.path}})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -205,7 +207,7 @@ func TestSecurityRules(t *testing.T) {
 	if err := os.Symlink(filepath.Join(open, "x.sh"), link); err != nil {
 		t.Fatal(err)
 	}
-	sc, _ := Policy{EnableSecurity: true}.Prepare(Spec{Argv: []string{link}})
+	sc, _ := Policy{EnableSecurity: true, User: "root"}.Prepare(Spec{Argv: []string{link}})
 	if sc.Disabled == nil {
 		t.Error("symlink to a script in an unsafe directory must be disabled")
 	}
@@ -255,5 +257,59 @@ func TestTextFileBusyRetried(t *testing.T) {
 	defer w.Close()
 	if r := sc.Run(context.Background(), 5*time.Second); r.OK() || !errors.Is(r.Err, syscall.ETXTBSY) {
 		t.Errorf("a script held open: %+v, want ETXTBSY", r)
+	}
+}
+
+// TestSecurityWithoutDefaultUser: with enable_script_security and neither
+// script_user nor a keepalived_script user, keepalived drops every script
+// that has no user of its own ("Unable to set default user keepalived_script
+// for script"); ulvsd used to run them as root.
+func TestSecurityWithoutDefaultUser(t *testing.T) {
+	t.Parallel()
+	noUser := func(name string) (*user.User, error) {
+		if name == DefaultUser {
+			return nil, user.UnknownUserError(name)
+		}
+		return user.Lookup(name)
+	}
+	withUser := func(name string) (*user.User, error) {
+		if name == DefaultUser {
+			return &user.User{Username: DefaultUser, Uid: "65534", Gid: "65534"}, nil
+		}
+		return user.Lookup(name)
+	}
+	for _, tc := range []struct {
+		name     string
+		pol      Policy
+		spec     Spec
+		disabled bool
+		uid      uint32
+	}{
+		{"security, no user anywhere", Policy{EnableSecurity: true, lookup: noUser}, Spec{Argv: []string{"true"}}, true, 0},
+		{"security, shell line, no user", Policy{EnableSecurity: true, lookup: noUser}, Spec{Argv: []string{"true", "&&", "true"}}, true, 0},
+		{"security, script_user", Policy{EnableSecurity: true, User: "nobody", lookup: noUser}, Spec{Argv: []string{"true"}}, false, 65534},
+		{"security, the script's own user", Policy{EnableSecurity: true, lookup: noUser}, Spec{Argv: []string{"true"}, User: "nobody"}, false, 65534},
+		{"security, keepalived_script exists", Policy{EnableSecurity: true, lookup: withUser}, Spec{Argv: []string{"true"}}, false, 65534},
+		{"no security, no user: the daemon's", Policy{lookup: noUser}, Spec{Argv: []string{"true"}}, false, uint32(os.Geteuid())},
+	} {
+		sc, err := tc.pol.Prepare(tc.spec)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if got := sc.Disabled != nil; got != tc.disabled {
+			t.Errorf("%s: disabled = %v, want %v", tc.name, sc.Disabled, tc.disabled)
+		}
+		if tc.disabled {
+			if !strings.Contains(fmt.Sprint(sc.Disabled), "Unable to set default user keepalived_script for script") {
+				t.Errorf("%s: %v does not say keepalived's words", tc.name, sc.Disabled)
+			}
+			if r := sc.Run(context.Background(), time.Second); r.Err == nil {
+				t.Errorf("%s: a dropped script ran", tc.name)
+			}
+			continue
+		}
+		if sc.UID != tc.uid {
+			t.Errorf("%s: runs as uid %d, want %d", tc.name, sc.UID, tc.uid)
+		}
 	}
 }
