@@ -3,7 +3,10 @@ package conf
 import (
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Pos is where a value came from: a file and a 1-based line number.
@@ -47,9 +50,40 @@ type Diagnostic struct {
 	Msg      string
 }
 
-// String formats the diagnostic as "file:line: error: msg".
+// String formats the diagnostic as "file:line: error: msg", printable:
+// a message may quote whatever bytes a file holds.
 func (d Diagnostic) String() string {
-	return fmt.Sprintf("%s: %s: %s", d.Pos, d.Severity, d.Msg)
+	return Printable(fmt.Sprintf("%s: %s: %s", d.Pos, d.Severity, d.Msg))
+}
+
+// Printable escapes what a terminal or a log reader would act on: control
+// characters as \xNN (or \uNNNN), bytes that are not UTF-8 as \xNN.
+func Printable(s string) string {
+	clean := true
+	for _, r := range s {
+		if r == utf8.RuneError || !unicode.IsPrint(r) && r != ' ' {
+			clean = false
+			break
+		}
+	}
+	if clean {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && n <= 1:
+			fmt.Fprintf(&b, "\\x%02x", s[i])
+		case r == ' ' || unicode.IsPrint(r):
+			b.WriteString(s[i : i+n])
+		default:
+			q := strconv.QuoteRuneToASCII(r)
+			b.WriteString(q[1 : len(q)-1])
+		}
+		i += n
+	}
+	return b.String()
 }
 
 // Diagnostics is the list of messages a load produced, in file order.

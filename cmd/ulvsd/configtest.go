@@ -36,7 +36,7 @@ func configTest(o *options, stdout, stderr io.Writer) int {
 		defer f.Close()
 		out = io.MultiWriter(stderr, f)
 	}
-	fmt.Fprint(out, diags)
+	writeDiags(out, o.configFile, diags)
 	if diags.HasErrors() {
 		return 1
 	}

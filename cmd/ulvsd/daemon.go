@@ -296,16 +296,11 @@ func (d *daemon) reload() error {
 		// line finds the error in ulvsadm status too.
 		err = fail(fmt.Errorf("reload refused, the running configuration stays: %w", err))
 		if res != nil {
-			for _, diag := range res.Diags.Errors() {
-				d.log.Error("reload refused: configuration error", zap.String("at", diag.Pos.String()),
-					zap.String("error", diag.Msg))
-			}
+			logDiags(d.log, "reload refused: configuration error", res.Diags.Errors())
 		}
 		return err
 	}
-	for _, diag := range res.Diags {
-		d.log.Warn("configuration warning", zap.String("at", diag.Pos.String()), zap.String("warning", diag.Msg))
-	}
+	logDiags(d.log, "configuration error", res.Diags)
 	cfg := p.Config
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

@@ -52,7 +52,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return 1
 		}
 		if err != nil {
-			fmt.Fprint(stderr, res.Diags.Errors())
+			writeDiags(stderr, o.configFile, res.Diags.Errors())
 			return 1
 		}
 		conf.Dump(stdout, res.Tree)
@@ -63,7 +63,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "ulvsd: %v\n", err)
 			return 1
 		}
-		fmt.Fprint(stderr, res.Diags)
+		writeDiags(stderr, o.configFile, res.Diags)
 		describe(stdout, o.configFile, res.Config)
 		if err != nil {
 			return 1

@@ -2,10 +2,13 @@ package main
 
 import (
 	"bytes"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 func runCLI(t *testing.T, args ...string) (int, string, string) {
@@ -153,4 +156,54 @@ func TestMaxConnsRange(t *testing.T) {
 			t.Errorf("--max-conns %s: %v", good, err)
 		}
 	}
+}
+
+// TestConfigErrorsCappedAndEscaped: a file of random bytes gets a bounded
+// report whose every line is printable text: control bytes, escape
+// sequences and invalid UTF-8 are shown escaped, and past the cap one line
+// says how many more there are. The whole report used to be printed, raw
+// (a 50 MB random file printed 98,459 lines of raw bytes).
+func TestConfigErrorsCappedAndEscaped(t *testing.T) {
+	rnd := rand.New(rand.NewPCG(1, 2))
+	b := make([]byte, 400<<10)
+	for i := range b {
+		b[i] = byte(rnd.Uint32())
+	}
+	// An escape sequence that would recolour a terminal, on a line of its own.
+	b = append([]byte("\x1b[31mred\x1b[0m {\n"), b...)
+	f := filepath.Join(t.TempDir(), "random.conf")
+	os.WriteFile(f, b, 0o644)
+	check := func(what, out string) {
+		t.Helper()
+		lines := strings.Split(strings.TrimRight(out, "\n"), "\n")
+		if len(lines) > 103 {
+			t.Errorf("%s: %d lines, cap 100", what, len(lines))
+		}
+		if !utf8.ValidString(out) {
+			t.Errorf("%s: invalid UTF-8 in the report", what)
+		}
+		for _, l := range lines {
+			for _, r := range l {
+				if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) {
+					t.Fatalf("%s: control character %q in %q", what, r, l)
+				}
+			}
+		}
+		if !strings.Contains(out, `\x1b[31mred\x1b[0m`) {
+			t.Errorf("%s: the escape sequence is not shown escaped", what)
+		}
+		if !regexp.MustCompile(`and [0-9,]+ more (errors|messages) not shown`).MatchString(out) {
+			t.Errorf("%s: no line counts what was left out:\n%s", what, lines[len(lines)-1])
+		}
+	}
+	code, _, stderr := runCLI(t, "-t", "-f", f)
+	if code != 1 {
+		t.Errorf("-t: exit %d", code)
+	}
+	check("-t", stderr)
+	code, _, stderr = runCLI(t, "-n", "-f", f, "-p", "", "-r", "", "-c", "", "--control", filepath.Join(t.TempDir(), "s"))
+	if code != 1 || !strings.Contains(stderr, "not starting") {
+		t.Errorf("daemon: exit %d", code)
+	}
+	check("daemon", stderr)
 }

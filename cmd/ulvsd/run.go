@@ -43,7 +43,7 @@ func runDaemon(o *options, stdout, stderr io.Writer) int {
 		res.Diags = append(res.Diags, diags...)
 	}
 	if err != nil || res.Diags.HasErrors() {
-		fmt.Fprint(stderr, res.Diags.Errors())
+		writeDiags(stderr, o.configFile, res.Diags.Errors())
 		fmt.Fprintf(stderr, "ulvsd: %s has errors; not starting (check it with ulvsd -t)\n", o.configFile)
 		return 1
 	}
@@ -71,9 +71,7 @@ func runDaemon(o *options, stdout, stderr io.Writer) int {
 	}
 	defer closeLog()
 	defer log.Sync() //nolint:errcheck
-	for _, d := range res.Diags {
-		log.Warn("configuration warning", zap.String("at", d.Pos.String()), zap.String("warning", d.Msg))
-	}
+	logDiags(log, "configuration error", res.Diags)
 	removePids, err := writePidFiles(o.pidFile, o.vrrpPidFile, o.checkPid)
 	if err != nil {
 		log.Error("not starting", zap.Error(err))
