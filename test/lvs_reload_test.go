@@ -185,6 +185,7 @@ func TestMetrics(t *testing.T) {
 		`ulvs_service_enabled{service="TCP 198.18.0.100:80"} 1`,
 		`ulvs_vrrp_state{iname="VI_1",intf="eth0",vrid="51"} 2`,
 		`ulvs_vrrp_become_master_total{iname="VI_1",intf="eth0",vrid="51"} 1`,
+		`ulvs_vrrp_checksum_errors_total{iname="VI_1",intf="eth0",vrid="51"} 0`,
 		`ulvs_checker_up{real_server="[198.18.0.11]:80",service="[198.18.0.100]:tcp:80",target="[198.18.0.11]:80",type="TCP_CHECK"} 1`,
 		`ulvs_connection_table_capacity{table="connections"} 1.048576e+06`,
 		`ulvs_forward_dropped_packets_total{reason="table_full"} 0`,

@@ -3,6 +3,7 @@ package vrrp
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"net/netip"
 	"time"
 )
@@ -212,6 +213,13 @@ func (m *machine) enterFault(acts []action, now time.Time, quiet bool) []action 
 	return m.notify(acts, now, prev)
 }
 
+// rejection is why the receive checks refused an advert, in keepalived's
+// words; kind (the message's format) groups refusals for the log's rate
+// limit.
+type rejection struct{ kind, msg string }
+
+func (r *rejection) Error() string { return r.msg }
+
 // errDiscard marks adverts that were valid but are dropped by the rules
 // (counted where the rule says).
 var errDiscard = errors.New("vrrp: advert discarded")
@@ -222,6 +230,11 @@ var errDiscard = errors.New("vrrp: advert discarded")
 func (m *machine) check(pkt *Packet) (*Advert, error) {
 	p := m.p
 	payload := pkt.Payload
+	// Each refusal says why in keepalived's words (vrrp_in_chk), for the
+	// log.
+	reject := func(format string, args ...any) error {
+		return &rejection{kind: format, msg: fmt.Sprintf("(%s) "+format, append([]any{p.name}, args...)...)}
+	}
 	if pkt.Proto != p.proto() {
 		// Different sockets in keepalived; never reaches the instance.
 		return nil, errDiscard
@@ -229,24 +242,24 @@ func (m *machine) check(pkt *Packet) (*Advert, error) {
 	if p.auth == AuthAH {
 		if len(payload) < ahLen+headerLen {
 			m.stats.PacketLenErr++
-			return nil, ErrTruncated
+			return nil, reject("vrrp header too short. %d and expect at least %d", len(payload), ahLen+headerLen)
 		}
 		payload = payload[ahLen:]
 	} else if len(payload) < headerLen {
 		m.stats.PacketLenErr++
-		return nil, ErrTruncated
+		return nil, reject("vrrp header too short. %d and expect at least %d", len(payload), headerLen)
 	}
 	// "MUST verify that the IPv4 TTL or IPv6 Hop Limit is 255" (RFC 5798
 	// §7.1); keepalived checks it for multicast only, unicast peers may
 	// give min_ttl/max_ttl instead.
 	if !p.unicast && pkt.TTL != TTL {
 		m.stats.IPTTLErr++
-		return nil, errors.New("vrrp: ttl is not 255")
+		return nil, reject("invalid ttl. %d and expect %d", pkt.TTL, TTL)
 	}
 	if p.unicast {
 		if pe, ok := m.peer(pkt.Src); ok && ((pe.MinTTL != 0 && int(pkt.TTL) < pe.MinTTL) || (pe.MaxTTL != 0 && int(pkt.TTL) > pe.MaxTTL)) {
 			m.stats.IPTTLErr++
-			return nil, errors.New("vrrp: ttl outside the peer's min_ttl/max_ttl")
+			return nil, reject("invalid ttl. %d and expect %d-%d from unicast peer %s", pkt.TTL, pe.MinTTL, pe.MaxTTL, pkt.Src)
 		}
 	}
 	if p.version == 2 && payload[0]>>4 == 2 {
@@ -256,45 +269,45 @@ func (m *machine) check(pkt *Packet) (*Advert, error) {
 		switch {
 		case at != AuthNone && at != AuthPass && at != AuthAH:
 			m.stats.InvalidAuthType++
-			return nil, errors.New("vrrp: invalid auth type")
+			return nil, reject("Invalid auth type: %d", at)
 		case at != p.auth:
 			m.stats.AuthTypeMismatch++
-			return nil, errors.New("vrrp: auth type mismatch")
+			return nil, reject("received a %d auth, expecting %d!", at, p.auth)
 		case at == AuthPass:
 			// keepalived compares the last 8 bytes of the packet.
 			if len(payload) < headerLen+AuthLen || !bytes.Equal(payload[len(payload)-AuthLen:], p.authKey[:]) {
 				m.stats.AuthFailure++
-				return nil, errors.New("vrrp: bad password")
+				return nil, reject("received an invalid passwd!")
 			}
 		case at == AuthAH:
 			if err := m.checkAH(pkt); err != nil {
 				m.stats.AuthFailure++
-				return nil, err
+				return nil, reject("invalid IPSEC AH header: %v", err)
 			}
 		}
 		// RFC 3768 §7.1: "MUST verify that the Adver Interval in the packet
 		// is the same as the locally configured for this virtual router".
 		if uint16(payload[5]) != p.advField {
 			m.stats.AdvertIntervalErr++
-			return nil, errors.New("vrrp: advertisement interval mismatch")
+			return nil, reject("advertisement interval mismatch mine=%d sec rcved=%d sec", p.advField, payload[5])
 		}
 	}
 	if v := payload[0] >> 4; v != p.version {
 		m.stats.VersionErr++
-		return nil, ErrVersion
+		return nil, reject("invalid version. %d and expect %d", v, p.version)
 	}
 	a, err := ParseAdvert(payload, p.family)
 	switch {
 	case errors.Is(err, ErrType):
 		m.stats.InvalidTypeRcvd++
-		return nil, err
+		return nil, reject("Invalid packet type. %d and expect %d", payload[0]&0x0f, 1)
 	case err != nil:
 		m.stats.PacketLenErr++
-		return nil, err
+		return nil, reject("Received packet length mismatch against expected: %v", err)
 	}
 	if len(a.Addrs) != len(p.vips) {
 		m.stats.AddrListErr++
-		return nil, errors.New("vrrp: address count mismatch")
+		return nil, reject("received an invalid ip number count %d, expected %d!", len(a.Addrs), len(p.vips))
 	}
 	// "MUST verify the VRRP checksum" — the v3 one with the pseudo-header
 	// unless v3_checksum_as_v2.
@@ -304,7 +317,7 @@ func (m *machine) check(pkt *Packet) (*Advert, error) {
 	}
 	if !VerifyChecksum(payload, ph) {
 		m.stats.ChecksumErr++
-		return nil, errors.New("vrrp: bad checksum")
+		return nil, reject("Invalid VRRPv%d checksum", p.version)
 	}
 	m.stats.AdvertRcvd++
 	// RFC 5798 §7.1: "MAY verify that 'Count IPvX Addrs' and the list of
@@ -322,14 +335,14 @@ func (m *machine) check(pkt *Packet) (*Advert, error) {
 			}
 			if !found {
 				m.stats.AddrListErr++
-				return nil, errors.New("vrrp: virtual address missing from advert")
+				return nil, reject("ip address associated with VRID %d not present in MASTER advert : %s", p.vrid, v)
 			}
 		}
 	}
 	if p.unicast && p.checkSrc {
 		if _, ok := m.peer(pkt.Src); !ok {
 			m.stats.UnicastSrcErr++
-			return nil, errors.New("vrrp: unicast source is not a peer")
+			return nil, reject("unicast source address %s not a unicast peer", pkt.Src)
 		}
 	}
 	if a.Priority == PrioStop {

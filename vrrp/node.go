@@ -52,6 +52,9 @@ type Node struct {
 	trk      chan trackMsg
 	nt       *notifier
 	counters struct{ unknownVRID, malformed uint64 }
+	// rejects rate-limits the log lines of refused adverts, per instance
+	// and kind.
+	rejects map[string]*rxLimiter
 	ctx      context.Context // Run's, for trackers and notify scripts
 	rxWG     sync.WaitGroup
 	trackWG  sync.WaitGroup
@@ -362,17 +365,49 @@ func (n *Node) handleRx(msg rxMsg) {
 		if in.p.unicast == pkt.Dst.IsMulticast() || (!in.p.unicast && pkt.Dst != in.p.dst()) {
 			continue
 		}
-		n.exec(n.eng.Step(time.Now(), evPacket{Inst: in.m.idx, Packet: pkt}))
-		if err := in.m.dropped; err != nil {
-			if ce := n.log.Check(zap.DebugLevel, "advert dropped"); ce != nil {
-				ce.Write(zap.String("instance", in.cfg.Name), zap.Stringer("src", pkt.Src), zap.Error(err))
-			}
+		now := time.Now()
+		n.exec(n.eng.Step(now, evPacket{Inst: in.m.idx, Packet: pkt}))
+		if err := in.m.dropped; err != nil && err != errDiscard {
+			n.logRejected(now, in.cfg.Name, pkt, err)
 		}
 		return
 	}
 	n.counters.unknownVRID++
 	if ce := n.log.Check(zap.DebugLevel, "advert for an unknown VRID"); ce != nil {
 		ce.Write(zap.Int("vrid", int(vrid)), zap.Stringer("src", pkt.Src), zap.String("interface", msg.tr.key.Interface))
+	}
+}
+
+// logRejected logs a refused advert in keepalived's words, rate-limited
+// per instance (rxlog.go).
+func (n *Node) logRejected(now time.Time, name string, pkt *Packet, err error) {
+	if n.rejects == nil {
+		n.rejects = map[string]*rxLimiter{}
+	}
+	// One bucket per instance and kind of refusal: a flood of one kind
+	// does not hide another.
+	key := name
+	if r, ok := err.(*rejection); ok {
+		key += "\x00" + r.kind
+	}
+	l := n.rejects[key]
+	if l == nil {
+		if len(n.rejects) > 4096 {
+			clear(n.rejects)
+		}
+		l = &rxLimiter{}
+		n.rejects[key] = l
+	}
+	ok, suppressed := l.allow(now)
+	if !ok {
+		return
+	}
+	if ce := n.log.Check(zap.InfoLevel, err.Error()); ce != nil {
+		fields := []zap.Field{zap.String("instance", name), zap.Stringer("src", pkt.Src)}
+		if suppressed > 0 {
+			fields = append(fields, zap.Uint64("suppressed", suppressed))
+		}
+		ce.Write(fields...)
 	}
 }
 

@@ -107,7 +107,9 @@ type testNode struct {
 func startNode(t *testing.T, host *MemHost, scripts *fakeScripts, cfg Config, opts ...func(*Node)) *testNode {
 	t.Helper()
 	cfg.Network, cfg.System = host, host
-	cfg.Logger = zaptest.NewLogger(t).Named(host.Name())
+	if cfg.Logger == nil {
+		cfg.Logger = zaptest.NewLogger(t).Named(host.Name())
+	}
 	n, err := New(&cfg)
 	if err != nil {
 		t.Fatal(err)

@@ -61,7 +61,7 @@ func runView(op string) func(args []string, stdout, stderr io.Writer) int {
 
 func printVRRP(w io.Writer, ins []ctl.Instance) {
 	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
-	fmt.Fprintln(tw, "Instance\tState\tInterface\tVRID\tPrio\tEffPrio\tMaster\tVIPs\tAdverts rx/tx")
+	fmt.Fprintln(tw, "Instance\tState\tInterface\tVRID\tPrio\tEffPrio\tMaster\tVIPs\tAdverts rx/tx\tRefused\tChecksum errs")
 	for _, in := range ins {
 		name := in.Name
 		if in.Group != "" {
@@ -71,8 +71,13 @@ func printVRRP(w io.Writer, ins []ctl.Instance) {
 		if master == "" {
 			master = "-"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%s\t%s\t%d/%d\n", name, in.State, in.Interface, in.VRID, in.Priority,
-			in.EffectivePriority, master, strings.Join(in.VIPs, ","), in.Stats.AdvertRcvd, in.Stats.AdvertSent)
+		st := in.Stats
+		// Refused: every advert the receive checks dropped, as the
+		// counters name them.
+		refused := st.PacketLenErr + st.AdvertIntervalErr + st.IPTTLErr + st.InvalidTypeRcvd + st.AddrListErr +
+			st.InvalidAuthType + st.AuthTypeMismatch + st.AuthFailure + st.ChecksumErr + st.VersionErr
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%s\t%s\t%d/%d\t%d\t%d\n", name, in.State, in.Interface, in.VRID, in.Priority,
+			in.EffectivePriority, master, strings.Join(in.VIPs, ","), st.AdvertRcvd, st.AdvertSent, refused, st.ChecksumErr)
 	}
 	tw.Flush()
 }

@@ -187,6 +187,8 @@ func (d *daemon) writeVRRPTopology(w io.Writer, cfg *conf.Config) {
 		p("   Virtual Router ID = %d", in.VRID)
 		p("   Priority = %d", in.Priority)
 		p("   Effective priority = %d", s.EffectivePriority)
+		// ulvs's own: keepalived counts these for SNMP only.
+		p("   Checksum errors = %d", s.Stats.ChecksumErr)
 		p("   Advert interval = %s sec", secsOf(in.AdvertInt))
 		p("   Preempt = %s", onOff(in.Preempt, "enabled", "disabled"))
 		if in.PreemptDelay > 0 {

@@ -47,6 +47,8 @@ var (
 		{"authentication_failure_total", "Adverts failing authentication."},
 		{"priority_zero_received_total", "Priority 0 adverts received."},
 		{"priority_zero_sent_total", "Priority 0 adverts sent."},
+		{"checksum_errors_total", "Adverts with a bad checksum."},
+		{"version_errors_total", "Adverts of another VRRP version."},
 	}
 	mCheckerUp = prometheus.NewDesc("ulvs_checker_up", "1 if the checker's last verdict is up.",
 		[]string{"service", "real_server", "type", "target"}, nil)
@@ -136,6 +138,7 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 			"address_list_errors_total": s.AddrListErr, "authentication_invalid_total": s.InvalidAuthType,
 			"authentication_mismatch_total": s.AuthTypeMismatch, "authentication_failure_total": s.AuthFailure,
 			"priority_zero_received_total": s.PriZeroRcvd, "priority_zero_sent_total": s.PriZeroSent,
+			"checksum_errors_total": s.ChecksumErr, "version_errors_total": s.VersionErr,
 		} {
 			counter(mVRRPCounters[name], v, l...)
 		}

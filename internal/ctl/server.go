@@ -179,16 +179,19 @@ func (s *Server) serveConn(ctx context.Context, c net.Conn, log *zap.Logger) {
 		_ = c.SetWriteDeadline(time.Now().Add(wt))
 		_ = json.NewEncoder(c).Encode(resp)
 	}
+	_ = c.SetReadDeadline(time.Now().Add(rt))
 	if uc, ok := c.(*net.UnixConn); ok {
 		if err := checkPeer(uc); err != nil {
 			if ce := log.Check(zap.WarnLevel, "control socket: peer refused"); ce != nil {
 				ce.Write(zap.Error(err))
 			}
+			// Read the request (and drop it) so that the client's send
+			// succeeds and it reads why.
+			_, _ = ReadRequest(c)
 			answer(&Response{Error: err.Error()})
 			return
 		}
 	}
-	_ = c.SetReadDeadline(time.Now().Add(rt))
 	req, err := ReadRequest(c)
 	if err != nil {
 		answer(&Response{Error: err.Error()})
