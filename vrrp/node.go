@@ -54,7 +54,7 @@ type Node struct {
 	counters struct{ unknownVRID, malformed uint64 }
 	// rejects rate-limits the log lines of refused adverts, per instance
 	// and kind.
-	rejects map[string]*rxLimiter
+	rejects  map[string]*rxLimiter
 	ctx      context.Context // Run's, for trackers and notify scripts
 	rxWG     sync.WaitGroup
 	trackWG  sync.WaitGroup
