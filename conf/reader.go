@@ -21,6 +21,19 @@ const maxBuf = 1024
 // recurses until it runs out of stack).
 const maxIncludeDepth = 32
 
+// maxIncludes and maxIncludeBytes bound the total work of one read: files
+// that include each other through wildcards branch at every level, and
+// the depth guard alone let three of them run for minutes (keepalived has
+// neither bound).
+const (
+	maxIncludes     = 4096
+	maxIncludeBytes = 64 << 20
+	// maxGenLines bounds the lines ~SEQ/~LST loops and multi-line
+	// definitions make in all: one loop has at most 65,536 values, but
+	// loops nest (two of them made 3.6e9 lines).
+	maxGenLines = 1 << 20
+)
+
 // maxSubstRounds bounds recursive $NAME substitution ($A=$A would make
 // keepalived loop forever).
 const maxSubstRounds = 64
@@ -77,6 +90,12 @@ type reader struct {
 	fileOrder map[string]int
 	// includeCheck is global_defs include_check's default for plain include
 	includeCheck string
+	// included and includedBytes count the files (and bytes) includes
+	// opened, against maxIncludes and maxIncludeBytes.
+	included      int
+	includedBytes int64
+	// genLines counts the lines loops and expansions made (maxGenLines).
+	genLines int
 }
 
 func newReader(opts *Options, diags *diagList) *reader {
@@ -196,6 +215,11 @@ func (r *reader) next() (line, bool) {
 // fromGen takes the next line from the innermost loop or expansion.
 func (r *reader) fromGen() (line, bool) {
 	g := r.gens[len(r.gens)-1]
+	if r.genLines++; r.genLines > maxGenLines {
+		r.diags.errorf(g.pos, "loops and definitions make more than %d lines in all; the rest are not read", maxGenLines)
+		r.gens = nil
+		return line{}, false
+	}
 	if g.lines != nil || len(g.vars) == 0 {
 		if len(g.lines) == 0 {
 			r.gens = r.gens[:len(r.gens)-1]
@@ -725,8 +749,13 @@ func (r *reader) include(l line) bool {
 			r.diags.warnf(l.pos, format, args...)
 		}
 	}
+	alts, ok := expandBracesMax(pattern, maxIncludes)
+	if !ok {
+		r.diags.errorf(l.pos, "include %s: its braces expand to more than %d patterns; not read", w[1], maxIncludes)
+		return true
+	}
 	var paths []string
-	for _, alt := range expandBraces(pattern) {
+	for _, alt := range alts {
 		matches, err := filepath.Glob(alt)
 		if err != nil {
 			r.diags.errorf(l.pos, "include %s: %v", w[1], err)
@@ -759,10 +788,21 @@ func (r *reader) include(l line) bool {
 		}
 		toOpen = append(toOpen, p)
 	}
+	if r.included+len(toOpen) > maxIncludes {
+		r.diags.errorf(l.pos, "include %s: more than %d files included in all (an include loop?); not read", w[1], maxIncludes)
+		return true
+	}
+	r.included += len(toOpen)
 	for i := len(toOpen) - 1; i >= 0; i-- {
-		f, err := os.ReadFile(toOpen[i])
+		f, err := readAtMost(toOpen[i], maxIncludeBytes-r.includedBytes)
 		if err != nil {
 			report('r', "include %s: %v", w[1], err)
+			continue
+		}
+		if r.includedBytes += int64(len(f)); r.includedBytes > maxIncludeBytes {
+			r.diags.errorf(l.pos, "include %s: %s takes the files included past %d MiB in all (an include loop?); not read",
+				w[1], toOpen[i], maxIncludeBytes>>20)
+			r.includedBytes = maxIncludeBytes + 1
 			continue
 		}
 		r.open(r.relName(toOpen[i]), bytes.NewReader(f))
@@ -772,6 +812,16 @@ func (r *reader) include(l line) bool {
 		report('m', "include %s: no config files matched", w[1])
 	}
 	return true
+}
+
+// readAtMost reads a file, or its first n+1 bytes when it is longer than n.
+func readAtMost(path string, n int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return io.ReadAll(io.LimitReader(f, max(n, 0)+1))
 }
 
 // relName shortens an included file's path for messages: relative to the
@@ -787,6 +837,29 @@ func (r *reader) relName(p string) string {
 
 // expandBraces does csh-style brace expansion: "a{b,c}d" → [abd acd].
 func expandBraces(s string) []string {
+	out, _ := expandBracesMax(s, -1)
+	return out
+}
+
+// expandBracesMax is expandBraces giving up once more than max patterns
+// would come out (max < 0: no bound): n groups of two alternatives make
+// 2^n of them, and one include line has room for 200 groups.
+func expandBracesMax(s string, max int) ([]string, bool) {
+	budget := -1
+	if max >= 0 {
+		budget = max + 1 // one more, to tell "exactly max" from "more"
+	}
+	out := expandBracesInto(nil, s, &budget)
+	if max >= 0 && len(out) > max {
+		return out[:max], false
+	}
+	return out, true
+}
+
+func expandBracesInto(out []string, s string, budget *int) []string {
+	if *budget == 0 {
+		return out
+	}
 	open := -1
 	depth := 0
 	for i := 0; i < len(s); i++ {
@@ -806,21 +879,30 @@ func expandBraces(s string) []string {
 				parts := splitTopLevel(inner)
 				if len(parts) < 2 {
 					// "{x}" is not an alternation: keep it literal.
-					var out []string
-					for _, tail := range expandBraces(s[i+1:]) {
+					var tails []string
+					b := *budget
+					tails = expandBracesInto(tails, s[i+1:], &b)
+					for _, tail := range tails {
+						if *budget == 0 {
+							break
+						}
 						out = append(out, s[:i+1]+tail)
+						*budget--
 					}
 					return out
 				}
-				var out []string
 				for _, p := range parts {
-					out = append(out, expandBraces(s[:open]+p+s[i+1:])...)
+					if *budget == 0 {
+						break
+					}
+					out = expandBracesInto(out, s[:open]+p+s[i+1:], budget)
 				}
 				return out
 			}
 		}
 	}
-	return []string{s}
+	*budget--
+	return append(out, s)
 }
 
 // splitBraces splits a line at its first '{' or '}' outside double quotes:
