@@ -43,6 +43,10 @@ type daemon struct {
 	hcancel, vcancel context.CancelFunc
 	hdone, vdone     chan error
 
+	// opMu orders a reload's apply and stop; stopping is set by stop.
+	opMu     sync.Mutex
+	stopping bool
+
 	mu         sync.Mutex
 	cfg        *conf.Config
 	started    time.Time
@@ -301,6 +305,13 @@ func (d *daemon) reload() error {
 		return err
 	}
 	logDiags(d.log, "configuration error", res.Diags)
+	// Reading took as long as it took; applying and stopping exclude each
+	// other, and nothing is applied once stopping began.
+	d.opMu.Lock()
+	defer d.opMu.Unlock()
+	if d.stopping {
+		return errors.New("reload dropped: ulvsd is stopping")
+	}
 	cfg := p.Config
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -360,6 +371,9 @@ func (d *daemon) reloadSync(p *plan.Plan) {
 // VIPs, routes and rules removed, notify_stop), then the checkers (omega
 // notifies), then the data path and its kernel guard.
 func (d *daemon) stop() {
+	d.opMu.Lock()
+	defer d.opMu.Unlock()
+	d.stopping = true
 	if d.vcancel != nil {
 		d.vcancel()
 		if err := waitFor(d.vdone, 10*time.Second); err != nil {

@@ -128,12 +128,25 @@ func runDaemon(o *options, stdout, stderr io.Writer) int {
 	log.Info("ulvsd started", zap.String("version", version), zap.String("config", o.configFile),
 		zap.Int("pid", os.Getpid()), zap.Strings("subsystems", d.status().Subsystems))
 
-	for sig := range sigs {
-		switch sig {
-		case syscall.SIGHUP:
+	// Reloads run beside the signal loop, one at a time, so that SIGTERM
+	// is handled at once whatever a reload is reading; SIGHUPs that
+	// arrive meanwhile make one more.
+	reloads := make(chan struct{}, 1)
+	go func() {
+		for range reloads {
 			log.Info("reloading", zap.String("signal", "SIGHUP"))
 			if err := d.reload(); err != nil {
 				log.Error("reload failed", zap.Error(err))
+			}
+		}
+	}()
+	for sig := range sigs {
+		switch sig {
+		case syscall.SIGHUP:
+			select {
+			case reloads <- struct{}{}:
+			default:
+				log.Info("a reload is already pending", zap.String("signal", "SIGHUP"))
 			}
 		case syscall.SIGUSR1:
 			d.dumpFile(d.stateDumpPath(), d.writeData)
