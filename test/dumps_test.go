@@ -55,13 +55,19 @@ vrrp_instance VI_1 {
 `
 	d := l.ulvsd(dn, conf)
 	d.waitState("VI_1", "MASTER", 10*time.Second)
+	// ulvsd writes the three dumps at start-up; wait for the signals' own.
+	names := []string{"keepalived.data", "keepalived.stats", "keepalived.json"}
+	before := map[string]os.FileInfo{}
+	for _, f := range names {
+		before[f], _ = os.Stat(filepath.Join(dir, f))
+	}
 	d.signal("USR1")
 	d.signal("USR2")
 	d.signal("36") // SIGRTMIN+2
-	for _, f := range []string{"keepalived.data", "keepalived.stats", "keepalived.json"} {
+	for _, f := range names {
 		topotest.Eventually(t, 5*time.Second, f+" was not written", func() bool {
-			_, err := os.Stat(filepath.Join(dir, f))
-			return err == nil
+			st, err := os.Stat(filepath.Join(dir, f))
+			return err == nil && (before[f] == nil || !os.SameFile(before[f], st))
 		})
 	}
 	root, _ := topotest.ModuleRoot()

@@ -1,13 +1,10 @@
 package main
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"maps"
-	"os"
 	"strings"
 	"time"
 
@@ -15,6 +12,7 @@ import (
 
 	"github.com/ulvs/ulvs/conf"
 	"github.com/ulvs/ulvs/internal/ipvsfmt"
+	"github.com/ulvs/ulvs/internal/kacompat"
 	"github.com/ulvs/ulvs/vrrp"
 )
 
@@ -36,32 +34,22 @@ func (d *daemon) stateDumpPath() string { return d.conf().Global.StateDumpFile }
 func (d *daemon) statsDumpPath() string { return d.conf().Global.StatsDumpFile }
 func (d *daemon) jsonDumpPath() string  { return d.conf().Global.JSONDumpFile }
 
-// dumpFile writes a dump atomically (a temporary file renamed into place),
-// so a reader never sees half of one.
+// dumpFile writes a dump atomically (kacompat.WriteFile): a reader sees
+// the previous dump or this one, whole.
 func (d *daemon) dumpFile(path string, write func(io.Writer) error) {
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
-	if err != nil {
+	if err := kacompat.WriteFile(path, 0o600, write); err != nil {
 		d.log.Error("dump", zap.String("file", path), zap.Error(err))
 		return
 	}
-	w := bufio.NewWriter(f)
-	err = write(w)
-	if ferr := w.Flush(); err == nil {
-		err = ferr
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		d.log.Error("dump", zap.String("file", path), zap.Error(err))
-		return
-	}
-	d.log.Info("dump written", zap.String("file", path))
+	d.log.Debug("dump written", zap.String("file", path))
+}
+
+// dumpAll writes the three dumps, so that they exist before the first
+// signal.
+func (d *daemon) dumpAll() {
+	d.dumpFile(d.stateDumpPath(), d.writeData)
+	d.dumpFile(d.statsDumpPath(), d.writeStats)
+	d.dumpFile(d.jsonDumpPath(), d.writeJSON)
 }
 
 func onOff(b bool, on, off string) string {
@@ -215,6 +203,14 @@ func (d *daemon) writeVRRPTopology(w io.Writer, cfg *conf.Config) {
 		p("   Using smtp notification = %s", onOff(in.SMTPAlert != nil && *in.SMTPAlert, "yes", "no"))
 	}
 	if len(cfg.Scripts) > 0 {
+		scripts := map[string]string{} // script → its last result, as an instance tracking it sees it
+		for _, s := range byName {
+			for _, tr := range s.Trackers {
+				if tr.Kind == "script" {
+					scripts[tr.Name] = tr.Status
+				}
+			}
+		}
 		p("------< VRRP Scripts >------")
 		for _, s := range cfg.Scripts {
 			p(" VRRP Script = %s", s.Name)
@@ -224,6 +220,9 @@ func (d *daemon) writeVRRPTopology(w io.Writer, cfg *conf.Config) {
 			p("   Weight = %d%s", s.Weight, onOff(s.Reverse, " reverse", ""))
 			p("   Rise = %d", s.Rise)
 			p("   Fall = %d", s.Fall)
+			if st, ok := scripts[s.Name]; ok {
+				p("   Status = %s", onOff(st == "OK", "GOOD", "BAD"))
+			}
 		}
 	}
 }
@@ -285,101 +284,73 @@ func (d *daemon) writeStats(w io.Writer) error {
 	return nil
 }
 
-// jsonInstance is keepalived's JSON dump entry (vrrp_json.c), with the
-// fields ulvs has.
-type jsonInstance struct {
-	Data  jsonData   `json:"data"`
-	Stats vrrp.Stats `json:"stats"`
-}
-
-type jsonData struct {
-	IName                string   `json:"iname"`
-	DontTrackPrimary     int      `json:"dont_track_primary"`
-	SkipCheckAdvAddr     int      `json:"skip_check_adv_addr"`
-	StrictMode           int      `json:"strict_mode"`
-	VMACIfname           string   `json:"vmac_ifname"`
-	IfpIfname            string   `json:"ifp_ifname"`
-	MasterPriority       int      `json:"master_priority"`
-	LastTransition       float64  `json:"last_transition"`
-	GarpDelay            int      `json:"garp_delay"`
-	GarpRefresh          int      `json:"garp_refresh"`
-	GarpRep              int      `json:"garp_rep"`
-	GarpRefreshRep       int      `json:"garp_refresh_rep"`
-	GarpLowerPrioDelay   int      `json:"garp_lower_prio_delay"`
-	GarpLowerPrioRep     int      `json:"garp_lower_prio_rep"`
-	LowerPrioNoAdvert    int      `json:"lower_prio_no_advert"`
-	HigherPrioSendAdvert int      `json:"higher_prio_send_advert"`
-	VRID                 int      `json:"vrid"`
-	BasePriority         int      `json:"base_priority"`
-	EffectivePriority    int      `json:"effective_priority"`
-	VIPSet               bool     `json:"vipset"`
-	PromoteSecondaries   bool     `json:"promote_secondaries"`
-	AdverInt             float64  `json:"adver_int"`
-	MasterAdverInt       float64  `json:"master_adver_int"`
-	Accept               int      `json:"accept"`
-	Nopreempt            bool     `json:"nopreempt"`
-	PreemptDelay         float64  `json:"preempt_delay"`
-	State                int      `json:"state"`
-	WantState            int      `json:"wantstate"`
-	Version              int      `json:"version"`
-	SMTPAlert            bool     `json:"smtp_alert"`
-	NotifyDeleted        bool     `json:"notify_deleted"`
-	VIPs                 []string `json:"vips"`
-	TrackScript          []string `json:"track_script"`
-	AuthType             int      `json:"auth_type"`
-	AuthData             string   `json:"auth_data,omitempty"`
-}
-
 // keepalived's state numbers in the JSON dump.
 var jsonStates = map[vrrp.State]int{vrrp.StateInit: 0, vrrp.StateBackup: 1, vrrp.StateMaster: 2, vrrp.StateFault: 3}
 
-// writeJSON is the SIGRTMIN+2 dump.
+// writeJSON is the SIGRTMIN+2 dump, in keepalived's JSON shape
+// (kacompat.WriteJSON).
 func (d *daemon) writeJSON(w io.Writer) error {
-	out := []jsonInstance{}
+	var out []kacompat.Instance
 	if d.node != nil {
 		cfg := d.conf()
 		byName := d.instanceStatus()
 		d.mu.Lock()
 		base := maps.Clone(d.vrrpBase)
 		d.mu.Unlock()
-		b2i := map[bool]int{true: 1}
 		for _, in := range cfg.Instances {
-			s := byName[in.Name]
-			jd := jsonData{IName: in.Name, DontTrackPrimary: b2i[in.DontTrackPrimary], SkipCheckAdvAddr: b2i[in.SkipCheckAdvAddr],
-				StrictMode: b2i[in.Strict], IfpIfname: in.Interface, MasterPriority: s.MasterPriority,
-				GarpDelay: int(in.Garp.MasterDelay.Seconds()), GarpRefresh: int(in.Garp.MasterRefresh.Seconds()),
-				GarpRep: in.Garp.MasterRepeat, GarpRefreshRep: in.Garp.MasterRefreshRepeat,
-				GarpLowerPrioDelay: int(in.Garp.LowerPrioDelay.Seconds()), GarpLowerPrioRep: in.Garp.LowerPrioRepeat,
-				LowerPrioNoAdvert: b2i[in.LowerPrioNoAdvert], HigherPrioSendAdvert: b2i[in.HigherPrioSendAdvert],
-				VRID: in.VRID, BasePriority: in.Priority, EffectivePriority: s.EffectivePriority, VIPSet: s.VIPsSet,
-				AdverInt: in.AdvertInt.Seconds(), MasterAdverInt: s.MasterAdverInt.Seconds(), Accept: 1,
-				Nopreempt: !in.Preempt, PreemptDelay: in.PreemptDelay.Seconds(), State: jsonStates[s.State],
-				WantState: jsonStates[s.WantState], Version: in.Version, SMTPAlert: in.SMTPAlert != nil && *in.SMTPAlert,
-				VIPs: []string{}, TrackScript: []string{}}
-			if in.Accept != nil && !*in.Accept {
-				jd.Accept = 0
-			}
-			if !s.LastTransition.IsZero() {
-				jd.LastTransition = float64(s.LastTransition.UnixMicro()) / 1e6
-			}
-			for _, a := range in.VIPs {
-				jd.VIPs = append(jd.VIPs, vipLine(a, in)+onOff(s.VIPsSet, " set", ""))
-			}
-			for _, t := range in.TrackScripts {
-				for _, sc := range cfg.Scripts {
-					if sc.Name == t.Name {
-						jd.TrackScript = append(jd.TrackScript, "'"+strings.Join(sc.Script.Argv, "' '")+"'")
-					}
-				}
-			}
-			if in.Auth != nil {
-				jd.AuthType = map[string]int{"PASS": 1, "AH": 2}[in.Auth.Type]
-				if in.Auth.Type == "PASS" {
-					jd.AuthData = in.Auth.Pass
-				}
-			}
-			out = append(out, jsonInstance{Data: jd, Stats: s.Stats.Sub(base[in.Name])})
+			out = append(out, jsonInstance(cfg, in, byName[in.Name], base[in.Name]))
 		}
 	}
-	return json.NewEncoder(w).Encode(out)
+	return kacompat.WriteJSON(w, out)
+}
+
+func jsonInstance(cfg *conf.Config, in *conf.Instance, s vrrp.InstanceStatus, base vrrp.Stats) kacompat.Instance {
+	jd := kacompat.Data{IName: in.Name, DontTrackPrimary: in.DontTrackPrimary, SkipCheckAdvAddr: in.SkipCheckAdvAddr,
+		StrictMode: in.Strict, IfpIfname: in.Interface, MasterPriority: s.MasterPriority, LastTransition: s.LastTransition,
+		GarpDelay: in.Garp.MasterDelay, GarpRefresh: in.Garp.MasterRefresh, GarpRep: in.Garp.MasterRepeat,
+		GarpRefreshRep: in.Garp.MasterRefreshRepeat, GarpLowerPrioDelay: in.Garp.LowerPrioDelay,
+		GarpLowerPrioRep: in.Garp.LowerPrioRepeat, LowerPrioNoAdvert: in.LowerPrioNoAdvert,
+		HigherPrioSendAdvert: in.HigherPrioSendAdvert, VRID: in.VRID, BasePriority: in.Priority,
+		EffectivePriority: s.EffectivePriority, VIPSet: s.VIPsSet, AdverInt: in.AdvertInt,
+		MasterAdverInt: s.MasterAdverInt, Accept: in.Accept == nil || *in.Accept, Nopreempt: !in.Preempt,
+		PreemptDelay: in.PreemptDelay, State: jsonStates[s.State], WantState: jsonStates[s.WantState],
+		Version: in.Version, SMTPAlert: in.SMTPAlert != nil && *in.SMTPAlert, NotifyDeleted: in.Notify.Deleted != nil}
+	if in.UseVMAC != nil {
+		jd.VMACIfname = in.UseVMAC.Name
+		if jd.VMACIfname == "" {
+			jd.VMACIfname = fmt.Sprintf("vrrp.%d", in.VRID) // keepalived's default, as package vrrp names it
+		}
+	}
+	cmd := func(sc *conf.Script) string {
+		if sc == nil {
+			return ""
+		}
+		return kacompat.Command(sc.Argv)
+	}
+	n := &in.Notify
+	jd.ScriptBackup, jd.ScriptMaster, jd.ScriptFault, jd.ScriptStop = cmd(n.Backup), cmd(n.Master), cmd(n.Fault), cmd(n.Stop)
+	jd.ScriptDeleted, jd.Script, jd.ScriptMasterRxLowerPri = cmd(n.Deleted), cmd(n.Generic), cmd(n.MasterRxLowerPrio)
+	for _, a := range in.VIPs {
+		jd.VIPs = append(jd.VIPs, vipLine(a, in)+onOff(s.VIPsSet, " set", ""))
+	}
+	for _, a := range in.ExcludedVIPs {
+		jd.EVIPs = append(jd.EVIPs, vipLine(a, in)+onOff(s.VIPsSet, " set", ""))
+	}
+	for _, t := range in.TrackInterfaces {
+		jd.TrackIfp = append(jd.TrackIfp, t.Name)
+	}
+	for _, t := range in.TrackScripts {
+		for _, sc := range cfg.Scripts {
+			if sc.Name == t.Name {
+				jd.TrackScript = append(jd.TrackScript, kacompat.Command(sc.Script.Argv))
+			}
+		}
+	}
+	if in.Auth != nil {
+		jd.AuthType = map[string]int{"PASS": 1, "AH": 2}[in.Auth.Type]
+		if in.Auth.Type == "PASS" {
+			jd.AuthData = in.Auth.Pass
+		}
+	}
+	return kacompat.Instance{Data: jd, Stats: s.Stats.Sub(base)}
 }

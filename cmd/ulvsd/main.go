@@ -6,9 +6,9 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
 
 	"github.com/ulvs/ulvs/conf"
+	"github.com/ulvs/ulvs/internal/kacompat"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -29,16 +29,18 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case o.help:
 		usage(stdout)
 		return 0
-	case o.version:
-		fmt.Fprintf(stdout, "ulvsd %s (reads keepalived 2.x configurations)\n", version)
-		return 0
 	case o.signum != "":
-		n, ok := signalNumber(o.signum)
+		// Before -v, and in keepalived's words: exporters parse both.
+		n, ok := kacompat.SignalNumber(o.signum)
 		if !ok {
-			fmt.Fprintf(stderr, "ulvsd: unknown signal name %q\n", o.signum)
+			fmt.Fprintf(stderr, "Unknown sigfunc %s\n", o.signum)
 			return 1
 		}
-		fmt.Fprintln(stdout, n)
+		fmt.Fprintln(stdout, int(n))
+		return 0
+	case o.version:
+		// keepalived writes its version on stderr, and exporters read it there.
+		kacompat.WriteVersion(stderr, version, kacompat.CurrentFeatures())
 		return 0
 	case o.keywords:
 		fmt.Fprint(stdout, conf.KeywordTable())
@@ -75,19 +77,4 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 func loadOptions(o *options) conf.Options {
 	return conf.Options{ConfigID: o.configID, AllConfig: o.allConfig}
-}
-
-// signalNumber maps keepalived's --signum names to Linux signal numbers.
-func signalNumber(name string) (int, bool) {
-	const sigrtmin, sigrtmax = 34, 64 // glibc's values
-	n, ok := map[string]int{
-		"STOP":        15, // SIGTERM
-		"RELOAD":      1,  // SIGHUP
-		"DATA":        10, // SIGUSR1
-		"STATS":       12, // SIGUSR2
-		"STATS_CLEAR": sigrtmax - 1,
-		"JSON":        sigrtmin + 2,
-		"TDUMP":       sigrtmax,
-	}[strings.ToUpper(name)]
-	return n, ok
 }

@@ -107,12 +107,19 @@ func TestOptions(t *testing.T) {
 		{[]string{"--signum=RELOAD"}, 0, "1\n"},
 		{[]string{"--signum", "JSON"}, 0, "36\n"},
 		{[]string{"--keywords"}, 0, "| vrrp_instance | `virtual_router_id` | supported |"},
-		{[]string{"-v"}, 0, "ulvsd "},
+		{[]string{"--signum=json"}, 1, "Unknown sigfunc json"},
+		{[]string{"-v"}, 0, "Keepalived v2.2.7 (ulvs "},
 		{[]string{"stray"}, 1, "unexpected argument"},
 	} {
 		code, stdout, stderr := runCLI(t, tc.args...)
 		if code != tc.code || !strings.Contains(stdout+stderr, tc.out) {
 			t.Errorf("ulvsd %v: exit %d, output %q; want exit %d containing %q", tc.args, code, stdout+stderr, tc.code, tc.out)
+		}
+	}
+	// keepalived writes -v and --version on stderr, where exporters read them.
+	for _, v := range []string{"-v", "--version"} {
+		if _, stdout, stderr := runCLI(t, v); stdout != "" || !strings.Contains(stderr, "--enable-json") {
+			t.Errorf("ulvsd %s: stdout %q, stderr %q; want the version on stderr", v, stdout, stderr)
 		}
 	}
 	o, err := parseOptions([]string{"-lnD", "-f", "x.conf", "-t"}, &bytes.Buffer{})

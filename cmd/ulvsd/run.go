@@ -16,13 +16,8 @@ import (
 
 	"github.com/ulvs/ulvs/conf"
 	"github.com/ulvs/ulvs/internal/ctl"
+	"github.com/ulvs/ulvs/internal/kacompat"
 	"github.com/ulvs/ulvs/internal/plan"
-)
-
-// Signals keepalived uses beyond the classic ones (glibc numbering).
-const (
-	sigJSON       = syscall.Signal(34 + 2) // SIGRTMIN+2
-	sigStatsClear = syscall.Signal(64 - 1) // SIGRTMAX-1
 )
 
 // daemonEnv marks the detached child of a daemonizing ulvsd.
@@ -84,7 +79,7 @@ func runDaemon(o *options, stdout, stderr io.Writer) int {
 	defer cancel()
 	sigs := make(chan os.Signal, 8)
 	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT, syscall.SIGUSR1, syscall.SIGUSR2,
-		sigJSON, sigStatsClear)
+		kacompat.SigJSON, kacompat.SigStatsClear)
 	defer signal.Stop(sigs)
 
 	d := &daemon{o: o, log: log}
@@ -94,6 +89,9 @@ func runDaemon(o *options, stdout, stderr io.Writer) int {
 		d.stop()
 		return 1
 	}
+	// A reader that signals and reads at once (as keepalived's exporters
+	// do) finds complete dumps from the start, then each signal's own.
+	d.dumpAll()
 	ln, err := ctl.Listen(o.control)
 	if err != nil {
 		log.Error("control socket", zap.Error(err))
@@ -152,9 +150,9 @@ func runDaemon(o *options, stdout, stderr io.Writer) int {
 			d.dumpFile(d.stateDumpPath(), d.writeData)
 		case syscall.SIGUSR2:
 			d.dumpFile(d.statsDumpPath(), d.writeStats)
-		case sigJSON:
+		case kacompat.SigJSON:
 			d.dumpFile(d.jsonDumpPath(), d.writeJSON)
-		case sigStatsClear:
+		case kacompat.SigStatsClear:
 			d.dumpFile(d.statsDumpPath(), d.writeStats)
 			d.clearVRRPStats()
 		case syscall.SIGTERM, syscall.SIGINT:
