@@ -16,6 +16,7 @@ import (
 
 	"github.com/ulvs/ulvs/forward"
 	"github.com/ulvs/ulvs/internal/ctl"
+	"github.com/ulvs/ulvs/internal/nodeipvs"
 )
 
 // Metrics are read from the same views ulvsadm shows, at scrape time, so
@@ -240,6 +241,14 @@ func serveMetrics(addr string, d *daemon, log *zap.Logger) (func(), error) {
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collector{d}, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if d.o.nodeIPVS {
+		reg.MustRegister(nodeipvs.New(func() *ctl.IPVS {
+			if d.lvs == nil {
+				return nil
+			}
+			return d.lvs.View(d.o.backend)
+		}))
+	}
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	ln, err := net.Listen("tcp", net.JoinHostPort(host, port))

@@ -52,6 +52,7 @@ type options struct {
 	describe   bool
 	control    string
 	metrics    string
+	nodeIPVS   bool
 	backend    string
 	jsonLogs   bool
 	interfaces []string
@@ -117,6 +118,7 @@ func newFlagSet(o *options, out io.Writer) *pflag.FlagSet {
 	fs.BoolVar(&o.describe, "describe", false, "print what the configuration sets up and exit")
 	fs.StringVar(&o.control, "control", "/run/ulvs/ulvsd.sock", "control socket for ulvsadm")
 	fs.StringVar(&o.metrics, "metrics", "", "serve Prometheus metrics on `ADDR` (e.g. 127.0.0.1:9650); off by default")
+	fs.BoolVar(&o.nodeIPVS, "metrics-node-ipvs", true, "with --metrics, also export node_exporter's node_ipvs_* families from the live table (IPVS dashboards and alerts work unchanged)")
 	fs.StringVar(&o.backend, "backend", "userspace", "forwarding backend: userspace or ipvs")
 	fs.BoolVar(&o.jsonLogs, "log-json", false, "log JSON lines even with -l")
 	fs.StringSliceVar(&o.interfaces, "interfaces", nil, "interfaces the userspace forwarder listens on (default: every interface that is up)")

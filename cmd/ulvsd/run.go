@@ -229,7 +229,7 @@ func absoluteArgs(o *options) ([]string, error) {
 		args = append(args, "-u", o.umask)
 	}
 	if o.metrics != "" {
-		args = append(args, "--metrics", o.metrics)
+		args = append(args, "--metrics", o.metrics, "--metrics-node-ipvs="+strconv.FormatBool(o.nodeIPVS))
 	}
 	args = append(args, "--max-conns", strconv.Itoa(o.maxConns))
 	if len(o.interfaces) > 0 {
