@@ -34,6 +34,12 @@
 //	    control side (serialized by a mutex); Pick allocates nothing, takes no
 //	    lock and is safe concurrently with everything else.
 //
+// FlagECMP (ipvsadm -b "mh-ecmp", ulvs's own) gives mh the table of N
+// active directors behind ECMP: filled in address order, so history does
+// not change it, and with fallback always on (ecmp.go says how it differs
+// from the kernel's). Service.Slot explains an mh decision: the slot, its
+// owner, the server chosen.
+//
 // New rejects an unknown scheduler name (ErrUnknownScheduler) and a
 // scheduler flag the scheduler does not use (ErrFlag): SCHED1 (sh-fallback,
 // mh-fallback) and SCHED2 (sh-port, mh-port) apply to sh and mh only;

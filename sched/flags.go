@@ -15,8 +15,14 @@ const (
 	// FlagSched3 is IP_VS_SVC_F_SCHED3 (flag-3), which no scheduler uses.
 	FlagSched3 uint32 = 0x0020
 
-	// FlagsSched is the mask of the scheduler flags.
+	// FlagsSched is the mask of the kernel's scheduler flags.
 	FlagsSched = FlagSched1 | FlagSched2 | FlagSched3
+
+	// FlagECMP is ulvs's own flag (never sent to the kernel; ipvsadm -b
+	// "mh-ecmp"), for mh only: the table of a director behind ECMP, which
+	// every director builds the same from the same real servers whatever
+	// order they were added, removed or failed in. See ecmp.go.
+	FlagECMP uint32 = 0x0100_0000
 )
 
 // Default is the scheduler of a virtual service that names none: ipvsadm's
@@ -101,6 +107,9 @@ func FlagString(name string, bits uint32) string {
 		}
 		out = append(out, n)
 	}
+	if bits&FlagECMP != 0 {
+		out = append(out, "mh-ecmp")
+	}
 	return strings.Join(out, ",")
 }
 
@@ -108,12 +117,15 @@ func FlagString(name string, bits uint32) string {
 // named scheduler does not honour (its row of kinds says which: SCHED1 and
 // SCHED2 for sh and mh; SCHED3 for none).
 func checkFlags(name string, bits uint32) error {
-	if bits&^FlagsSched != 0 {
-		return fmt.Errorf("%w: %s: %#x are not scheduler flags", ErrFlag, name, bits&^FlagsSched)
+	if bits&^(FlagsSched|FlagECMP) != 0 {
+		return fmt.Errorf("%w: %s: %#x are not scheduler flags", ErrFlag, name, bits&^(FlagsSched|FlagECMP))
 	}
 	k, err := lookupKind(name)
 	if err != nil {
 		return err
+	}
+	if bits&FlagECMP != 0 && k.flags[FlagECMP] == "" {
+		return fmt.Errorf("%w: %s: mh-ecmp applies to mh only", ErrFlag, name)
 	}
 	users := func(bit uint32) []string {
 		var out []string

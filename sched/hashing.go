@@ -138,7 +138,10 @@ type mhAlgo struct {
 // slots the kernel's reassign fails and leaves the old table in place, so
 // does this (old may be nil).
 func newMH(dests []*Dest, flags uint32, old *mhAlgo) *mhAlgo {
-	a := &mhAlgo{fallback: flags&FlagSched1 != 0, port: flags&FlagSched2 != 0}
+	a := &mhAlgo{fallback: flags&(FlagSched1|FlagECMP) != 0, port: flags&FlagSched2 != 0}
+	if flags&FlagECMP != 0 {
+		dests = ecmpOrder(dests)
+	}
 	if len(dests) > MHTableSize {
 		if old != nil {
 			a.lookup = old.lookup

@@ -43,7 +43,7 @@ var kinds = []kind{
 	{name: "nq", build: best(leafNQ)},
 	{name: "fo", build: best(leafEW)},
 	{name: "ovf", build: best(leafOVF)},
-	{name: "mh", flags: map[uint32]string{FlagSched1: "mh-fallback", FlagSched2: "mh-port"}, build: buildMH},
+	{name: "mh", flags: map[uint32]string{FlagSched1: "mh-fallback", FlagSched2: "mh-port", FlagECMP: "mh-ecmp"}, build: buildMH},
 	{name: "twos", build: buildTwos},
 }
 

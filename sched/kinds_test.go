@@ -39,8 +39,8 @@ func TestKinds(t *testing.T) {
 		}
 		seen[k.name] = true
 		for bit, name := range k.flags {
-			if bit&^FlagsSched != 0 || bit == 0 || name == "" {
-				t.Errorf("%s: flag %#x %q is not one of SCHED1..3 with a name", k.name, bit, name)
+			if bit&^(FlagsSched|FlagECMP) != 0 || bit == 0 || name == "" {
+				t.Errorf("%s: flag %#x %q is not one of SCHED1..3 (or ulvs's mh-ecmp) with a name", k.name, bit, name)
 			}
 			if got, err := ParseFlags(k.name, name); err != nil || got != bit {
 				t.Errorf("%s: ParseFlags(%q) = %#x, %v; want %#x", k.name, name, got, err, bit)
