@@ -46,7 +46,7 @@ func (q *syncQueue) push(c *syncmsg.Conn) {
 
 // SyncStats counts connection synchronisation since the backend started.
 type SyncStats struct {
-	// Role is "master", "backup" or "" (off).
+	// Role is "master", "backup", "both" or "" (off).
 	Role string
 	// Kernel is set when the kernel's own sync daemon does the work (the
 	// IPVS backend): it keeps no counters.

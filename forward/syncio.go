@@ -36,16 +36,28 @@ type SyncConfig struct {
 type SyncRole int
 
 // Sync roles: keepalived makes the director that is master of the sync
-// daemon's VRRP instance the sync master, and the others backups.
+// daemon's VRRP instance the sync master, and the others backups. SyncBoth
+// is the kernel's two daemons at once (ipvsadm --start-daemon master and
+// backup): every director sends its connections and takes the others', as
+// N active directors behind ECMP do.
 const (
 	SyncOff SyncRole = iota
 	SyncMaster
 	SyncBackup
+	SyncBoth
 )
 
 func (r SyncRole) String() string {
-	return [...]string{"", "master", "backup"}[r]
+	if r < 0 || r > SyncBoth {
+		return fmt.Sprintf("SyncRole(%d)", int(r))
+	}
+	return [...]string{"", "master", "backup", "both"}[r]
 }
+
+// Sends and Receives report whether the role sends its connections and
+// whether it takes other directors'.
+func (r SyncRole) Sends() bool    { return r == SyncMaster || r == SyncBoth }
+func (r SyncRole) Receives() bool { return r == SyncBackup || r == SyncBoth }
 
 // syncFlushDelay is how long a partly filled message waits for more
 // connections before it is sent (the kernel waits up to 2 s; a shorter wait
@@ -57,14 +69,14 @@ type syncDaemon struct {
 	role   SyncRole
 	cfg    SyncConfig // as SetSync was given it
 	cancel context.CancelFunc
-	done   chan struct{}
-	conn   net.PacketConn
+	wg     sync.WaitGroup
+	conns  []net.PacketConn
 }
 
 // SetSync starts (or stops, with SyncOff) connection synchronisation in
 // the given role, replacing the current one. A master multicasts the
 // connections its workers set up; a backup puts the ones it receives into
-// its tables.
+// its tables; both does both (its own datagrams are not looped back to it).
 func (u *Userspace) SetSync(role SyncRole, cfg SyncConfig) error {
 	u.syncMu.Lock()
 	defer u.syncMu.Unlock()
@@ -101,34 +113,33 @@ func (u *Userspace) SetSync(role SyncRole, cfg SyncConfig) error {
 		return fmt.Errorf("forward: lvs_sync_daemon: maxlen %d holds no connection", cfg.MaxLen)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	d := &syncDaemon{role: role, cfg: given, cancel: cancel, done: make(chan struct{})}
+	d := &syncDaemon{role: role, cfg: given, cancel: cancel}
 	log := u.e.log.With(zap.String("sync", role.String()), zap.String("interface", cfg.Interface),
 		zap.Stringer("group", cfg.Group), zap.Int("port", cfg.Port))
-	switch role {
-	case SyncMaster:
-		c, err := syncSender(ifi, cfg)
-		if err != nil {
-			cancel()
-			return err
+	fail := func(err error) error {
+		cancel()
+		for _, c := range d.conns {
+			c.Close()
 		}
-		d.conn = c
-		q := u.e.newSyncQueue(syncQueueLen)
-		u.e.syncq.Store(q)
-		go func() {
-			defer close(d.done)
-			u.sendSync(ctx, c, q, cfg, log)
-		}()
-	case SyncBackup:
+		return err
+	}
+	if role.Receives() {
 		c, err := net.ListenMulticastUDP(network(cfg.Group), ifi, &net.UDPAddr{IP: cfg.Group.AsSlice(), Port: cfg.Port})
 		if err != nil {
-			cancel()
-			return fmt.Errorf("forward: lvs_sync_daemon: %w", err)
+			return fail(fmt.Errorf("forward: lvs_sync_daemon: %w", err))
 		}
-		d.conn = c
-		go func() {
-			defer close(d.done)
-			u.receiveSync(ctx, c, cfg, log)
-		}()
+		d.conns = append(d.conns, c)
+		d.wg.Go(func() { u.receiveSync(ctx, c, cfg, log) })
+	}
+	if role.Sends() {
+		c, err := syncSender(ifi, cfg)
+		if err != nil {
+			return fail(err)
+		}
+		d.conns = append(d.conns, c)
+		q := u.e.newSyncQueue(syncQueueLen)
+		u.e.syncq.Store(q)
+		d.wg.Go(func() { u.sendSync(ctx, c, q, cfg, log) })
 	}
 	u.syncD = d
 	log.Info("connection synchronisation started", zap.Uint8("sync_id", cfg.SyncID), zap.Int("maxlen", cfg.MaxLen))
@@ -142,8 +153,10 @@ func (u *Userspace) stopSyncLocked() {
 	}
 	u.e.syncq.Store(nil)
 	d.cancel()
-	d.conn.Close()
-	<-d.done
+	for _, c := range d.conns {
+		c.Close()
+	}
+	d.wg.Wait()
 	u.syncD = nil
 	u.e.log.Info("connection synchronisation stopped", zap.String("sync", d.role.String()))
 }

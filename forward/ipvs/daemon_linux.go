@@ -2,6 +2,7 @@ package ipvs
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 
 	"github.com/vishvananda/netlink"
@@ -30,17 +31,39 @@ const (
 	ipvsGenlVersion = 1
 )
 
-func daemonState(role forward.SyncRole) uint32 {
-	if role == forward.SyncMaster {
-		return 1
+// daemonStates are the kernel's IP_VS_STATE_MASTER (1) and _BACKUP (2)
+// daemons a role runs: both is the two, started and stopped one by one (the
+// kernel takes one state per IPVS_CMD_NEW_DAEMON).
+func daemonStates(role forward.SyncRole) []uint32 {
+	var out []uint32
+	if role.Sends() {
+		out = append(out, 1)
 	}
-	return 2
+	if role.Receives() {
+		out = append(out, 2)
+	}
+	return out
 }
 
-// startDaemon starts the kernel's sync daemon (ipvsadm --start-daemon).
+// startDaemon starts the kernel's sync daemons of the role (ipvsadm
+// --start-daemon master, backup, or both); if the second fails, the first
+// is stopped again.
 func (k *nlKernel) startDaemon(role forward.SyncRole, cfg forward.SyncConfig) error {
+	states := daemonStates(role)
+	for i, st := range states {
+		if err := startDaemonState(st, cfg); err != nil {
+			for _, done := range states[:i] {
+				_ = daemonCmd(ipvsCmdDelDaemon, func(d *nl.RtAttr) { d.AddRtAttr(daemonAttrState, nl.Uint32Attr(done)) })
+			}
+			return err
+		}
+	}
+	return nil
+}
+
+func startDaemonState(state uint32, cfg forward.SyncConfig) error {
 	return daemonCmd(ipvsCmdNewDaemon, func(d *nl.RtAttr) {
-		d.AddRtAttr(daemonAttrState, nl.Uint32Attr(daemonState(role)))
+		d.AddRtAttr(daemonAttrState, nl.Uint32Attr(state))
 		d.AddRtAttr(daemonAttrMcastIfn, nl.ZeroTerminated(cfg.Interface))
 		d.AddRtAttr(daemonAttrSyncID, nl.Uint32Attr(uint32(cfg.SyncID)))
 		if cfg.MaxLen > 0 {
@@ -62,11 +85,15 @@ func (k *nlKernel) startDaemon(role forward.SyncRole, cfg forward.SyncConfig) er
 	})
 }
 
-// stopDaemon stops the kernel's sync daemon of that role.
+// stopDaemon stops the kernel's sync daemons of that role.
 func (k *nlKernel) stopDaemon(role forward.SyncRole) error {
-	return daemonCmd(ipvsCmdDelDaemon, func(d *nl.RtAttr) {
-		d.AddRtAttr(daemonAttrState, nl.Uint32Attr(daemonState(role)))
-	})
+	var errs []error
+	for _, st := range daemonStates(role) {
+		errs = append(errs, daemonCmd(ipvsCmdDelDaemon, func(d *nl.RtAttr) {
+			d.AddRtAttr(daemonAttrState, nl.Uint32Attr(st))
+		}))
+	}
+	return errors.Join(errs...)
 }
 
 func daemonCmd(cmd uint8, attrs func(*nl.RtAttr)) error {
