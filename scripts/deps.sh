@@ -13,8 +13,9 @@ want=${1:-test}
 # opensmtpd (a real SMTP server), iperf3, socat (UDP echo), qemu-system-x86
 # (the kernel IPVS VM tests; scripts/ipvs-vm.sh fetches the guest's kernel).
 # netsniff-ng: trafgen, the line-rate sender of the UDP burst and SYN flood tests.
+# bird2: the ECMP router in front of N directors announcing over BGP (test/ecmp_test.go, ulvslab --ecmp).
 test_pkgs=(keepalived nginx curl wrk tshark tcpdump nftables iproute2 ethtool psmisc procps
-  openssl dnsmasq-base opensmtpd iperf3 socat netsniff-ng qemu-system-x86)
+  openssl dnsmasq-base opensmtpd iperf3 socat netsniff-ng qemu-system-x86 bird2)
 # The demo's lab: nginx (real servers), nftables (ulvsd keeps its kernel
 # out of the virtual services' traffic with nft), iproute2 (namespaces).
 demo_pkgs=(nginx curl iproute2 procps psmisc tcpdump tshark nftables)

@@ -19,6 +19,7 @@ var commands = []struct {
 	{"simulate", "drive a scheduler over a workload, with no network (ulvsadm simulate -h)", runSimulate},
 	{"vrrp", "VRRP instances of the running ulvsd (--json)", runView("vrrp")},
 	{"checkers", "health checkers of the running ulvsd (--json)", runView("checkers")},
+	{"bgp", "BGP neighbours, BFD and announced prefixes with why (--json)", runView("bgp")},
 	{"status", "the running ulvsd (--json)", runView("status")},
 }
 

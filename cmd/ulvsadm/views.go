@@ -44,6 +44,12 @@ func runView(op string) func(args []string, stdout, stderr io.Writer) int {
 			} else {
 				printCheckers(stdout, resp.Checkers)
 			}
+		case ctl.OpBGP:
+			if *jsonOut {
+				err = printJSON(stdout, resp.BGP)
+			} else {
+				printBGP(stdout, resp.BGP)
+			}
 		case ctl.OpStatus:
 			if *jsonOut {
 				err = printJSON(stdout, resp.Status)

@@ -21,6 +21,16 @@ func configTest(o *options, stdout, stderr io.Writer) int {
 		return 1
 	}
 	diags := append(conf.Diagnostics(nil), res.Diags...)
+	if o.bgpFile != "" {
+		b, vss, bd, err := loadBGP(o, res.Config)
+		if bd == nil && err != nil {
+			bd = conf.Diagnostics{{Pos: conf.Pos{File: o.bgpFile}, Severity: conf.Error, Msg: err.Error()}}
+		}
+		diags = append(diags, bd...)
+		if b != nil && !bd.HasErrors() {
+			ecmpAdjust(o, b, vss) // what ulvsd would run
+		}
+	}
 	if !res.Diags.HasErrors() {
 		_, pd := plan.Build(res.Config, o.planOptions())
 		diags = append(diags, pd...)

@@ -58,6 +58,12 @@ func (d *daemon) Handle(ctx context.Context, req *ctl.Request) *ctl.Response {
 		return &ctl.Response{}
 	case ctl.OpStatus:
 		return &ctl.Response{Status: d.status()}
+	case ctl.OpBGP:
+		v := d.bgpView()
+		if v == nil {
+			return &ctl.Response{Error: "bgp: not running (start ulvsd with --bgp FILE)"}
+		}
+		return &ctl.Response{BGP: v}
 	}
 	return &ctl.Response{Error: fmt.Sprintf("unknown operation %q", req.Op)}
 }

@@ -55,6 +55,11 @@ type daemon struct {
 	lastErr    string
 	// vrrpBase holds VRRP counters at the last stats clear.
 	vrrpBase map[string]vrrp.Stats
+
+	// bgp is the BGP speaker and its policy loop (nil without --bgp);
+	// ecmp is set when several directors announce a prefix.
+	bgp  *bgpState
+	ecmp bool
 }
 
 // subsystems says which parts run, from -P and -C.
@@ -78,8 +83,13 @@ func (d *daemon) start(ctx context.Context, p *plan.Plan) error {
 			return err
 		}
 	}
+	if d.ecmp && d.o.runChecks() {
+		d.startSync(p) // every director sends and receives: VRRP does not decide
+	}
 	if d.o.runVRRP() && len(p.Config.Instances) > 0 {
-		d.startSync(p)
+		if !d.ecmp {
+			d.startSync(p)
+		}
 		if err := d.startVRRP(ctx, p); err != nil {
 			return err
 		}
@@ -228,7 +238,11 @@ func (d *daemon) startSync(p *plan.Plan) {
 	if p.Sync == nil || d.syncer == nil {
 		return
 	}
-	d.sync.Store(lvs.NewSync(d.syncer, *p.Sync, d.log.Named("sync")))
+	ls := lvs.NewSync(d.syncer, *p.Sync, d.log.Named("sync"))
+	if d.ecmp {
+		ls.Set(forward.SyncBoth)
+	}
+	d.sync.Store(ls)
 }
 
 // vipHook enables an instance's services just before VRRP adds its VIPs,
@@ -259,7 +273,9 @@ func (d *daemon) vrrpEvents(events <-chan vrrp.Event) {
 		d.log.Info("vrrp transition", zap.String("kind", kind), zap.String("name", ev.Name),
 			zap.String("from", ev.Prev.String()), zap.String("to", ev.State.String()),
 			zap.Int("priority", ev.Priority), zap.String("interface", ev.Interface), zap.Int("vrid", ev.VRID))
-		d.sync.Load().Follow(ev)
+		if !d.ecmp {
+			d.sync.Load().Follow(ev)
+		}
 		if ev.Group || d.hr == nil {
 			continue
 		}
@@ -287,6 +303,18 @@ func (d *daemon) reload() error {
 	}
 	res, err := conf.Read(d.o.configFile, loadOptions(d.o))
 	var p *plan.Plan
+	var bgp *conf.BGP
+	var bgpVSS [][]*conf.VirtualServer
+	if err == nil && d.o.bgpFile != "" {
+		var diags conf.Diagnostics
+		if bgp, bgpVSS, diags, err = loadBGP(d.o, res.Config); err != nil {
+			res.Diags = append(res.Diags, diags...)
+		} else {
+			for _, n := range ecmpAdjust(d.o, bgp, bgpVSS) {
+				d.log.Info("ecmp", zap.String("note", n))
+			}
+		}
+	}
 	if err == nil {
 		var diags conf.Diagnostics
 		p, diags = plan.Build(res.Config, d.o.planOptions())
@@ -337,6 +365,11 @@ func (d *daemon) reload() error {
 			return fail(fmt.Errorf("reload: vrrp: %w", err))
 		}
 		d.reloadSync(p)
+	}
+	if bgp != nil {
+		if err := d.reloadBGP(bgp, bgpVSS); err != nil {
+			return fail(fmt.Errorf("reload: bgp: %w", err))
+		}
 	}
 	d.mu.Lock()
 	d.cfg = cfg

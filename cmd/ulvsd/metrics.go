@@ -240,7 +240,7 @@ func serveMetrics(addr string, d *daemon, log *zap.Logger) (func(), error) {
 		host = "127.0.0.1"
 	}
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collector{d}, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(collector{d}, bgpCollector{d}, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if d.o.nodeIPVS {
 		reg.MustRegister(nodeipvs.New(func() *ctl.IPVS {
 			if d.lvs == nil {

@@ -58,6 +58,10 @@ type options struct {
 	interfaces []string
 	sloppyTCP  bool
 	maxConns   int
+	// bgpFile is --bgp: the BGP file (route announcements); sloppySet
+	// records an explicit --sloppy-tcp (ECMP mode turns it on otherwise).
+	bgpFile   string
+	sloppySet bool
 }
 
 // refused are keepalived options ulvsd does not support, with why.
@@ -123,6 +127,7 @@ func newFlagSet(o *options, out io.Writer) *pflag.FlagSet {
 	fs.BoolVar(&o.jsonLogs, "log-json", false, "log JSON lines even with -l")
 	fs.StringSliceVar(&o.interfaces, "interfaces", nil, "interfaces the userspace forwarder listens on (default: every interface that is up)")
 	fs.IntVar(&o.maxConns, "max-conns", 1<<20, "size of the userspace connection table (and of the persistence template table)")
+	fs.StringVar(&o.bgpFile, "bgp", "", "announce virtual addresses over BGP as the BGP `FILE` says (docs/ecmp.md)")
 	fs.BoolVar(&o.sloppyTCP, "sloppy-tcp", false, "schedule TCP connections on any packet, not only SYN (IPVS's sloppy_tcp), so connections survive a failover")
 	return fs
 }
@@ -162,6 +167,7 @@ func parseOptions(args []string, out io.Writer) (*options, error) {
 		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
 	o.configTest = fs.Changed("config-test")
+	o.sloppySet = fs.Changed("sloppy-tcp")
 	if o.testLog == "-" {
 		o.testLog = ""
 	}

@@ -32,6 +32,22 @@ func runDaemon(o *options, stdout, stderr io.Writer) int {
 		return 1
 	}
 	var p *plan.Plan
+	var bgp *conf.BGP
+	var bgpVSS [][]*conf.VirtualServer
+	var ecmpNotes []string
+	if err == nil && o.bgpFile != "" {
+		var diags conf.Diagnostics
+		if bgp, bgpVSS, diags, err = loadBGP(o, res.Config); err != nil {
+			fmt.Fprint(stderr, diags.Errors())
+			fmt.Fprintf(stderr, "ulvsd: %v; not starting (check it with ulvsd -t --bgp %s)\n", err, o.bgpFile)
+			return 1
+		}
+		// Before the translation: ECMP changes what the virtual servers run.
+		ecmpNotes = ecmpAdjust(o, bgp, bgpVSS)
+		if ecmpPrefixes(bgp) && !o.sloppySet {
+			o.sloppyTCP = true // ECMP: a mid-flow packet may reach any director
+		}
+	}
 	if err == nil {
 		var diags conf.Diagnostics
 		p, diags = plan.Build(res.Config, o.planOptions())
@@ -82,8 +98,20 @@ func runDaemon(o *options, stdout, stderr io.Writer) int {
 		kacompat.SigJSON, kacompat.SigStatsClear)
 	defer signal.Stop(sigs)
 
-	d := &daemon{o: o, log: log}
-	if err := d.start(ctx, p); err != nil {
+	d := &daemon{o: o, log: log, ecmp: ecmpPrefixes(bgp)}
+	for _, n := range ecmpNotes {
+		log.Info("ecmp", zap.String("note", n))
+	}
+	if d.ecmp {
+		log.Info("ecmp: sloppy TCP", zap.Bool("on", o.sloppyTCP), zap.Bool("explicit", o.sloppySet))
+	}
+	err = d.start(ctx, p)
+	if err == nil && bgp != nil {
+		if err = d.startBGP(bgp, bgpVSS); err != nil {
+			err = fmt.Errorf("bgp: %w", err)
+		}
+	}
+	if err != nil {
 		log.Error("not starting", zap.Error(err))
 		fmt.Fprintf(stderr, "ulvsd: %v\n", err)
 		d.stop()
@@ -157,6 +185,7 @@ func runDaemon(o *options, stdout, stderr io.Writer) int {
 			d.clearVRRPStats()
 		case syscall.SIGTERM, syscall.SIGINT:
 			log.Info("stopping", zap.String("signal", sig.String()))
+			d.shutdownBGP()
 			cancel()
 			d.stop()
 			log.Info("ulvsd stopped")
@@ -201,7 +230,7 @@ func absoluteArgs(o *options) ([]string, error) {
 		return filepath.Abs(p)
 	}
 	var err error
-	paths := []*string{&o.configFile, &o.pidFile, &o.vrrpPidFile, &o.checkPid, &o.control, &o.logFile}
+	paths := []*string{&o.configFile, &o.pidFile, &o.vrrpPidFile, &o.checkPid, &o.control, &o.logFile, &o.bgpFile}
 	for _, p := range paths {
 		if *p, err = abs(*p); err != nil {
 			return nil, err
@@ -230,6 +259,12 @@ func absoluteArgs(o *options) ([]string, error) {
 	}
 	if o.metrics != "" {
 		args = append(args, "--metrics", o.metrics, "--metrics-node-ipvs="+strconv.FormatBool(o.nodeIPVS))
+	}
+	if o.bgpFile != "" {
+		args = append(args, "--bgp", o.bgpFile)
+	}
+	if o.sloppySet && !o.sloppyTCP {
+		args = append(args, "--sloppy-tcp=false")
 	}
 	args = append(args, "--max-conns", strconv.Itoa(o.maxConns))
 	if len(o.interfaces) > 0 {

@@ -19,6 +19,7 @@ const (
 	OpCheckers = "checkers" // health checkers
 	OpEdit     = "edit"     // an ipvsadm-style runtime edit
 	OpStatus   = "status"   // daemon summary
+	OpBGP      = "bgp"      // BGP neighbours and announced prefixes
 )
 
 // Edit commands, as ipvsadm's options name them.
@@ -126,6 +127,7 @@ type Response struct {
 	VRRP     []Instance `json:"vrrp,omitempty"`
 	Checkers []Checker  `json:"checkers,omitempty"`
 	Status   *Status    `json:"status,omitempty"`
+	BGP      *BGP       `json:"bgp,omitempty"`
 }
 
 // Handler answers control requests. It must not keep req.
