@@ -89,7 +89,7 @@ func (r *router) rib(t *testing.T) string {
 // eventually waits (bounded) until the router's table reads want.
 func (r *router) eventually(t *testing.T, want, what string) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(45 * time.Second)
 	got := ""
 	for time.Now().Before(deadline) {
 		if got = r.rib(t); got == want {
@@ -118,10 +118,12 @@ func neighbor(r *router, hold time.Duration) Neighbor {
 		LocalAddr: netip.MustParseAddr("127.0.0.2"), HoldTime: hold, Keepalive: time.Second, ConnectRetry: time.Second}
 }
 
-// waitEvent returns the first event matching, skipping others (bounded).
+// waitEvent returns the first event matching, skipping others (bounded;
+// generous, because the in-process router keeps a dropped session idle for
+// 5 s and under a loaded make test it can take several connect rounds).
 func waitEvent(t *testing.T, s *Speaker, match func(Event) bool, what string) Event {
 	t.Helper()
-	timeout := time.After(15 * time.Second)
+	timeout := time.After(45 * time.Second)
 	for {
 		select {
 		case e := <-s.Events():

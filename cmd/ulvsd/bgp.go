@@ -204,14 +204,21 @@ func bgpVSName(vs *conf.VirtualServer) string {
 func (d *daemon) evaluateBGP(ctx context.Context) {
 	bs := d.bgp
 	hs := map[string]health.ServiceStatus{}
-	if d.hr != nil {
+	bs.mu.Lock()
+	stopping := bs.stopping
+	bs.mu.Unlock()
+	if d.hr != nil && !stopping {
 		hctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 		st, err := d.hr.Status(hctx)
 		cancel()
-		if err == nil {
-			for _, s := range st {
-				hs[s.Service] = s
-			}
+		if err != nil {
+			// No news from the checkers is no reason to withdraw (nor to
+			// announce): decide again next round.
+			d.bgp.log.Debug("bgp policy: checkers' status not read", zap.Error(err))
+			return
+		}
+		for _, s := range st {
+			hs[s.Service] = s
 		}
 	}
 	bs.mu.Lock()

@@ -19,11 +19,20 @@ import (
 // error. It is curl's job done without curl, so the lab needs no client
 // tools and a trace can know the client's port in advance.
 func get(ns string, target netip.AddrPort, path string, localPort int, timeout time.Duration) (string, error) {
+	var laddr *net.TCPAddr
+	if localPort != 0 {
+		laddr = &net.TCPAddr{Port: localPort}
+	}
+	return getWith(ns, laddr, target, path, timeout)
+}
+
+// getWith is get from the local address laddr (nil: any).
+func getWith(ns string, laddr *net.TCPAddr, target netip.AddrPort, path string, timeout time.Duration) (string, error) {
 	var c net.Conn
 	err := topo.InNamespace(ns, func() error {
 		d := net.Dialer{Timeout: timeout}
-		if localPort != 0 {
-			d.LocalAddr = &net.TCPAddr{Port: localPort}
+		if laddr != nil {
+			d.LocalAddr = laddr
 		}
 		var err error
 		c, err = d.Dial("tcp4", target.String())

@@ -31,16 +31,16 @@ type command struct {
 
 func commands() []command {
 	return []command{
-		{"up", "[--mode dr|nat|tun] [--directors 1|2] [--servers N] [--config FILE [--config FILE2]]",
+		{"up", "[--mode dr|nat|tun] [--directors 1|2] [--servers N] [--config FILE [--config FILE2]] | --ecmp [--directors N]",
 			"build the lab in network namespaces and start ulvsd on each director", false, runUp},
 		{"status", "", "nodes, addresses, processes, VRRP states and the master's table", false, runStatus},
 		{"curl", "[N] [--target VIP:PORT] [--path P]", "N requests through the VIP (new connection each), tallied per real server", false, runCurl},
-		{"fail", "rsN|directorN|http:NODE ...", "stop a real server's HTTP server, or a whole director (ulvsd killed, link down)", false, runFail},
+		{"fail", "rsN|directorN|http:NODE ... | directorN --term|--kill|--link", "stop a real server's HTTP server, or a whole director (ulvsd killed, link down)", false, runFail},
 		{"heal", "", "undo every fail and wait until the lab is whole again", false, runHeal},
 		{"trace", "[--target VIP:PORT] [--out DIR]", "follow one connection through every hop, printing what each changed; one pcap per hop", false, runTrace},
 		{"down", "", "remove everything the lab made (also after a crash)", false, runDown},
 		{"configs", "[--brief] [DIR]", "check and describe the keepalived.conf files in DIR (the seed configs by default)", false, runConfigs},
-		{"demo", "[--seeds DIR] [--trace-out DIR]", "the whole story: spread, a failed server drained, director failover, a DR trace", false, runDemo},
+		{"demo", "[--seeds DIR] [--trace-out DIR] | --ecmp", "the whole story: spread, a failed server drained, director failover, a DR trace", false, runDemo},
 		{"serve", "--name NAME [--port P]...", "(used by the lab) a minimal HTTP server naming its node", true, runServe},
 		{"decap", "", "(used by the lab) the userspace IPIP decapsulator of a TUN real server", true, runDecap},
 	}

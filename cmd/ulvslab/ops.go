@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/ulvs/ulvs/internal/ctl"
@@ -42,7 +43,7 @@ func runStatus(g *globals, args []string, out *printer) error {
 	out.line("")
 	out.line("processes:")
 	for _, n := range st.Nodes {
-		for _, kind := range []string{procUlvsd, procHTTP, procDecap} {
+		for _, kind := range []string{procUlvsd, procHTTP, procDecap, procBird} {
 			p := n.Procs[kind]
 			if p == nil {
 				continue
@@ -58,9 +59,26 @@ func runStatus(g *globals, args []string, out *printer) error {
 			out.line("  %-10s %-6s pid %-8d %s   log %s", n.Name, what, p.Pid, alive, p.Log)
 		}
 	}
-	out.line("")
-	out.line("VRRP:")
-	out.block(l.vrrpSummary())
+	if st.ECMP {
+		out.line("")
+		out.cmd("ip netns exec %s ip route show %s    # the router's FIB", l.nodes["router"].NS, vipAddr(0))
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		fib, _ := l.nodes["router"].Output(ctx, "ip", "route", "show", vipAddr(0).String())
+		cancel()
+		out.block(fib)
+		for _, d := range st.byRole(roleDirector) {
+			if !l.alive(d, procUlvsd) {
+				continue
+			}
+			out.line("")
+			out.cmd("ulvsadm bgp --socket %s    # on %s", d.Socket, d.Name)
+			out.block(l.adm(d, "bgp"))
+		}
+	} else {
+		out.line("")
+		out.line("VRRP:")
+		out.block(l.vrrpSummary())
+	}
 	for _, d := range st.byRole(roleDirector) {
 		if d.failed("node") || !l.alive(d, procUlvsd) {
 			continue
@@ -130,6 +148,16 @@ func runCurl(g *globals, args []string, out *printer) error {
 	if err != nil {
 		return err
 	}
+	if l.st.ECMP {
+		res, per := l.ecmpSpread(t, *path, n)
+		out.line("from %d distinct client addresses:", min(n, ecmpClients))
+		res.print(out)
+		printPerDirector(out, per, n)
+		if res.failed > 0 {
+			return fmt.Errorf("ulvslab: %d of %d requests failed (first: %v)", res.failed, n, res.firstErr)
+		}
+		return nil
+	}
 	res := l.curl(t, *path, n)
 	res.print(out)
 	if res.failed > 0 {
@@ -188,8 +216,23 @@ var realName = regexp.MustCompile(`^(rs[0-9]+|sorry)$`)
 
 func runFail(g *globals, args []string, out *printer) error {
 	fs := flags("fail")
+	term := fs.Bool("term", false, "a director: SIGTERM to ulvsd (ECMP lab: it withdraws, forwards for its grace, then stops)")
+	kill := fs.Bool("kill", false, "a director: SIGKILL to ulvsd only (the link stays up)")
+	link := fs.Bool("link", false, "a director: its link down only (ulvsd keeps running)")
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	how := ""
+	for _, f := range []struct {
+		on   bool
+		name string
+	}{{*term, "term"}, {*kill, "kill"}, {*link, "link"}} {
+		if f.on {
+			if how != "" {
+				return usagef("--term, --kill and --link exclude each other")
+			}
+			how = f.name
+		}
 	}
 	if fs.NArg() == 0 {
 		return usagef("name what fails: rs1, director1, or http:NODE")
@@ -202,11 +245,61 @@ func runFail(g *globals, args []string, out *printer) error {
 		return err
 	}
 	for _, a := range fs.Args() {
-		if err := l.fail(a); err != nil {
+		if how != "" {
+			err = l.failDirector(a, how)
+		} else {
+			err = l.fail(a)
+		}
+		if err != nil {
 			return err
 		}
 	}
 	return l.st.save()
+}
+
+// failDirector stops a director one way: term (SIGTERM), kill (SIGKILL)
+// or link (eth0 down). In the ECMP lab it then shows how long the router
+// took to drop the director from its route.
+func (l *lab) failDirector(name, how string) error {
+	n := l.st.node(name)
+	if n == nil || n.Role != roleDirector {
+		return usagef("--%s takes a director (director1, ...), not %q", how, name)
+	}
+	if len(n.Failed) > 0 {
+		l.out.line("%s: already failed (%s)", name, strings.Join(n.Failed, ","))
+		return nil
+	}
+	switch how {
+	case "term", "kill":
+		sig, what := syscall.SIGTERM, "SIGTERM: withdraws its routes, forwards for its grace period, then stops"
+		if how == "kill" {
+			sig, what = syscall.SIGKILL, "SIGKILL: no goodbye; the kernel closes its BGP session"
+		}
+		p := n.Procs[procUlvsd]
+		if p == nil || !l.alive(n, procUlvsd) {
+			return fmt.Errorf("ulvslab: ulvsd on %s is not running", name)
+		}
+		if err := syscall.Kill(p.Pid, sig); err != nil {
+			return fmt.Errorf("ulvslab: %w", err)
+		}
+		n.Failed = append(n.Failed, "ulvsd")
+		l.out.line("%s: ulvsd pid %d, %s", name, p.Pid, what)
+	case "link":
+		if err := l.nodes[name].IP("link", "set", "eth0", "down"); err != nil {
+			return err
+		}
+		n.Failed = append(n.Failed, "link")
+		l.out.line("%s: eth0 down (ulvsd still runs; the router finds out by BFD, or by its hold time)", name)
+	}
+	if !l.st.ECMP {
+		return nil
+	}
+	took, err := l.waitHops(l.announcing(), 15*time.Second)
+	if err != nil {
+		return err
+	}
+	l.out.line("router: %s routed through %v after %v", vipAddr(0), l.nextHops(), took.Round(time.Millisecond))
+	return nil
 }
 
 // fail stops what the argument names: a real server's HTTP server (rsN,
@@ -298,6 +391,21 @@ func (l *lab) heal() error {
 					return err
 				}
 				l.out.line("%s: eth0 up, ulvsd restarted (pid %d)", n.Name, n.Procs[procUlvsd].Pid)
+			case "ulvsd":
+				if err := waitFor(10*time.Second, "the stopped ulvsd on "+n.Name+" to exit", func() (bool, error) {
+					return !l.alive(n, procUlvsd), nil
+				}); err != nil {
+					return err
+				}
+				if err := l.startUlvsd(n); err != nil {
+					return err
+				}
+				l.out.line("%s: ulvsd restarted (pid %d)", n.Name, n.Procs[procUlvsd].Pid)
+			case "link":
+				if err := l.nodes[n.Name].IP("link", "set", "eth0", "up"); err != nil {
+					return err
+				}
+				l.out.line("%s: eth0 up", n.Name)
 			}
 		}
 		n.Failed = nil
@@ -369,7 +477,7 @@ func runDown(g *globals, args []string, out *printer) error {
 // labNodeName matches the names the lab gives its namespaces after the
 // prefix, so that down never removes another lab whose prefix merely
 // starts with this one.
-var labNodeName = regexp.MustCompile(`^(sw|client|director[0-9]+|rs[0-9]+|sorry)$`)
+var labNodeName = regexp.MustCompile(`^(sw|client|router|director[0-9]+|rs[0-9]+|sorry)$`)
 
 // teardown stops the lab's recorded processes, removes its namespaces
 // (killing whatever still runs inside them), and its state directory.
@@ -378,7 +486,7 @@ func teardown(st *state, out *printer) error {
 	l := &lab{st: st, out: out}
 	stopped := 0
 	for _, n := range st.Nodes {
-		for _, kind := range []string{procUlvsd, procDecap, procHTTP} {
+		for _, kind := range []string{procUlvsd, procDecap, procHTTP, procBird} {
 			if l.alive(n, kind) {
 				if err := l.stop(n, kind); err != nil {
 					errs = append(errs, err)

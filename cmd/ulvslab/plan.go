@@ -88,10 +88,15 @@ type layout struct {
 	Gateway netip.Addr
 	// VIPs are the addresses real servers hold on lo (DR and TUN).
 	VIPs []netip.Addr
+	// ECMP: N active directors behind a BGP router (ecmp.go).
+	ECMP bool
 }
 
 // nodes lists every node of the layout, in creation order.
 func (l layout) nodes() []*nodeState {
+	if l.ECMP {
+		return ecmpNodes(l)
+	}
 	var out []*nodeState
 	out = append(out, &nodeState{Name: "client", Role: roleClient,
 		Addrs: []netip.Prefix{hostPrefix(frontNet, 1)}})
@@ -123,7 +128,11 @@ func (l layout) nodes() []*nodeState {
 
 // validate checks the counts.
 func (l layout) validate() error {
-	if l.Directors < 1 || l.Directors > 2 {
+	if l.ECMP {
+		if l.Directors < 1 || l.Directors > maxECMPDirectors || l.Mode != modeDR {
+			return fmt.Errorf("ulvslab: --ecmp takes DR mode and 1 to %d directors", maxECMPDirectors)
+		}
+	} else if l.Directors < 1 || l.Directors > 2 {
 		return fmt.Errorf("ulvslab: --directors must be 1 or 2, not %d", l.Directors)
 	}
 	if l.Reals < 0 || l.Reals > maxReals {

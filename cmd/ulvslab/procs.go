@@ -140,6 +140,9 @@ func (l *lab) startUlvsd(n *nodeState) error {
 	_ = os.Remove(n.Socket)
 	argv := []string{l.st.Bins.Ulvsd, "-n", "-l", "-f", n.Config, "-p", base + ".pid", "-r", base + "-vrrp.pid",
 		"-c", base + "-checkers.pid", "--control", n.Socket, "--interfaces", "eth0"}
+	if n.BGP != "" {
+		argv = append(argv, "--bgp", n.BGP)
+	}
 	if err := l.spawn(n, procUlvsd, argv); err != nil {
 		return err
 	}

@@ -49,6 +49,8 @@ type nodeState struct {
 	// control socket.
 	Config string                `json:"config,omitempty"`
 	Socket string                `json:"socket,omitempty"`
+	// BGP is a director's BGP file in the ECMP lab (ulvsd --bgp).
+	BGP string `json:"bgp,omitempty"`
 	Procs  map[string]*procState `json:"procs,omitempty"`
 	// Failed lists what `fail` stopped ("http", "node").
 	Failed []string `json:"failed,omitempty"`
@@ -68,6 +70,8 @@ type state struct {
 	Dir       string    `json:"dir"`
 	Mode      string    `json:"mode"`
 	Directors int       `json:"directors"`
+	// ECMP: the directors are all active behind a BIRD router (up --ecmp).
+	ECMP bool `json:"ecmp,omitempty"`
 	Created   time.Time `json:"created"`
 	// Source says where the directors' configuration came from.
 	Source string `json:"source"`

@@ -21,6 +21,7 @@ func runTrace(g *globals, args []string, out *printer) error {
 	target := fs.String("target", "", "VIP:PORT to reach (default: the lab's first service)")
 	path := fs.String("path", "/", "URL path")
 	outDir := fs.String("out", "", "directory for the pcap files (default: trace/ in the lab's state directory)")
+	flow := fs.Int("flow", 0, "ECMP lab: which client flow to follow (client address and port by number)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -37,6 +38,9 @@ func runTrace(g *globals, args []string, out *printer) error {
 	t, err := l.target(*target)
 	if err != nil {
 		return err
+	}
+	if l.st.ECMP {
+		return l.traceECMP(t, *path, *flow)
 	}
 	if *outDir == "" {
 		*outDir = filepath.Join(l.st.Dir, "trace")

@@ -20,6 +20,7 @@ type upOptions struct {
 	servers   int
 	configs   []string
 	http      string // auto, nginx or builtin
+	ecmp      bool
 }
 
 func runUp(g *globals, args []string, out *printer) error {
@@ -30,11 +31,18 @@ func runUp(g *globals, args []string, out *printer) error {
 	fs.IntVar(&o.servers, "servers", 3, "real servers (1-9) for the default config")
 	fs.StringArrayVar(&o.configs, "config", nil, "your keepalived.conf, mapped onto the lab (twice: director1's, then director2's)")
 	fs.StringVar(&o.http, "http", "auto", "real servers' HTTP server: auto (nginx if installed), nginx or builtin")
+	fs.BoolVar(&o.ecmp, "ecmp", false, "N active directors behind a BIRD router with ECMP, the VIP announced over BGP (docs/ecmp.md)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return usagef("unexpected argument %q", fs.Arg(0))
+	}
+	if o.ecmp && len(o.configs) > 0 {
+		return usagef("--ecmp builds its own configuration; it does not take --config")
+	}
+	if o.ecmp && !fs.Changed("directors") {
+		o.directors = 3
 	}
 	if len(o.configs) > 0 && fs.Changed("servers") {
 		return usagef("--servers applies to the default config; with --config the lab has the real servers your file names")
@@ -98,7 +106,7 @@ func up(g *globals, o upOptions, mode string, modeGiven bool, out *printer) (_ *
 		l, configs, realPorts, sorryPorts, directorPorts, paths = m.Layout, m.Configs, m.RealPorts, m.SorryPorts, m.DirectorPorts, m.Paths
 		st.Source, st.Mapping, st.Targets, st.Instances = strings.Join(o.configs, ", "), m.Notes, m.Targets, m.Instances
 	} else {
-		l = layout{Mode: mode, Directors: o.directors, Reals: o.servers, VIPs: []netip.Addr{vipAddr(0)}}
+		l = layout{Mode: mode, Directors: o.directors, Reals: o.servers, VIPs: []netip.Addr{vipAddr(0)}, ECMP: o.ecmp}
 		if mode == modeNAT {
 			l.Gateway = natGateway()
 		}
@@ -106,6 +114,10 @@ func up(g *globals, o upOptions, mode string, modeGiven bool, out *printer) (_ *
 			return nil, err
 		}
 		for i := 1; i <= l.Directors; i++ {
+			if l.ECMP {
+				configs = append(configs, ecmpKeepalived(l, i))
+				continue
+			}
 			c, err := defaultConfig(l, i)
 			if err != nil {
 				return nil, err
@@ -118,6 +130,9 @@ func up(g *globals, o upOptions, mode string, modeGiven bool, out *printer) (_ *
 		st.Source = "the embedded default keepalived.conf"
 		st.Targets = []netip.AddrPort{netip.AddrPortFrom(vipAddr(0), 80)}
 		st.Instances = []string{"VI_1"}
+		if l.ECMP {
+			st.Source, st.Instances, st.ECMP = "ulvslab's ECMP keepalived.conf and BGP files", nil, true
+		}
 	}
 	st.Mode = l.Mode
 	st.Nodes = l.nodes()
@@ -160,7 +175,11 @@ func up(g *globals, o upOptions, mode string, modeGiven bool, out *printer) (_ *
 	tp.Log = out.debug
 	lb := &lab{st: st, tp: tp, nodes: map[string]*topo.Node{}, out: out}
 	for _, n := range st.Nodes {
-		tn, err := tp.AddNode(n.Name, nodeConfig(l.Mode, n))
+		nc := nodeConfig(l.Mode, n)
+		if l.ECMP {
+			nc = ecmpNodeConfig(n, nc)
+		}
+		tn, err := tp.AddNode(n.Name, nc)
 		if err != nil {
 			return nil, err
 		}
@@ -202,11 +221,23 @@ func up(g *globals, o upOptions, mode string, modeGiven bool, out *printer) (_ *
 			return nil, err
 		}
 	}
+	if l.ECMP {
+		out.line("starting BIRD on the router (ECMP, BFD) and adding %d client addresses", ecmpClients)
+		if err := lb.setupECMP(); err != nil {
+			return nil, err
+		}
+	}
 	for i, n := range st.byRole(roleDirector) {
 		n.Config = filepath.Join(dir, n.Name+".conf")
 		n.Socket = filepath.Join(dir, n.Name+".sock")
 		if err := os.WriteFile(n.Config, []byte(configs[i]), 0o644); err != nil {
 			return nil, fmt.Errorf("ulvslab: %w", err)
+		}
+		if l.ECMP {
+			n.BGP = filepath.Join(dir, n.Name+"-bgp.conf")
+			if err := os.WriteFile(n.BGP, []byte(ecmpBGPFile(i+1)), 0o644); err != nil {
+				return nil, fmt.Errorf("ulvslab: %w", err)
+			}
 		}
 		if err := lb.startUlvsd(n); err != nil {
 			return nil, err
@@ -215,7 +246,11 @@ func up(g *globals, o upOptions, mode string, modeGiven bool, out *printer) (_ *
 			return nil, err
 		}
 	}
-	out.line("waiting for a VRRP master and for the VIP to answer")
+	if l.ECMP {
+		out.line("waiting for every director's announcement in the router's FIB and for the VIP to answer")
+	} else {
+		out.line("waiting for a VRRP master and for the VIP to answer")
+	}
 	if err := lb.waitReady(30 * time.Second); err != nil {
 		return nil, err
 	}
@@ -252,6 +287,11 @@ func modeName(mode string) string {
 // running directors and every target answers the client.
 func (l *lab) waitReady(timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
+	if l.st.ECMP {
+		if _, err := l.waitHops(l.announcing(), timeout); err != nil {
+			return fmt.Errorf("%w (the router routes through %v)", err, l.nextHops())
+		}
+	}
 	err := waitFor(timeout, "a VRRP master for every instance", func() (bool, error) {
 		for _, in := range l.st.Instances {
 			if l.master(in) == nil {
@@ -327,7 +367,11 @@ func (l *lab) summary() {
 	out.line("")
 	l.nodesTable()
 	out.line("")
-	out.line("next: ulvslab curl 30 | ulvslab status | ulvslab fail rs1 | ulvslab fail director1 | ulvslab heal | ulvslab trace | ulvslab down")
+	if l.st.ECMP {
+		out.line("next: ulvslab curl 30 | ulvslab status | ulvslab trace | ulvslab fail director2 --term|--kill|--link | ulvslab heal | ulvslab down")
+	} else {
+		out.line("next: ulvslab curl 30 | ulvslab status | ulvslab fail rs1 | ulvslab fail director1 | ulvslab heal | ulvslab trace | ulvslab down")
+	}
 	out.line("      or by hand: ip netns exec %sclient curl http://%s/", l.st.Prefix, l.st.Targets[0])
 }
 
@@ -340,6 +384,10 @@ func (l *lab) nodesTable() {
 		}
 		what := n.Role
 		switch {
+		case n.Role == roleDirector && n.BGP != "":
+			what = "director: ulvsd, " + filepath.Base(n.Config) + " --bgp " + filepath.Base(n.BGP)
+		case n.Role == roleRouter:
+			what = "router: BIRD 2, ECMP over the directors, " + filepath.Base(n.Config)
 		case n.Role == roleDirector:
 			what = "director: ulvsd, " + filepath.Base(n.Config)
 		case len(n.LoVIPs) > 0:
