@@ -47,11 +47,11 @@ type nodeState struct {
 	HTTPPaths []string `json:"http_paths,omitempty"`
 	// Config and Socket are a director's keepalived.conf and ulvsd's
 	// control socket.
-	Config string                `json:"config,omitempty"`
-	Socket string                `json:"socket,omitempty"`
+	Config string `json:"config,omitempty"`
+	Socket string `json:"socket,omitempty"`
 	// BGP is a director's BGP file in the ECMP lab (ulvsd --bgp).
-	BGP string `json:"bgp,omitempty"`
-	Procs  map[string]*procState `json:"procs,omitempty"`
+	BGP   string                `json:"bgp,omitempty"`
+	Procs map[string]*procState `json:"procs,omitempty"`
 	// Failed lists what `fail` stopped ("http", "node").
 	Failed []string `json:"failed,omitempty"`
 }
@@ -66,13 +66,13 @@ func (n *nodeState) addr4() netip.Addr {
 
 // state is everything a later command needs to find the lab `up` made.
 type state struct {
-	Prefix    string    `json:"prefix"`
-	Dir       string    `json:"dir"`
-	Mode      string    `json:"mode"`
-	Directors int       `json:"directors"`
+	Prefix    string `json:"prefix"`
+	Dir       string `json:"dir"`
+	Mode      string `json:"mode"`
+	Directors int    `json:"directors"`
 	// ECMP: the directors are all active behind a BIRD router (up --ecmp).
-	ECMP bool `json:"ecmp,omitempty"`
-	Created   time.Time `json:"created"`
+	ECMP    bool      `json:"ecmp,omitempty"`
+	Created time.Time `json:"created"`
 	// Source says where the directors' configuration came from.
 	Source string `json:"source"`
 	// Mapping lists what --config mapped onto the lab, for status.
