@@ -39,6 +39,7 @@ func runDemo(g *globals, args []string, out *printer) error {
 	fs := flags("demo")
 	seeds := fs.String("seeds", defaultSeeds, "directory of keepalived.conf files to read first (skipped when absent)")
 	traceOut := fs.String("trace-out", "/tmp/ulvslab-demo-trace", "directory for the trace's pcap files")
+	ecmp := fs.Bool("ecmp", false, "the scale-out story instead: three directors behind a BIRD router with ECMP (docs/ecmp.md)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -46,7 +47,9 @@ func runDemo(g *globals, args []string, out *printer) error {
 		return err
 	}
 	d := &demo{g: g, out: out, start: time.Now(), steps: 7}
-	if _, err := os.Stat(*seeds); err == nil {
+	if *ecmp {
+		*seeds = ""
+	} else if _, err := os.Stat(*seeds); err == nil {
 		d.steps++
 	} else {
 		*seeds = ""
@@ -63,7 +66,12 @@ func runDemo(g *globals, args []string, out *printer) error {
 			return err
 		}
 	}
-	err := d.run(*seeds, *traceOut)
+	var err error
+	if *ecmp {
+		err = d.runECMP()
+	} else {
+		err = d.run(*seeds, *traceOut)
+	}
 	if err != nil && d.lab != nil {
 		out.line("")
 		out.fail("%v", err)

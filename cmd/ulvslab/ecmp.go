@@ -90,7 +90,7 @@ bgp {
 }
 neighbor %s {
     remote_as 65000
-    hold_time 3
+    hold_time 9                 # generous: BFD finds a cut link first
     bfd                         # 300 ms x 3: a cut link is found in under a second
 }
 prefix %s/32 {
@@ -117,8 +117,8 @@ protocol bfd {
 template bgp directors {
     local %s as 65000;
     ipv4 { import all; export none; };
-    hold time 3;
-    keepalive time 1;
+    hold time 9;
+    keepalive time 3;
     connect retry time 1;
     error wait time 1, 5;
     direct;
@@ -264,40 +264,59 @@ func slotOf(svc *ctl.Service, f *sched.Flow) (sched.SlotInfo, error) {
 	return info, nil
 }
 
-// traceECMP follows one flow: the router's hash picks a director, the
-// director's mh-ecmp slot picks a real server, and a real connection from
-// that client address and port confirms both.
+// traceECMP follows one flow: the router's ECMP hash picks a director (seen
+// in that director's connection table: Linux hashes a forwarded packet's L4
+// header, or reuses the L4 hash the sender's socket put on it, which a
+// route lookup from the command line cannot know), the director's mh-ecmp
+// slot picks a real server, and every other director computes the same slot
+// from its own table.
 func (l *lab) traceECMP(t netip.AddrPort, path string, clientIdx int) error {
 	out := l.out
 	src := clientAddr(clientIdx % ecmpClients)
 	sport := uint16(40000 + clientIdx%20000)
 	out.step("one flow, hop by hop: %s:%d → %s", src, sport, t)
-	dir, cmd, err := l.routerHash(src, sport, t)
+	out.line("1. router: %s is one multipath route, a next hop per announcing director; the flow's L4 hash picks one", t.Addr())
+	out.cmd("ip netns exec %s ip route show %s", l.nodes["router"].NS, t.Addr())
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	fib, _ := l.nodes["router"].Output(ctx, "ip", "route", "show", t.Addr().String())
+	cancel()
+	out.block(fib)
+	body, err := getFrom(l.st.node("client").NS, src, int(sport), t, path, 3*time.Second)
 	if err != nil {
 		return err
 	}
 	var dn *nodeState
+	var holders []string
+	views := map[string]*ctl.Service{}
 	for _, d := range l.st.byRole(roleDirector) {
-		if d.addr4() == dir {
-			dn = d
+		if len(d.Failed) > 0 {
+			continue
+		}
+		cr, err := ctlCall(d.Socket, ctl.OpConns)
+		if err != nil {
+			return fmt.Errorf("ulvslab: %s: %w", d.Name, err)
+		}
+		for _, c := range cr.Conns {
+			if c.Source == netip.AddrPortFrom(src, sport) {
+				holders = append(holders, d.Name)
+				dn = d
+				out.line("   → %s: its table holds %s %s %s → %s", d.Name, c.Proto, c.Source, c.State, c.Dest)
+			}
+		}
+		resp, err := ctlCall(d.Socket, ctl.OpIPVS)
+		if err != nil {
+			return fmt.Errorf("ulvslab: %s: %w", d.Name, err)
+		}
+		for i := range resp.IPVS.Services {
+			if sv := &resp.IPVS.Services[i]; sv.Addr == t.Addr() && sv.Port == t.Port() {
+				views[d.Name] = sv
+			}
 		}
 	}
-	if dn == nil {
-		return fmt.Errorf("ulvslab: the router sends the flow to %s, which is no director of the lab", dir)
+	if len(holders) != 1 {
+		return fmt.Errorf("ulvslab: the connection from %s:%d is in the tables of %v, want exactly one director", src, sport, holders)
 	}
-	out.line("1. router: ECMP over %v, L4 hash of (src, dst, proto, sport, dport)", l.nextHops())
-	out.cmd("ip netns exec %s %s", l.nodes["router"].NS, cmd)
-	out.line("   → %s (%s)", dn.Name, dir)
-	resp, err := ctlCall(dn.Socket, ctl.OpIPVS)
-	if err != nil {
-		return err
-	}
-	var svc *ctl.Service
-	for i := range resp.IPVS.Services {
-		if s := &resp.IPVS.Services[i]; s.Addr == t.Addr() && s.Port == t.Port() {
-			svc = s
-		}
-	}
+	svc := views[dn.Name]
 	if svc == nil {
 		return fmt.Errorf("ulvslab: %s has no service %s", dn.Name, t)
 	}
@@ -315,10 +334,19 @@ func (l *lab) traceECMP(t netip.AddrPort, path string, clientIdx int) error {
 	}
 	out.line("2. %s: mh-ecmp table of %d slots over %d real servers in address order; the source address hashes to slot %d",
 		dn.Name, sched.MHTableSize, len(svc.Dests), info.Slot)
-	out.line("   slot %d belongs to %s → %s (every director holds this same table)", info.Slot, owner, chosen)
-	body, err := getFrom(l.st.node("client").NS, src, int(sport), t, path, 3*time.Second)
-	if err != nil {
-		return err
+	out.line("   slot %d belongs to %s → %s", info.Slot, owner, chosen)
+	for name, v := range views {
+		if name == dn.Name {
+			continue
+		}
+		oi, err := slotOf(v, f)
+		if err != nil {
+			return err
+		}
+		if oi.Chosen == nil || info.Chosen == nil || oi.Chosen.Addr != info.Chosen.Addr || oi.Slot != info.Slot {
+			return fmt.Errorf("ulvslab: %s's table would send the flow elsewhere (slot %d)", name, oi.Slot)
+		}
+		out.line("   %s's table: the same slot %d → %s (had the router picked it)", name, oi.Slot, chosen)
 	}
 	out.line("3. the connection from %s:%d was answered by %s", src, sport, body)
 	var rs *nodeState

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"sort"
@@ -396,6 +397,13 @@ func (l *lab) heal() error {
 					return !l.alive(n, procUlvsd), nil
 				}); err != nil {
 					return err
+				}
+				// A killed ulvsd leaves its pid files, and its pid may
+				// linger as a zombie until reaped: the new one would
+				// take it for a running daemon.
+				base := filepath.Join(l.st.Dir, n.Name)
+				for _, f := range []string{base + ".pid", base + "-vrrp.pid", base + "-checkers.pid"} {
+					_ = os.Remove(f)
 				}
 				if err := l.startUlvsd(n); err != nil {
 					return err

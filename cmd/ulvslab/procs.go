@@ -80,7 +80,13 @@ func (l *lab) startHTTP(n *nodeState, builtin bool) error {
 				files[p] = []byte(n.Name + "\n")
 			}
 		}
-		p, err := node.StartNginx(topo.NginxConfig{Dir: dir, Listen: listen, Files: files, Detached: true})
+		cfg := topo.NginxConfig{Dir: dir, Listen: listen, Files: files, Detached: true}
+		if l.st.ECMP && n.Role == roleReal {
+			// Long downloads for the demo's failures: paced by the server.
+			files["/big"] = []byte(strings.Repeat("0123456789abcdef", bigSize/16))
+			cfg.LimitRate = "128k"
+		}
+		p, err := node.StartNginx(cfg)
 		if err != nil {
 			return err
 		}
