@@ -169,14 +169,15 @@ func newECMPLab(t *testing.T, nclients int) *ecmpLab {
 	return e
 }
 
-// start runs ulvsd with --bgp on director i (1-based).
+// start runs ulvsd with --bgp (and --metrics on 127.0.0.1:9653) on
+// director i (1-based).
 func (e *ecmpLab) start(i int, sched string) *daemon {
 	e.t.Helper()
 	bf := filepath.Join(e.dir, fmt.Sprintf("bgp%d.conf", i))
 	if err := os.WriteFile(bf, []byte(ecmpBGP(i)), 0o644); err != nil {
 		e.t.Fatal(err)
 	}
-	d := e.ulvsd(e.dirs[i-1], ecmpKeepalived(sched), "--bgp", bf)
+	d := e.ulvsd(e.dirs[i-1], ecmpKeepalived(sched), "--bgp", bf, "--metrics", "127.0.0.1:9653")
 	e.ds[i-1] = d
 	return d
 }
@@ -393,6 +394,20 @@ func TestECMP(t *testing.T) {
 	e.waitHops(time.Now(), 40*time.Second, ecmpDirectors...)
 	if out := e.ds[0].mustAdm("bgp"); !strings.Contains(out, "established") || !strings.Contains(out, "announced") {
 		t.Fatalf("ulvsadm bgp:\n%s", out)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	metrics, err := e.dirs[0].Output(ctx, "curl", "-sS", "http://127.0.0.1:9653/metrics")
+	cancel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, re := range []string{`(?m)^ulvs_bgp_neighbor_up\{neighbor="198\.18\.0\.1",state="established"\} 1$`,
+		`(?m)^ulvs_bgp_bfd_up\{neighbor="198\.18\.0\.1",state="up"\} 1$`,
+		`(?m)^ulvs_bgp_prefix_announced\{directors="multi",prefix="198\.18\.0\.100/32"\} 1$`,
+		`(?m)^ulvs_bgp_prefix_changes_total\{change="announce",prefix="198\.18\.0\.100/32"\} [1-9]`} {
+		if !regexp.MustCompile(re).MatchString(metrics) {
+			t.Errorf("director 1's metrics do not match %s:\n%s", re, grepLines(metrics, "ulvs_bgp"))
+		}
 	}
 
 	// Spread: 300 new connections from distinct clients reach every
