@@ -96,17 +96,27 @@ func (p *dnsProber) probe(ctx context.Context, _ int) outcome {
 			}
 			return failed("DNS_CHECK failed to read socket from" + who + ": " + err.Error())
 		}
-		var parser dnsmessage.Parser
-		h, err := parser.Start(buf[:n])
-		if err != nil || h.ID != id || !h.Response {
-			// Too small, not ours or not a response: keep waiting.
+		ours, rcode := dnsReply(buf[:n], id)
+		if !ours {
 			continue
 		}
-		if h.RCode != dnsmessage.RCodeSuccess {
-			return failed(fmt.Sprintf("DNS_CHECK read error occurred from%s (rcode = %d)", who, h.RCode))
+		if rcode != dnsmessage.RCodeSuccess {
+			return failed(fmt.Sprintf("DNS_CHECK read error occurred from%s (rcode = %d)", who, rcode))
 		}
 		return passed("DNS_CHECK success to" + who)
 	}
+}
+
+// dnsReply reads a datagram from the server: ours is false for one to
+// ignore (too short for a header, another ID, a query), and rcode is the
+// answer's RCODE (keepalived reads no further: dns_recv_thread).
+func dnsReply(b []byte, id uint16) (ours bool, rcode dnsmessage.RCode) {
+	var parser dnsmessage.Parser
+	h, err := parser.Start(b)
+	if err != nil || h.ID != id || !h.Response {
+		return false, 0
+	}
+	return true, h.RCode
 }
 
 // buildDNS is DNS_CHECK's row of kinds.
