@@ -171,7 +171,8 @@ func (n *Node) setup(ctx context.Context) error {
 	n.trans = map[TransportConfig]*transport{}
 	n.rx = make(chan rxMsg)
 	n.trk = make(chan trackMsg)
-	n.ts = trackState{scripts: map[string]*scriptTrack{}, files: map[string]*fileTrack{}, links: map[string]bool{}}
+	n.ts = trackState{scripts: map[string]*scriptTrack{}, files: map[string]*fileTrack{}, links: map[string]bool{},
+		conds: n.ts.conds}
 	n.nt = &notifier{log: n.log, ctx: ctx, mail: newMailer(&n.cfg.Global, n.log)}
 	opened := map[string]bool{}
 	for _, f := range []FIFO{n.cfg.Global.NotifyFIFO, n.cfg.Global.VRRPNotifyFIFO} {

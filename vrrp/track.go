@@ -3,8 +3,10 @@ package vrrp
 import (
 	"bytes"
 	"context"
+	"maps"
 	"net/netip"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -227,6 +229,9 @@ type trackState struct {
 	files   map[string]*fileTrack
 	links   map[string]bool
 	procs   map[string]*procTrack
+	// conds are the program's own conditions (SetCondition); they outlive
+	// Run and reloads.
+	conds map[string]Condition
 }
 
 // eval computes an instance's effective priority and FAULT from its own
@@ -361,6 +366,27 @@ func (ts *trackState) eval(in *Instance, base uint8, grp *SyncGroup, ifaces []st
 			continue
 		}
 		total += v
+	}
+	for _, name := range slices.Sorted(maps.Keys(ts.conds)) {
+		c := ts.conds[name]
+		if !c.appliesTo(in.Name) {
+			continue
+		}
+		w := c.Weight
+		if unweighted {
+			w = 0
+		}
+		st := "OK"
+		if c.Failed {
+			st = "FAILED: " + c.Reason
+		}
+		r.status = append(r.status, TrackStatus{Kind: "condition", Name: name, Status: st, Weight: w})
+		switch {
+		case c.Failed && w == 0:
+			r.fault = true
+		case c.Failed:
+			total += min(w, 0)
+		}
 	}
 	if base == PrioOwner {
 		r.prio = PrioOwner
