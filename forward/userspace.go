@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -69,6 +70,9 @@ type Userspace struct {
 	// syncMu guards syncD, the running lvs_sync_daemon side.
 	syncMu sync.Mutex
 	syncD  *syncDaemon
+
+	// failed is why a worker stopped on its own (Err).
+	failed atomic.Pointer[error]
 }
 
 var _ Backend = (*Userspace)(nil)

@@ -155,6 +155,7 @@ func (io *uio) run(i int) {
 		if err != nil {
 			if !errors.Is(err, ring.ErrClosed) {
 				io.u.e.log.Error("receive failed; worker stops", zap.Int("worker", i), zap.Error(err))
+				io.u.fail(fmt.Errorf("worker %d stopped: receive failed: %w", i, err))
 			}
 			return
 		}
