@@ -117,4 +117,7 @@ func printStatus(w io.Writer, s *ctl.Status) {
 	if s.Sync != "" {
 		fmt.Fprintf(w, "lvs_sync_daemon: %s\n", s.Sync)
 	}
+	for _, r := range s.CannotServe {
+		fmt.Fprintf(w, "cannot serve: %s\n", r)
+	}
 }

@@ -86,6 +86,7 @@ func (d *daemon) status() *ctl.Status {
 		s.Subsystems = append(s.Subsystems, "forwarding:"+d.o.backend)
 	}
 	s.Sync = d.sync.Load().Status()
+	s.CannotServe = d.cannotServe()
 	return s
 }
 

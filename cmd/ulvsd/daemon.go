@@ -16,6 +16,7 @@ import (
 	"github.com/ulvs/ulvs/forward"
 	"github.com/ulvs/ulvs/forward/ipvs"
 	"github.com/ulvs/ulvs/health"
+	"github.com/ulvs/ulvs/internal/canserve"
 	"github.com/ulvs/ulvs/internal/lvs"
 	"github.com/ulvs/ulvs/internal/plan"
 	"github.com/ulvs/ulvs/vrrp"
@@ -39,6 +40,11 @@ type daemon struct {
 	// it while a reload may replace it.
 	syncer lvs.Syncer
 	sync   atomic.Pointer[lvs.Sync]
+	// canServe watches whether this director can serve (--cannot-serve);
+	// serveInstances are the instances its condition applies to.
+	canServe       *canserve.Monitor
+	serveInstances atomic.Pointer[[]string]
+	serveWeight    int
 
 	hcancel, vcancel context.CancelFunc
 	hdone, vdone     chan error
@@ -93,6 +99,7 @@ func (d *daemon) start(ctx context.Context, p *plan.Plan) error {
 		if err := d.startVRRP(ctx, p); err != nil {
 			return err
 		}
+		d.startCanServe(ctx, p)
 	}
 	return nil
 }
@@ -365,6 +372,7 @@ func (d *daemon) reload() error {
 			return fail(fmt.Errorf("reload: vrrp: %w", err))
 		}
 		d.reloadSync(p)
+		d.reloadCanServe(p)
 	}
 	if bgp != nil {
 		if err := d.reloadBGP(bgp, bgpVSS); err != nil {

@@ -62,6 +62,9 @@ type options struct {
 	// records an explicit --sloppy-tcp (ECMP mode turns it on otherwise).
 	bgpFile   string
 	sloppySet bool
+	// cannotServe is what a director that cannot serve does to its VRRP
+	// instances: fault, off, or a negative priority weight.
+	cannotServe string
 }
 
 // refused are keepalived options ulvsd does not support, with why.
@@ -128,6 +131,7 @@ func newFlagSet(o *options, out io.Writer) *pflag.FlagSet {
 	fs.StringSliceVar(&o.interfaces, "interfaces", nil, "interfaces the userspace forwarder listens on (default: every interface that is up)")
 	fs.IntVar(&o.maxConns, "max-conns", 1<<20, "size of the userspace connection table (and of the persistence template table)")
 	fs.StringVar(&o.bgpFile, "bgp", "", "announce virtual addresses over BGP as the BGP `FILE` says (docs/ecmp.md)")
+	fs.StringVar(&o.cannotServe, "cannot-serve", "fault", "while this director cannot serve (forwarder stopped, no socket can be opened, connection table refusing), its VRRP instances go to FAULT (fault), lose priority (a weight such as -50), or stay (off)")
 	fs.BoolVar(&o.sloppyTCP, "sloppy-tcp", false, "schedule TCP connections on any packet, not only SYN (IPVS's sloppy_tcp), so connections survive a failover")
 	return fs
 }
@@ -177,6 +181,9 @@ func parseOptions(args []string, out io.Writer) (*options, error) {
 	if o.maxConns < 1 || o.maxConns > maxConnsLimit {
 		return nil, fmt.Errorf("--max-conns %s: the connection table holds 1 to %d entries",
 			fs.Lookup("max-conns").Value, maxConnsLimit)
+	}
+	if _, _, err := parseCannotServe(o.cannotServe); err != nil {
+		return nil, err
 	}
 	if o.vrrpOnly && o.checkOnly {
 		return nil, fmt.Errorf("-P (VRRP only) and -C (checkers only) exclude each other")

@@ -117,6 +117,9 @@ type Status struct {
 	Subsystems []string `json:"subsystems"`
 	// Sync describes lvs_sync_daemon's role and counters, when it runs.
 	Sync string `json:"sync,omitempty"`
+	// CannotServe says why this director cannot serve (its VRRP instances
+	// gave up mastership); empty while it can.
+	CannotServe []string `json:"cannot_serve,omitempty"`
 }
 
 // Response answers a Request; exactly the field for the Op is set.
