@@ -16,6 +16,7 @@ import (
 
 	"github.com/ulvs/ulvs/forward"
 	"github.com/ulvs/ulvs/internal/ctl"
+	"github.com/ulvs/ulvs/internal/netcap"
 	"github.com/ulvs/ulvs/internal/nodeipvs"
 )
 
@@ -87,6 +88,9 @@ var (
 	mDrops = prometheus.NewDesc("ulvs_forward_dropped_packets_total", "Packets the userspace forwarder dropped, by reason.",
 		[]string{"reason"}, nil)
 	mReloads  = prometheus.NewDesc("ulvs_reloads_total", "Configuration reloads applied.", nil, nil)
+	mCanServe = prometheus.NewDesc("ulvs_can_serve",
+		"0 while this director cannot serve (forwarder stopped, no socket can be opened, connection table refusing) and its VRRP instances gave up mastership.",
+		nil, nil)
 	mSyncRole = prometheus.NewDesc("ulvs_sync_role",
 		"lvs_sync_daemon's role: 0 off, 1 master, 2 backup.", nil, nil)
 	mSyncConns = prometheus.NewDesc("ulvs_sync_connections_total",
@@ -108,7 +112,7 @@ type collector struct{ d *daemon }
 func (c collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{mVRRPState, mVRRPPriority, mVRRPEffPriority, mCheckerUp, mCheckerLatency,
 		mCheckerFailures, mSvcConns, mSvcPackets, mSvcBytes, mSvcEnabled, mRSConns, mRSActive, mRSInactive, mRSWeight,
-		mRSPackets, mRSBytes, mConnEntries, mConnCapacity, mConnEvents, mDrops, mReloads, mSyncRole, mSyncConns, mSyncMessages} {
+		mRSPackets, mRSBytes, mConnEntries, mConnCapacity, mConnEvents, mDrops, mReloads, mCanServe, mSyncRole, mSyncConns, mSyncMessages} {
 		ch <- d
 	}
 	for _, d := range mVRRPCounters {
@@ -206,6 +210,10 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	reloads := c.d.reloads
 	c.d.mu.Unlock()
 	counter(mReloads, uint64(reloads))
+	if c.d.canServe != nil {
+		ok, _ := c.d.canServe.Status()
+		gauge(mCanServe, map[bool]float64{true: 1}[ok])
+	}
 	if ls := c.d.sync.Load(); ls != nil {
 		st := ls.Stats()
 		gauge(mSyncRole, map[string]float64{"master": 1, "backup": 2}[st.Role])
@@ -230,8 +238,11 @@ func serviceLabel(s *ctl.Service) string {
 }
 
 // serveMetrics serves /metrics on addr. The address must be given: metrics
-// are opt-in, and an address without a host means loopback.
-func serveMetrics(addr string, d *daemon, log *zap.Logger) (func(), error) {
+// are opt-in, and an address without a host means loopback. Any local user
+// may connect, so the listener holds at most maxConns connections (the one
+// idle longest makes room for a new one), every connection has its
+// timeouts, and at most 4 scrapes run at once.
+func serveMetrics(addr string, d *daemon, maxConns int, log *zap.Logger) (func(), error) {
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
 		return nil, fmt.Errorf("--metrics %q: %w", addr, err)
@@ -250,18 +261,21 @@ func serveMetrics(addr string, d *daemon, log *zap.Logger) (func(), error) {
 		}))
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	ln, err := net.Listen("tcp", net.JoinHostPort(host, port))
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{MaxRequestsInFlight: 4, Timeout: 10 * time.Second}))
+	raw, err := net.Listen("tcp", net.JoinHostPort(host, port))
 	if err != nil {
 		return nil, fmt.Errorf("metrics: %w", err)
 	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	ln := netcap.Limit(raw, maxConns)
+	srv := &http.Server{Handler: mux, ConnState: ln.ConnState, MaxHeaderBytes: 16 << 10,
+		ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second, WriteTimeout: 20 * time.Second,
+		IdleTimeout: 30 * time.Second, ErrorLog: zap.NewStdLog(log.Named("metrics"))}
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error("metrics server", zap.Error(err))
 		}
 	}()
-	log.Info("metrics", zap.String("address", ln.Addr().String()))
+	log.Info("metrics", zap.String("address", raw.Addr().String()), zap.Int("max_connections", maxConns))
 	return func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()

@@ -120,6 +120,7 @@ func runDaemon(o *options, stdout, stderr io.Writer) int {
 	// A reader that signals and reads at once (as keepalived's exporters
 	// do) finds complete dumps from the start, then each signal's own.
 	d.dumpAll()
+	bud := newBudget(log)
 	ln, err := ctl.Listen(o.control)
 	if err != nil {
 		log.Error("control socket", zap.Error(err))
@@ -128,13 +129,13 @@ func runDaemon(o *options, stdout, stderr io.Writer) int {
 		return 1
 	}
 	go func() {
-		if err := (&ctl.Server{Handler: d, Logger: log.Named("ctl")}).Serve(ctx, ln); err != nil {
+		if err := (&ctl.Server{Handler: d, MaxConns: bud.control, Logger: log.Named("ctl")}).Serve(ctx, ln); err != nil {
 			log.Error("control socket stopped", zap.Error(err))
 		}
 	}()
 	defer os.Remove(o.control)
 	if o.metrics != "" {
-		stopMetrics, err := serveMetrics(o.metrics, d, log)
+		stopMetrics, err := serveMetrics(o.metrics, d, bud.metrics, log)
 		if err != nil {
 			log.Error("metrics", zap.Error(err))
 			fmt.Fprintf(stderr, "ulvsd: %v\n", err)
@@ -266,7 +267,7 @@ func absoluteArgs(o *options) ([]string, error) {
 	if o.sloppySet && !o.sloppyTCP {
 		args = append(args, "--sloppy-tcp=false")
 	}
-	args = append(args, "--max-conns", strconv.Itoa(o.maxConns))
+	args = append(args, "--max-conns", strconv.Itoa(o.maxConns), "--cannot-serve", o.cannotServe)
 	if len(o.interfaces) > 0 {
 		args = append(args, "--interfaces", strings.Join(o.interfaces, ","))
 	}
