@@ -15,7 +15,7 @@ DESTDIR ?=
 SBINDIR := $(PREFIX)/sbin
 BINDIR  := $(PREFIX)/bin
 
-.PHONY: help deps build test unit demo bench fuzz lint clean install ipvs-vm-test
+.PHONY: help deps build test unit demo chaos bench fuzz lint clean install ipvs-vm-test
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[1m%-10s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -37,6 +37,11 @@ unit: ## unit tests only (no deps, no root needed; netns tests skip)
 
 demo: build ## as root: the lab end to end: spread, drain, failover, a DR trace (docs/lab.md)
 	@scripts/demo.sh
+
+CHAOS_DURATION ?= 10m
+chaos: build ## as root: the DR lab under a scripted mix of faults and hostile clients (10 min), invariants checked; timeline in bench/results
+	@scripts/deps.sh test
+	$(BIN)/ulvslab chaos --duration $(CHAOS_DURATION) $(CHAOS_ARGS)
 
 ipvs-vm-test: ## boot Debian's kernel under QEMU and prove the kernel IPVS backend and sched/ against it
 	@scripts/ipvs-vm.sh test

@@ -43,6 +43,8 @@ func commands() []command {
 		{"demo", "[--seeds DIR] [--trace-out DIR] | --ecmp", "the whole story: spread, a failed server drained, director failover, a DR trace", false, runDemo},
 		{"serve", "--name NAME [--port P]...", "(used by the lab) a minimal HTTP server naming its node", true, runServe},
 		{"decap", "", "(used by the lab) the userspace IPIP decapsulator of a TUN real server", true, runDecap},
+		{"chaos", "[--duration 10m] [--out DIR] [--seed N]", "a DR lab under a scripted mix of faults and hostile clients, with invariants checked the whole time; a timeline under DIR", false, runChaos},
+		{"hold", "--tcp ADDR|--unix PATH [--n N] [--for D]", "(used by chaos) hold N idle and slow connections", true, runHold},
 	}
 }
 

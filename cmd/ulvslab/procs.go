@@ -81,10 +81,13 @@ func (l *lab) startHTTP(n *nodeState, builtin bool) error {
 			}
 		}
 		cfg := topo.NginxConfig{Dir: dir, Listen: listen, Files: files, Detached: true}
-		if l.st.ECMP && n.Role == roleReal {
+		switch {
+		case l.st.ECMP && n.Role == roleReal:
 			// Long downloads for the demo's failures: paced by the server.
 			files["/big"] = []byte(strings.Repeat("0123456789abcdef", bigSize/16))
 			cfg.LimitRate = "128k"
+		case l.st.Paced && n.Role == roleReal:
+			files["/big"], cfg.LimitRate = chaosBigBody(), chaosBigRate
 		}
 		p, err := node.StartNginx(cfg)
 		if err != nil {
@@ -149,6 +152,7 @@ func (l *lab) startUlvsd(n *nodeState) error {
 	if n.BGP != "" {
 		argv = append(argv, "--bgp", n.BGP)
 	}
+	argv = append(argv, l.st.UlvsdArgs...)
 	if err := l.spawn(n, procUlvsd, argv); err != nil {
 		return err
 	}

@@ -80,9 +80,15 @@ type state struct {
 	// Targets are the HTTP services the client reaches (VIP:port).
 	Targets []netip.AddrPort `json:"targets"`
 	// Instances are the VRRP instance names, for waiting on masters.
-	Instances []string     `json:"instances"`
-	Nodes     []*nodeState `json:"nodes"`
-	Bins      struct {
+	Instances []string `json:"instances"`
+	// UlvsdArgs are added to every ulvsd's command line (chaos: metrics,
+	// a bounded connection table).
+	UlvsdArgs []string `json:"ulvsd_args,omitempty"`
+	// Paced real servers also serve /big (bigSize bytes) at bigRate, for
+	// downloads that outlast a failover.
+	Paced bool         `json:"paced,omitempty"`
+	Nodes []*nodeState `json:"nodes"`
+	Bins  struct {
 		Ulvsd   string `json:"ulvsd"`
 		Ulvsadm string `json:"ulvsadm"`
 		Self    string `json:"self"`

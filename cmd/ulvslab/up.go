@@ -21,6 +21,9 @@ type upOptions struct {
 	configs   []string
 	http      string // auto, nginx or builtin
 	ecmp      bool
+	// ulvsdArgs and paced are chaos's: see state.UlvsdArgs, state.Paced.
+	ulvsdArgs []string
+	paced     bool
 }
 
 func runUp(g *globals, args []string, out *printer) error {
@@ -72,7 +75,8 @@ func up(g *globals, o upOptions, mode string, modeGiven bool, out *printer) (_ *
 	if left, _ := topo.Namespaces(g.prefix); len(left) > 0 {
 		return nil, fmt.Errorf("ulvslab: namespaces %s are left from an earlier lab: `ulvslab down` removes them", strings.Join(left, " "))
 	}
-	st := &state{Prefix: g.prefix, Dir: dir, Created: time.Now().UTC().Truncate(time.Second), Directors: o.directors}
+	st := &state{Prefix: g.prefix, Dir: dir, Created: time.Now().UTC().Truncate(time.Second), Directors: o.directors,
+		UlvsdArgs: o.ulvsdArgs, Paced: o.paced}
 	if err := findBins(st); err != nil {
 		return nil, err
 	}
