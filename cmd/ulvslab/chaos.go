@@ -64,6 +64,9 @@ func runChaos(g *globals, args []string, out *printer) error {
 	c := &chaos{g: g, out: out, dur: *dur, outDir: *dir, seed: *seed, rnd: rand.New(rand.NewPCG(*seed, 15)),
 		short: *dur < 3*time.Minute}
 	runErr := c.run()
+	if c.holdDir != "" {
+		os.RemoveAll(c.holdDir)
+	}
 	if !*keep && c.l != nil {
 		if err := teardown(c.l.st, out); err != nil {
 			runErr = errors.Join(runErr, err)
@@ -112,6 +115,8 @@ type chaos struct {
 	counts     map[string]int
 
 	httpc *http.Client
+	// holdDir holds a copy of this executable that user nobody may run.
+	holdDir string
 }
 
 // chaosEvent is something chaos did, over [At, End] (End == At for a
@@ -230,7 +235,9 @@ func (c *chaos) run() error {
 	deadline := c.start.Add(c.dur)
 	for i := 0; ; i++ {
 		ph := c.plan(i)
-		if ph.name == "" || time.Until(deadline) < ph.takes {
+		// The short mix plays once through; the full one until its time
+		// is up.
+		if ph.name == "" || !c.short && time.Until(deadline) < ph.takes {
 			break
 		}
 		c.play(ph)

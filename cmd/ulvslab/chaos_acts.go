@@ -200,9 +200,20 @@ func vrrpStats(d *nodeState) (vrrp.Stats, error) {
 	return vrrp.Stats{}, fmt.Errorf("%s has no VI_1", d.Name)
 }
 
-// holdBinary is a copy of this executable that user nobody may run.
+// holdBinary is a copy of this executable that user nobody may run (it
+// may sit in a directory only root may enter).
 func (c *chaos) holdBinary() (string, error) {
-	p := filepath.Join(c.l.st.Dir, "ulvslab-hold")
+	if c.holdDir == "" {
+		d, err := os.MkdirTemp("", "ulvslab-hold-")
+		if err != nil {
+			return "", err
+		}
+		c.holdDir = d
+		if err := os.Chmod(d, 0o755); err != nil {
+			return "", err
+		}
+	}
+	p := filepath.Join(c.holdDir, "ulvslab")
 	if _, err := os.Stat(p); err == nil {
 		return p, nil
 	}

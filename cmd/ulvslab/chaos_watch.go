@@ -99,10 +99,10 @@ func (c *chaos) sec(t time.Time) *second {
 	return s
 }
 
-// failure is a request that failed, when.
+// failure is a request that failed: when it started and ended.
 type failure struct {
-	at  time.Time
-	err string
+	at, end time.Time
+	err     string
 }
 
 // requests runs the request loop: 20 new connections a second through
@@ -139,7 +139,7 @@ func (c *chaos) requests(ctx context.Context) {
 				if err == nil {
 					err = fmt.Errorf("answer %q", body)
 				}
-				c.failures = append(c.failures, failure{at, err.Error()})
+				c.failures = append(c.failures, failure{at, time.Now(), err.Error()})
 			}
 			c.mu.Unlock()
 		}()
@@ -371,7 +371,7 @@ func (c *chaos) checkRequests() {
 		ok := false
 		for i := range c.windows {
 			w := &c.windows[i]
-			if !f.at.Before(w.From) && !f.at.After(w.To) {
+			if !f.end.Before(w.From) && !f.at.After(w.To) {
 				w.seen++
 				if w.Max == 0 || w.seen <= w.Max {
 					ok = true
