@@ -128,8 +128,15 @@ func hostileVRRP(ns string, vrid uint8, vip netip.Addr, pass string, count int, 
 		if err != nil {
 			return err
 		}
-		rc, err = ipv4.NewRawConn(pc)
-		return err
+		if rc, err = ipv4.NewRawConn(pc); err != nil {
+			return err
+		}
+		// The client has no route to 224.0.0.18: name the interface.
+		ifi, err := net.InterfaceByName("eth0")
+		if err != nil {
+			return err
+		}
+		return rc.SetMulticastInterface(ifi)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("raw VRRP socket: %w", err)

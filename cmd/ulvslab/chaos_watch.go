@@ -43,6 +43,8 @@ func newDirWatch(c *chaos, d *nodeState) (*dirWatch, error) {
 	return &dirWatch{c: c, d: d, vip: v, http: nsHTTP(d.NS, 2*time.Second), pid: d.Procs[procUlvsd].Pid}, nil
 }
 
+// read returns the process's resources: RSS and descriptors from /proc,
+// goroutines from its metrics (the last known while they are busy).
 func (w *dirWatch) read() res {
 	w.mu.Lock()
 	pid := w.pid
@@ -50,11 +52,20 @@ func (w *dirWatch) read() res {
 	r := res{RSS: procRSS(pid), FDs: procFDs(pid), Routines: goroutines(w.http, "127.0.0.1:9650")}
 	w.mu.Lock()
 	if r.Routines < 0 {
-		r.Routines = w.last.Routines // metrics busy: keep the last known
+		r.Routines = w.last.Routines
 	}
 	w.last = r
 	w.mu.Unlock()
 	return r
+}
+
+// readQuick is read without the metrics scrape (the sampler's, once a
+// second: a scrape may wait).
+func (w *dirWatch) readQuick() res {
+	w.mu.Lock()
+	pid, routines := w.pid, w.last.Routines
+	w.mu.Unlock()
+	return res{RSS: procRSS(pid), FDs: procFDs(pid), Routines: routines}
 }
 
 func (w *dirWatch) takeBaseline() {
@@ -257,9 +268,25 @@ func (c *chaos) watchVIP(ctx context.Context) {
 	}
 }
 
-// sample records every director's resources once a second, and takes a
-// restarted director's baseline once it ran for 10 s.
+// sample records every director's resources once a second (goroutines
+// as last scraped: a scrape every 3 s, beside).
 func (c *chaos) sample(ctx context.Context) {
+	for _, w := range c.dirs {
+		go func() {
+			t := time.NewTicker(3 * time.Second)
+			defer t.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-t.C:
+				}
+				if w.alive() {
+					w.read()
+				}
+			}
+		}()
+	}
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
 	for {
@@ -273,7 +300,7 @@ func (c *chaos) sample(ctx context.Context) {
 			if !w.alive() {
 				continue
 			}
-			r := w.read()
+			r := w.readQuick()
 			c.mu.Lock()
 			s := c.sec(now)
 			s.RSS[w.d.Name], s.FDs[w.d.Name], s.Routines[w.d.Name] = r.RSS, r.FDs, r.Routines
