@@ -1,0 +1,55 @@
+package main
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestChaosVerdicts: the invariants' bookkeeping, without a lab: failed
+// requests inside a window (up to its count) pass, others are reported; a
+// download broken across a reload is reported unless it also crossed a
+// crash; the report is written.
+func TestChaosVerdicts(t *testing.T) {
+	t.Parallel()
+	t0 := time.Date(2026, 11, 23, 5, 0, 0, 0, time.UTC)
+	at := func(s float64) time.Time { return t0.Add(time.Duration(s * float64(time.Second))) }
+	var out bytes.Buffer
+	c := &chaos{out: newPrinter(&out, false), start: t0, end: at(60), outDir: t.TempDir(), seed: 7,
+		secs: map[int]*second{}, counts: map[string]int{}}
+	c.events = []chaosEvent{
+		{At: at(10), End: at(14), Kind: "reload", Target: "both"},
+		{At: at(30), End: at(40), Kind: "crash", Target: "director1"},
+	}
+	c.windows = []window{{From: at(30), To: at(36)}, {From: at(50), To: at(52), Max: 1}}
+	c.failures = []failure{
+		{at(31), at(33), "timeout"},   // crash window
+		{at(29), at(30.5), "timeout"}, // started before, ended inside
+		{at(50.5), at(50.6), "reset"}, // one allowed
+		{at(51), at(51.1), "reset"},   // the second is not
+		{at(12), at(12.1), "reset"},   // in a reload storm: no window
+	}
+	c.dls = []*download{
+		{Start: at(9), End: at(17), Bytes: bigSize},
+		{Start: at(11), End: at(15), Bytes: 100, Err: "unexpected EOF"}, // across the reload: broken
+		{Start: at(12), End: at(31), Bytes: 100, Err: "reset"},          // across reload and crash: excused
+	}
+	c.checkRequests()
+	c.checkDownloads()
+	got := strings.Join(c.violations, "\n")
+	for _, want := range []string{"t=51.0s a request", "t=12.0s a request", "t=11.0s to t=15.0s broke across a reload"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("violations lack %q:\n%s", want, got)
+		}
+	}
+	if len(c.violations) != 3 {
+		t.Errorf("%d violations, want 3:\n%s", len(c.violations), got)
+	}
+	if c.counts["downloads whole across a reload storm"] != 1 || c.counts["requests failed in a tolerated window"] != 3 {
+		t.Errorf("counts %v", c.counts)
+	}
+	if err := c.report([]string{"--duration", "60s"}); err != nil {
+		t.Fatal(err)
+	}
+}
