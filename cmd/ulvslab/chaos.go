@@ -58,6 +58,10 @@ func runChaos(g *globals, args []string, out *printer) error {
 	if *seed == 0 {
 		*seed = uint64(time.Now().UnixNano())
 	}
+	if g.prefix == defaultPrefix {
+		// Beside a lab `ulvslab up` made, not instead of it.
+		g.prefix = "ulvschaos-"
+	}
 	if *dir == "" {
 		*dir = filepath.Join("bench", "results", "chaos-"+time.Now().UTC().Format("2006-01-02T1504Z"))
 	}
