@@ -158,18 +158,18 @@ func (c *chaos) svgLocked(n int, names []string) string {
 		title string
 		y, h  float64
 	}{{"VIP owner", 30, 40}, {"requests / s (green: answered, red: failed)", 100, 140}, {"downloads of /big (green: whole, red: broken)", 270, 90}, {"RSS (MiB)", 390, 140}}
-	H := 570
+	H := 660
 	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" font-family="sans-serif" font-size="11">`+"\n", W, H)
 	fmt.Fprintf(&b, `<rect width="%d" height="%d" fill="white"/>`+"\n", W, H)
 	for _, p := range panels {
 		fmt.Fprintf(&b, `<text x="%d" y="%.0f" font-weight="bold">%s</text>`+"\n", left, p.y-6, html.EscapeString(p.title))
 		fmt.Fprintf(&b, `<rect x="%d" y="%.0f" width="%.0f" height="%.0f" fill="none" stroke="#888"/>`+"\n", left, p.y, pw, p.h)
 	}
-	// Events: a dashed line and a label.
-	for i, e := range c.events {
+	// Events: a dashed line through the panels, the label below them.
+	for _, e := range c.events {
 		ex := x(e.At.Sub(c.start).Seconds())
-		fmt.Fprintf(&b, `<line x1="%.1f" y1="25" x2="%.1f" y2="%d" stroke="#999" stroke-dasharray="2,3"/>`+"\n", ex, ex, H-35)
-		fmt.Fprintf(&b, `<text x="%.1f" y="%d" font-size="9" transform="rotate(60 %.1f %d)">%s</text>`+"\n", ex, H-30+(i%2)*0, ex, H-30,
+		fmt.Fprintf(&b, `<line x1="%.1f" y1="25" x2="%.1f" y2="552" stroke="#999" stroke-dasharray="2,3"/>`+"\n", ex, ex)
+		fmt.Fprintf(&b, `<text x="%.1f" y="556" font-size="9" transform="rotate(90 %.1f 556)">%s</text>`+"\n", ex, ex,
 			html.EscapeString(e.Kind+" "+e.Target))
 	}
 	// VIP owner band.
