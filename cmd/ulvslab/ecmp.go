@@ -225,25 +225,6 @@ func (l *lab) waitHops(want []netip.Addr, timeout time.Duration) (time.Duration,
 	return time.Since(start), err
 }
 
-// routerHash asks the router's kernel which director a flow goes to: the
-// multipath choice by the flow's L4 hash (ip route get with the ports).
-func (l *lab) routerHash(src netip.Addr, sport uint16, dst netip.AddrPort) (netip.Addr, string, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	args := []string{"route", "get", dst.Addr().String(), "from", src.String(), "iif", "eth0", "ipproto", "tcp",
-		"sport", fmt.Sprint(sport), "dport", fmt.Sprint(dst.Port())}
-	out, err := l.nodes["router"].Output(ctx, "ip", args...)
-	if err != nil {
-		return netip.Addr{}, "", fmt.Errorf("ulvslab: ip %s: %w", strings.Join(args, " "), err)
-	}
-	m := viaRE.FindStringSubmatch(out)
-	if m == nil {
-		return netip.Addr{}, "", fmt.Errorf("ulvslab: the router has no route for %s: %s", dst.Addr(), out)
-	}
-	a, err := netip.ParseAddr(m[1])
-	return a, "ip " + strings.Join(args, " "), err
-}
-
 // slotOf rebuilds a director's mh table from its real servers (as
 // ulvsadm -Ln shows them) and explains the flow's choice: the table is the
 // same on every director, so this is what each of them computes.
