@@ -110,6 +110,13 @@ func (b *builder) ipAddress(n *Node, what string) (*IPAddress, bool) {
 			a.AutoJoin = true
 		case "no_track":
 			a.NoTrack = true
+		case "track_group":
+			v, ok := val(i)
+			if !ok {
+				return nil, false
+			}
+			a.TrackGroup = v
+			i++
 		case "use_vmac":
 			a.UseVMAC = true
 		default:
@@ -226,6 +233,11 @@ func (b *builder) route(n *Node, what string) (*Route, bool) {
 			r.OnLink = true
 		case t == "no_track":
 			r.NoTrack = true
+		case t == "track_group":
+			if r.TrackGroup, ok = val(i); !ok {
+				return nil, false
+			}
+			i++
 		case t == "to":
 			v, ok := val(i)
 			if !ok {
@@ -351,6 +363,12 @@ func (b *builder) rule(n *Node, what string) (*Rule, bool) {
 			r.Action = t
 		case "no_track":
 			r.NoTrack = true
+		case "track_group":
+			if !hasVal {
+				return bad("'%s' needs a value", t)
+			}
+			r.TrackGroup = next
+			i++
 		case "tos", "dsfield", "realms", "nat", "map-to", "suppress_prefixlength", "suppress_ifgroup",
 			"uidrange", "sport", "dport", "ipproto", "tun_id", "protocol":
 			if !hasVal {

@@ -15,16 +15,17 @@ type builder struct {
 	d    *diagList
 	opts *Options
 
-	inst  *Instance
-	group *SyncGroup
-	vscr  *VRRPScript
-	tfile *TrackFile
-	tproc *TrackProcess
-	vs    *VirtualServer
-	rs    *RealServer
-	chk   *Checker
-	url   *URL
-	host  *Checker
+	inst   *Instance
+	group  *SyncGroup
+	vscr   *VRRPScript
+	tfile  *TrackFile
+	tproc  *TrackProcess
+	tgroup *TrackGroup
+	vs     *VirtualServer
+	rs     *RealServer
+	chk    *Checker
+	url    *URL
+	host   *Checker
 
 	// timings holds the timing keywords given per virtual server, real
 	// server and checker, resolved by inheritance when a virtual server
@@ -59,10 +60,12 @@ func (b *builder) walk(nodes []*Node) {
 		}
 		if k.warn && k.note != "" {
 			switch k.status {
-			case Unsupported:
-				b.d.warnf(n.Pos, "%s: not supported by ulvs, ignored (%s)", n.Keyword, k.note)
+			case NotHonoured:
+				b.d.warnf(n.Pos, "%s: not honoured by ulvs: %s", n.Keyword, k.note)
+			case Partial:
+				b.d.warnf(n.Pos, "%s: partly honoured by ulvs: %s", n.Keyword, k.note)
 			case Ignored:
-				b.d.warnf(n.Pos, "%s: accepted and ignored (%s)", n.Keyword, k.note)
+				b.d.notef(n.Pos, "%s: ignored by ulvs (%s)", n.Keyword, k.note)
 			default:
 				b.d.warnf(n.Pos, "%s: %s", n.Keyword, k.note)
 			}

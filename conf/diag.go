@@ -30,24 +30,77 @@ func (p Pos) IsValid() bool { return p.Line > 0 }
 type Severity int
 
 const (
-	// Warning is a problem keepalived would log and run with.
+	// Warning is a problem ulvs runs with: the statement it names is
+	// skipped or corrected, or has less effect than written.
 	Warning Severity = iota
 	// Error is a problem that stops the configuration from running.
 	Error
+	// Note is information about a statement ulvs leaves out on purpose
+	// (it tunes keepalived's own processes, or a management interface
+	// ulvs replaces).
+	Note
 )
 
 func (s Severity) String() string {
-	if s == Error {
+	switch s {
+	case Error:
 		return "error"
+	case Note:
+		return "note"
 	}
 	return "warning"
 }
+
+// Class is how keepalived 2.2.7 reports the same problem in its config
+// test (its config_err_t, lib/parser.h): the class decides `ulvsd -t`'s exit
+// status as it decides keepalived's. NoClass marks a message keepalived does
+// not give (ulvs's own warnings and notes); it leaves the status alone.
+type Class int
+
+// The classes in keepalived's order; keepalived keeps the highest value it
+// has seen (report_config_error) and ExitStatus maps it.
+const (
+	NoClass Class = iota
+	// keepalived cannot run the configuration.
+	ClassFileNotFound
+	ClassBadInterface
+	ClassFatal
+	// Configuration errors keepalived runs with.
+	ClassMultipleFiles
+	ClassUnknownKeyword
+	ClassUnexpectedBrace // an unexpected '{'
+	ClassMissingBrace    // a missing '{'
+	ClassUnexpectedClose // an unexpected '}'
+	ClassMissingClose    // a missing '}'
+	ClassUnmatchedQuote
+	ClassMissingParameter
+	ClassInvalidNumber
+	ClassGeneral
+	ClassWarning
+	ClassDeprecated
+	// Scripts run without enable_script_security.
+	ClassSecurity
+)
+
+// Exit statuses of a configuration test, keepalived's (lib/scheduler.h
+// KEEPALIVED_CHK_EXIT_*): 0 nothing reported, 4 the configuration cannot
+// run, 5 problems reported that it runs with, 6 scripts would run without
+// script security.
+const (
+	ExitOK       = 0
+	ExitConfig   = 4
+	ExitProblems = 5
+	ExitSecurity = 6
+)
 
 // Diagnostic is one message about the configuration.
 type Diagnostic struct {
 	Pos      Pos
 	Severity Severity
-	Msg      string
+	// Class is keepalived's class for the same message, NoClass if
+	// keepalived gives none.
+	Class Class
+	Msg   string
 }
 
 // String formats the diagnostic as "file:line: error: msg", printable:
@@ -99,6 +152,30 @@ func (ds Diagnostics) HasErrors() bool {
 	return false
 }
 
+// ExitStatus is the status `keepalived -t` gives for these messages
+// (config_test_exit in keepalived/core/main.c over the highest class), except
+// that a configuration ulvs would not run (an Error) is ExitConfig.
+func (ds Diagnostics) ExitStatus() int {
+	max := NoClass
+	for _, d := range ds {
+		if d.Severity == Error {
+			return ExitConfig
+		}
+		if d.Class > max {
+			max = d.Class
+		}
+	}
+	switch {
+	case max == NoClass:
+		return ExitOK
+	case max <= ClassFatal:
+		return ExitConfig
+	case max == ClassSecurity:
+		return ExitSecurity
+	}
+	return ExitProblems
+}
+
 // Errors returns only the errors.
 func (ds Diagnostics) Errors() Diagnostics {
 	var out Diagnostics
@@ -142,12 +219,26 @@ type diagList struct {
 	list Diagnostics
 }
 
+// errorf reports a problem that stops the configuration from running.
 func (d *diagList) errorf(pos Pos, format string, args ...any) {
-	d.list = append(d.list, Diagnostic{Pos: pos, Severity: Error, Msg: fmt.Sprintf(format, args...)})
+	d.list = append(d.list, Diagnostic{Pos: pos, Severity: Error, Class: ClassFatal, Msg: fmt.Sprintf(format, args...)})
 }
 
+// warnf reports a problem keepalived does not report; ulvs runs with it.
 func (d *diagList) warnf(pos Pos, format string, args ...any) {
 	d.list = append(d.list, Diagnostic{Pos: pos, Severity: Warning, Msg: fmt.Sprintf(format, args...)})
+}
+
+// notef gives a note (keepalived says nothing).
+func (d *diagList) notef(pos Pos, format string, args ...any) {
+	d.list = append(d.list, Diagnostic{Pos: pos, Severity: Note, Msg: fmt.Sprintf(format, args...)})
+}
+
+// kaf reports a problem keepalived also reports, with keepalived's class;
+// ulvs, like keepalived, runs with it (the statement is skipped or
+// corrected as the message says).
+func (d *diagList) kaf(pos Pos, c Class, format string, args ...any) {
+	d.list = append(d.list, Diagnostic{Pos: pos, Severity: Warning, Class: c, Msg: fmt.Sprintf(format, args...)})
 }
 
 // sorted returns the diagnostics ordered by file, then line, keeping the

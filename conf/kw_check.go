@@ -37,7 +37,7 @@ func checkerKeywords() []*keyword {
 		kwBlk(CheckPing, common(CheckPing), openChecker, closeChecker),
 		kwBlk(CheckUDP, common(CheckUDP, udpKeywords()...), openChecker, closeChecker),
 		kwBlk(CheckFile, noConn(CheckFile, fileKeywords()...), openChecker, closeChecker),
-		unsupportedBlock(CheckBFD, "BFD is not implemented"),
+		unsupportedBlock(CheckBFD, "the real server does not follow a BFD session"),
 	}
 }
 
@@ -176,17 +176,25 @@ func httpKeywords(ssl bool) []*keyword {
 			}
 		}),
 		kw("regex_no_match", func(b *builder, n *Node) { u(b).RegexNoMatch = true }),
-		ignored("regex_options", "Go's regexp engine has no PCRE options"),
+		kw("regex_options", func(b *builder, n *Node) { u(b).RegexOptions = append(u(b).RegexOptions, n.Args...) }),
 		ignored("regex_stack", "Go's regexp engine needs no stack sizing"),
-		ignored("regex_min_offset", "the regex is matched against the whole body"),
-		ignored("regex_max_offset", "the regex is matched against the whole body"),
+		kw("regex_min_offset", func(b *builder, n *Node) {
+			if v, ok := b.int(n, 0, 1<<30); ok {
+				u(b).RegexMinOffset = v
+			}
+		}),
+		kw("regex_max_offset", func(b *builder, n *Node) {
+			if v, ok := b.int(n, 0, 1<<30); ok {
+				u(b).RegexMaxOffset = v
+			}
+		}),
 	)
 	if ssl {
 		urlLv.add(kw("tls_compliant", func(b *builder, n *Node) { u(b).TLSCompliant = b.optBool(n) }))
 	}
 	kws := []*keyword{
 		kwBlk("url", urlLv, func(b *builder, n *Node) {
-			b.url = &URL{Pos: n.Pos}
+			b.url = &URL{Pos: n.Pos, RegexMinOffset: -1, RegexMaxOffset: -1}
 		}, func(b *builder, n *Node) {
 			if b.url.Path == "" {
 				b.d.errorf(n.Pos, "url: no path - url ignored")

@@ -56,22 +56,27 @@ func rootLevel() *level {
 					b.cfg.SSL = &SSLContext{Pos: n.Pos}
 				}
 			}, nil),
-			unsupportedBlock("bfd_instance", "BFD is not implemented"),
-			unsupportedBlock("track_group", "tracking of static addresses and routes is not implemented"),
-			unsupportedBlock("garp_group", "per-interface GARP groups are not implemented"),
-			unsupportedBlock("linkbeat_interfaces", "interfaces are tracked through netlink only"),
-			unsupportedBlock("interface_up_down_delays", "interface up/down delays are not implemented"),
-			unsupported("net_namespace", "run ulvsd inside the namespace instead (ip netns exec)"),
-			unsupported("net_namespace_ipvs", "run ulvsd inside the namespace instead"),
+			unsupportedBlock("bfd_instance", "no BFD session runs: what tracks it sees it as up"),
+			kwBlk("track_group", trackGroupLevel(), openTrackGroup, nil),
+			unsupportedBlock("garp_group", "gratuitous ARPs follow each instance's settings, not the group's intervals"),
+			unsupportedBlock("linkbeat_interfaces", "link state comes from netlink, not from MII or ethtool polling"),
+			unsupportedBlock("interface_up_down_delays", "an interface going down or up takes effect at once, without the delays"),
+			kw("net_namespace", netNamespace),
+			unsupported("net_namespace_ipvs", "IPVS stays in ulvsd's own namespace"),
 			ignored("namespace_with_ipsets", "ulvs does not use ipsets"),
 			ignored("instance", "keepalived's multi-instance paths; ulvs uses -p and the control socket path"),
 			ignored("use_pid_dir", "ulvs uses the pid file given with -p"),
 			ignored("linkbeat_use_polling", "interfaces are tracked through netlink only"),
 			ignored("child_wait_time", "ulvsd is a single process"),
 		)
+		effectProblems = applyEffects(root)
 	})
 	return root
 }
+
+// effectProblems lists effects rows that match no keyword (a test fails on
+// any).
+var effectProblems []string
 
 func globalLevel() *level {
 	g := func(b *builder) *GlobalDefs { return &b.cfg.Global }
@@ -193,8 +198,8 @@ func globalLevel() *level {
 			}
 		}),
 		kw("vrrp_min_garp", func(b *builder, n *Node) { g(b).MinGarp = b.optBool(n) }),
-		unsupported("vrrp_garp_extra_if", "GARPs on extra interfaces are not implemented"),
-		alias(unsupported("vrrp_vmac_garp_intvl", "GARPs on extra interfaces are not implemented"), "vrrp_garp_extra_if"),
+		unsupported("vrrp_garp_extra_if", "no gratuitous ARPs are sent on other interfaces"),
+		alias(unsupported("vrrp_vmac_garp_intvl", "no gratuitous ARPs are sent on other interfaces"), "vrrp_garp_extra_if"),
 		kw("vrrp_strict", func(b *builder, n *Node) { g(b).Strict = true }),
 		kw("vrrp_skip_check_adv_addr", func(b *builder, n *Node) { g(b).SkipCheckAdvAddr = b.optBool(n) }),
 		kw("vrrp_check_unicast_src", func(b *builder, n *Node) { g(b).CheckUnicastSrc = true }),
@@ -394,12 +399,9 @@ func globalLevel() *level {
 		{"process_monitor_rcv_bufs_force", "kernel buffer sizing"},
 		{"vrrp_rx_bufs_policy", "kernel buffer sizing"},
 		{"vrrp_rx_bufs_multiplier", "kernel buffer sizing"},
-		{"rs_init_notifies", "real server notifies run on state changes"},
 		{"log_unknown_vrids", "adverts for unknown VRIDs are counted and logged at debug level"},
 		{"vmac_prefix", "VMAC interfaces are named vrrp.VRID unless named in use_vmac"},
 		{"vmac_addr_prefix", "VMAC interfaces are named vrrp.VRID unless named in use_vmac"},
-		{"startup_script_timeout", "startup_script is not supported"},
-		{"shutdown_script_timeout", "shutdown_script is not supported"},
 		{"snmp_vs_stats_update_interval", "SNMP is not supported"},
 		{"snmp_rs_stats_update_interval", "SNMP is not supported"},
 		{"dbus_service_name", "D-Bus is not supported"},
@@ -409,6 +411,7 @@ func globalLevel() *level {
 		{"nftables_counters", "ulvs installs its own kernel guard rules"},
 		{"nftables_ipvs_priority", "ulvs installs its own kernel guard rules"},
 		{"nftables_ipvs_start_fwmark", "ulvs installs its own kernel guard rules"},
+		{"nftables_ipvs", "ulvs installs its own kernel guard rules"},
 		{"disable_local_igmp", "IGMP is left to the kernel"},
 		{"linkbeat_use_polling", "interfaces are tracked through netlink only"},
 		{"child_wait_time", "ulvsd is a single process"},
@@ -419,8 +422,6 @@ func globalLevel() *level {
 		lv.add(ignored(k.name, k.note))
 	}
 	for _, k := range []struct{ name, note string }{
-		{"startup_script", "run it from the service manager before ulvsd"},
-		{"shutdown_script", "run it from the service manager after ulvsd"},
 		{"enable_snmp_vrrp", "SNMP is not supported; use the Prometheus metrics"},
 		{"enable_snmp_keepalived", "SNMP is not supported; use the Prometheus metrics"},
 		{"enable_snmp_checker", "SNMP is not supported; use the Prometheus metrics"},
@@ -430,16 +431,76 @@ func globalLevel() *level {
 		{"enable_traps", "SNMP is not supported; use the Prometheus metrics"},
 		{"snmp_socket", "SNMP is not supported; use the Prometheus metrics"},
 		{"enable_dbus", "D-Bus is not supported; use the control socket"},
-		{"vrrp_iptables", "no_accept firewall rules are not implemented"},
-		{"vrrp_ipsets", "no_accept firewall rules are not implemented"},
-		{"nftables", "no_accept firewall rules are not implemented"},
-		{"nftables_ipvs", "ulvs installs its own kernel guard rules"},
-		{"net_namespace", "run ulvsd inside the namespace instead (ip netns exec)"},
-		{"net_namespace_ipvs", "run ulvsd inside the namespace instead"},
 	} {
-		lv.add(unsupported(k.name, k.note))
+		// Management interfaces ulvs replaces: a note, not a warning.
+		lv.add(ignoredWarn(k.name, k.note))
 	}
+	lv.add(
+		kw("rs_init_notifies", func(b *builder, n *Node) { g(b).RSInitNotifies = true }),
+		kwQ("startup_script", func(b *builder, n *Node) { g(b).StartupScript = b.script(n) }),
+		kwQ("shutdown_script", func(b *builder, n *Node) { g(b).ShutdownScript = b.script(n) }),
+		kw("startup_script_timeout", func(b *builder, n *Node) {
+			if v, ok := b.int(n, 1, 1000); ok {
+				g(b).StartupScriptTimeout = time.Duration(v) * time.Second
+			}
+		}),
+		kw("shutdown_script_timeout", func(b *builder, n *Node) {
+			if v, ok := b.int(n, 1, 1000); ok {
+				g(b).ShutdownScriptTimeout = time.Duration(v) * time.Second
+			}
+		}),
+		kw("vrrp_iptables", func(b *builder, n *Node) {
+			b.only(n, 2)
+			f := &Firewall{Pos: n.Pos, Kind: "iptables", Names: append([]string(nil), n.Args...)}
+			g(b).Firewall = f
+		}),
+		kw("vrrp_ipsets", func(b *builder, n *Node) {
+			f := g(b).Firewall
+			if f == nil {
+				f = &Firewall{Pos: n.Pos, Kind: "iptables"}
+				g(b).Firewall = f
+			}
+			f.IPSets = append([]string{}, n.Args...)
+		}),
+		kw("nftables", func(b *builder, n *Node) {
+			b.only(n, 1)
+			f := &Firewall{Pos: n.Pos, Kind: "nftables", Names: []string{"keepalived"}}
+			if len(n.Args) > 0 {
+				f.Names = []string{n.Args[0]}
+			}
+			g(b).Firewall = f
+		}),
+		kw("net_namespace", netNamespace),
+		unsupported("net_namespace_ipvs", "IPVS stays in ulvsd's own namespace"),
+	)
 	return lv
+}
+
+// netNamespace reads net_namespace NAME (global_defs or the top level).
+func netNamespace(b *builder, n *Node) {
+	if v, ok := b.str(n); ok {
+		b.cfg.Global.NetNamespace, b.cfg.Global.NetNamespacePos = v, n.Pos
+	}
+}
+
+// openTrackGroup reads track_group NAME { group { INSTANCE ... } }, the
+// instances whose state static addresses, routes and rules follow.
+func openTrackGroup(b *builder, n *Node) {
+	name, _ := blockName(b, n, "track_group")
+	b.tgroup = &TrackGroup{Pos: n.Pos, Name: name}
+	if name != "" {
+		b.cfg.TrackGroups = append(b.cfg.TrackGroups, b.tgroup)
+	}
+}
+
+func trackGroupLevel() *level {
+	return newLevel("track_group").add(
+		kwVals("group", func(b *builder, n *Node) {
+			for _, l := range n.Kids {
+				b.tgroup.Group = append(b.tgroup.Group, l.Args...)
+			}
+		}),
+	)
 }
 
 func isSyncOpt(s string) bool {

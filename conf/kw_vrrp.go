@@ -136,8 +136,6 @@ func openTrackProcess(b *builder, n *Node) {
 	b.tproc = &TrackProcess{Pos: n.Pos, Name: name, Quorum: 1}
 	if name != "" {
 		b.cfg.TrackProcesses = append(b.cfg.TrackProcesses, b.tproc)
-		b.d.warnf(n.Pos, "vrrp_track_process %s: process tracking is not implemented by ulvs; "+
-			"instances tracking it will see it as always up", name)
 	}
 }
 
@@ -244,7 +242,7 @@ func syncGroupLevel() *level {
 		kwVals("track_process", func(b *builder, n *Node) {
 			g(b).TrackProcesses = append(g(b).TrackProcesses, b.tracks(n, "track_process", 254)...)
 		}),
-		unsupportedValues("track_bfd", "BFD is not implemented"),
+		unsupportedValues("track_bfd", "BFD sessions are not tracked: they count as up"),
 		kw("smtp_alert", func(b *builder, n *Node) { g(b).SMTPAlert = boolPtr(b.optBool(n)) }),
 		kw("sync_group_tracking_weight", func(b *builder, n *Node) { g(b).SyncGroupTrackingWeight = true }),
 		alias(kw("global_tracking", func(b *builder, n *Node) { g(b).SyncGroupTrackingWeight = true }), "sync_group_tracking_weight"),
@@ -256,7 +254,7 @@ func syncGroupLevel() *level {
 
 // unsupportedValues is an unsupported keyword that takes a value block.
 func unsupportedValues(name, note string) *keyword {
-	return &keyword{name: name, kind: kwValues, status: Unsupported, note: note, warn: true}
+	return &keyword{name: name, kind: kwValues, status: NotHonoured, note: note, warn: true}
 }
 
 func openInstance(b *builder, n *Node) {
@@ -406,7 +404,7 @@ func instanceLevel() *level {
 		kwVals("track_process", func(b *builder, n *Node) {
 			in(b).TrackProcesses = append(in(b).TrackProcesses, b.tracks(n, "track_process", 254)...)
 		}),
-		unsupportedValues("track_bfd", "BFD is not implemented"),
+		unsupportedValues("track_bfd", "BFD sessions are not tracked: they count as up"),
 		kw("unicast_src_ip", func(b *builder, n *Node) {
 			if a, ok := b.addr(n); ok {
 				in(b).UnicastSrcIP = a
@@ -450,8 +448,8 @@ func instanceLevel() *level {
 		garpInt("garp_master_refresh_repeat", 1, 255, func(g *Garp, v int) { g.MasterRefreshRepeat = v }),
 		garpInt("garp_lower_prio_delay", 0, 255, func(g *Garp, v int) { g.LowerPrioDelay = time.Duration(v) * time.Second }),
 		garpInt("garp_lower_prio_repeat", 0, 255, func(g *Garp, v int) { g.LowerPrioRepeat = v }),
-		unsupported("garp_extra_if", "GARPs on extra interfaces are not implemented"),
-		alias(unsupported("vmac_garp_intvl", "GARPs on extra interfaces are not implemented"), "garp_extra_if"),
+		unsupported("garp_extra_if", "no gratuitous ARPs are sent on other interfaces"),
+		alias(unsupported("vmac_garp_intvl", "no gratuitous ARPs are sent on other interfaces"), "garp_extra_if"),
 		kw("use_vmac", func(b *builder, n *Node) {
 			v := &VMAC{Pos: n.Pos}
 			for _, a := range n.Args {
@@ -465,7 +463,7 @@ func instanceLevel() *level {
 		}),
 		kw("use_vmac_addr", func(b *builder, n *Node) {}),
 		kw("vmac_xmit_base", func(b *builder, n *Node) { in(b).VMACXmitBase = true }),
-		unsupported("use_ipvlan", "ipvlan interfaces are not implemented; use use_vmac"),
+		unsupported("use_ipvlan", "no ipvlan interface is made: the VIPs go on the instance's interface (use_vmac makes a VMAC)"),
 		kw("dont_track_primary", func(b *builder, n *Node) { in(b).DontTrackPrimary = true }),
 		kw("accept", func(b *builder, n *Node) { in(b).Accept = boolPtr(true) }),
 		kw("no_accept", func(b *builder, n *Node) { in(b).Accept = boolPtr(false) }),
@@ -504,16 +502,16 @@ func instanceLevel() *level {
 		ignored("timer_expired_backup", "ulvsd is not subject to keepalived's thread timer expiry"),
 		ignored("thread_timer_expired", "ulvsd is not subject to keepalived's thread timer expiry"),
 		ignored("kernel_rx_buf_size", "kernel buffer sizing"),
-		ignored("promote_secondaries", "address promotion is left to the kernel's sysctl"),
+		kw("promote_secondaries", func(b *builder, n *Node) { in(b).PromoteSecondaries = true }),
 		ignoredWarn("native_ipv6", "obsolete: IPv6 instances are recognised from their addresses"),
-		unsupported("vrf", "VRF binding is not implemented"),
+		unsupported("vrf", "the instance's addresses and routes are not put in the VRF"),
 		kw("lvs_sync_daemon_interface", func(b *builder, n *Node) {
 			if v, ok := b.str(n); ok {
 				in(b).LVSSyncDaemonInterface = v
 				b.d.warnf(n.Pos, "lvs_sync_daemon_interface: deprecated (use global_defs lvs_sync_daemon %s %s)", v, b.inst.Name)
 			}
 		}),
-		unsupportedBlock("auth_hmac", "keepalived's HMAC authentication extension is not implemented"),
+		unsupportedBlock("auth_hmac", "adverts carry no HMAC and incoming HMACs are not checked"),
 	)
 	lv.add(notifyKeywords(func(b *builder) *Notify { return &b.inst.Notify }, true)...)
 	return lv

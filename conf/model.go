@@ -14,6 +14,7 @@ type Config struct {
 	StaticAddresses []*IPAddress
 	StaticRoutes    []*Route
 	StaticRules     []*Rule
+	TrackGroups     []*TrackGroup
 
 	Scripts        []*VRRPScript
 	TrackFiles     []*TrackFile
@@ -106,10 +107,44 @@ type GlobalDefs struct {
 	LVSFlush       bool
 	LVSFlushOnStop string // "", "VS" or "ALL"
 
+	// RSInitNotifies runs real servers' notify scripts for their initial
+	// state at start (rs_init_notifies).
+	RSInitNotifies bool
+	// StartupScript and ShutdownScript run before start and after stop;
+	// their timeouts default to 10 s.
+	StartupScript, ShutdownScript               *Script
+	StartupScriptTimeout, ShutdownScriptTimeout time.Duration
+	// Firewall is vrrp_iptables, vrrp_ipsets or nftables: how no_accept
+	// and strict mode drop traffic to VIPs a master does not own.
+	Firewall *Firewall
+	// NetNamespace is the network namespace ulvsd runs in (net_namespace).
+	NetNamespace    string
+	NetNamespacePos Pos
+
 	StateDumpFile string // /tmp/keepalived.data
 	StatsDumpFile string // /tmp/keepalived.stats
 	JSONDumpFile  string // /tmp/keepalived.json
 	IncludeCheck  string
+}
+
+// Firewall is global_defs vrrp_iptables [IN [OUT]] (with vrrp_ipsets NAMES)
+// or nftables [TABLE].
+type Firewall struct {
+	Pos Pos
+	// Kind is "iptables" or "nftables".
+	Kind string
+	// Names are the iptables chains (INPUT and OUTPUT when empty) or the
+	// nftables table ("keepalived").
+	Names  []string
+	IPSets []string
+}
+
+// TrackGroup is a track_group block: the instances whose states static
+// addresses, routes and rules with "track_group NAME" follow.
+type TrackGroup struct {
+	Pos   Pos
+	Name  string
+	Group []string
 }
 
 // Fifo is a notify FIFO with an optional script that reads it.
@@ -164,6 +199,8 @@ type IPAddress struct {
 	NoTrack       bool
 	PreferredLft  string
 	UseVMAC       bool
+	// TrackGroup names the track_group a static address follows.
+	TrackGroup string
 }
 
 // Route is a virtual_routes or static_routes line, in ip-route syntax.
@@ -183,6 +220,8 @@ type Route struct {
 	Protocol string
 	OnLink   bool
 	NoTrack  bool
+	// TrackGroup names the track_group a static route follows.
+	TrackGroup string
 	// Options keeps other "name value" route attributes (mtu, advmss, ...).
 	Options map[string]string
 }
@@ -197,7 +236,9 @@ type Rule struct {
 	IIf, OIf string
 	Action   string // "", goto, blackhole, unreachable, prohibit
 	NoTrack  bool
-	Options  map[string]string
+	// TrackGroup names the track_group a static rule follows.
+	TrackGroup string
+	Options    map[string]string
 }
 
 // VRRPScript is a vrrp_script block.
@@ -367,6 +408,9 @@ type Instance struct {
 	DownTimerAdverts     int
 	Debug                int
 	NotifyPriorityChange bool
+	// PromoteSecondaries sets the interface's promote_secondaries so that
+	// removing a VIP keeps the other addresses of its subnet.
+	PromoteSecondaries bool
 
 	// LVSSyncDaemonInterface is the deprecated per-instance keyword.
 	LVSSyncDaemonInterface string
@@ -565,7 +609,11 @@ type URL struct {
 	Virtualhost  string
 	Regex        string
 	RegexNoMatch bool
-	TLSCompliant bool
+	// RegexMinOffset and RegexMaxOffset bound where in the body a match
+	// may start (-1: not set); RegexOptions are PCRE2 option names.
+	RegexMinOffset, RegexMaxOffset int
+	RegexOptions                   []string
+	TLSCompliant                   bool
 }
 
 // CodeRange is an inclusive range of HTTP status codes.

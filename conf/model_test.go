@@ -228,13 +228,13 @@ func TestValidation(t *testing.T) {
 		{"undefined track_script", "vrrp_instance V {\ninterface eth0\nvirtual_router_id 1\ntrack_script {\nnope\n}\n}\n", Error, 5, "vrrp_script nope is not defined"},
 		{"undefined sync group member", "vrrp_sync_group G {\ngroup {\nVI_1\nVI_2\n}\n}\n", Error, 3, "vrrp_instance VI_1 is not defined"},
 		{"undefined virtual_server_group", "virtual_server group G {\nlb_algo rr\nlb_kind DR\n}\n", Error, 1, "virtual_server_group G is not defined"},
-		{"obsolete nat_mask", "virtual_server 198.18.0.1 80 {\nlb_algo rr\nlb_kind NAT\nnat_mask 255.255.255.0\n}\n", Warning, 4, "obsolete"},
+		{"obsolete nat_mask", "virtual_server 198.18.0.1 80 {\nlb_algo rr\nlb_kind NAT\nnat_mask 255.255.255.0\n}\n", Note, 4, "obsolete"},
 		{"deprecated nb_get_retry in TCP_CHECK", "virtual_server 198.18.0.1 80 {\nlb_algo rr\nlb_kind NAT\nreal_server 198.18.0.2 80 {\nTCP_CHECK {\nnb_get_retry 3\n}\n}\n}\n", Warning, 6, "deprecated: same as retry"},
 		{"unknown scheduler", "virtual_server 198.18.0.1 80 {\nlb_algo fastest\nlb_kind NAT\n}\n", Error, 2, "unknown scheduler 'fastest'"},
 		{"port 0 needs persistence", "virtual_server 198.18.0.1 {\nlb_algo rr\nlb_kind DR\n}\n", Error, 1, "only valid with persistence_timeout"},
 		{"duplicate real server", "virtual_server 198.18.0.1 80 {\nlb_algo rr\nlb_kind DR\nreal_server 198.18.0.2 80 {\n}\nreal_server 198.18.0.2 80 {\n}\n}\n", Error, 6, "real_server 198.18.0.2:80 defined twice"},
 		{"bad status code", "virtual_server 198.18.0.1 80 {\nlb_algo rr\nlb_kind DR\nreal_server 198.18.0.2 80 {\nHTTP_GET {\nurl {\npath /\nstatus_code 600\n}\n}\n}\n}\n", Error, 8, "invalid status code"},
-		{"unsupported keyword warns", "bfd_instance b {\nneighbor_ip 198.18.0.1\n}\n", Warning, 1, "not supported by ulvs"},
+		{"unsupported keyword warns", "bfd_instance b {\nneighbor_ip 198.18.0.1\n}\n", Warning, 1, "not honoured by ulvs"},
 		{"invalid boolean", "global_defs {\nsmtp_alert maybe\n}\n", Error, 2, "invalid boolean 'maybe'"},
 		// §1.6: a sync group listing instances without group { } is not
 		// valid in current keepalived: each name is an unknown keyword.
@@ -404,5 +404,57 @@ func TestLVSSyncDaemon(t *testing.T) {
 		if tc.name == "deprecated" && !hasDiag(res.Diags, Warning, 4, "lvs_sync_daemon_interface: deprecated") {
 			t.Errorf("%s: no deprecation warning: %v", tc.name, res.Diags)
 		}
+	}
+}
+
+// TestStrictMode: vrrp_strict (and strict_mode) apply keepalived's rules to
+// every instance: authentication removed, lower_prio_no_advert on,
+// higher_prio_send_advert off, no GARP to lower priorities, state MASTER
+// only at priority 255, and unicast peers refused.
+func TestStrictMode(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, global, local string
+		uLine               int
+	}{
+		{"vrrp_strict", "global_defs {\n vrrp_strict\n}\n", "", 18},
+		{"strict_mode", "", " strict_mode\n", 16},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			res, _ := Parse("t.conf", []byte(tc.global+`vrrp_instance V {
+ interface eth0
+ virtual_router_id 1
+ state MASTER
+ priority 100
+`+tc.local+` higher_prio_send_advert
+ authentication {
+  auth_type PASS
+  auth_pass secret
+ }
+ virtual_ipaddress {
+  198.18.0.1
+ }
+}
+vrrp_instance U {
+ interface eth0
+ virtual_router_id 2
+`+tc.local+` unicast_peer {
+  198.18.0.9
+ }
+ virtual_ipaddress {
+  198.18.0.2
+ }
+}
+`), Options{})
+			in := res.Config.Instances[0]
+			if in.Auth != nil || !in.LowerPrioNoAdvert || in.HigherPrioSendAdvert || in.Garp.LowerPrioRepeat != 0 ||
+				in.State != "BACKUP" || in.Accept == nil || *in.Accept {
+				t.Errorf("instance V = %+v", in)
+			}
+			if !hasDiag(res.Diags, Error, tc.uLine, "vrrp_strict does not allow unicast_peer") {
+				t.Errorf("unicast peers not refused:\n%s", res.Diags)
+			}
+		})
 	}
 }

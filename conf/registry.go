@@ -6,28 +6,41 @@ import (
 	"strings"
 )
 
-// Status says what ulvs does with a keyword.
+// Status says what ulvs does with a keyword. A keyword is Supported only
+// when the registry names a test that shows its effect (effects.go).
 type Status int
 
 const (
-	// Supported keywords are read into the Config and acted on.
-	Supported Status = iota
-	// Ignored keywords are accepted and have no effect in ulvs (they tune
-	// keepalived internals, or are obsolete); some warn when used.
+	// Untested keywords are read into the Config and acted on, but no
+	// test named in the registry shows the effect yet.
+	Untested Status = iota
+	// Supported keywords are read, acted on, and the registry names the
+	// tests that show the effect.
+	Supported
+	// Partial keywords are supported except for a part the registry
+	// names; using one warns about that part.
+	Partial
+	// NotHonoured keywords are recognised (and read into the Config where
+	// they have a value) but ulvs does not act on them; using one is a
+	// warning at its line that names the consequence.
+	NotHonoured
+	// Ignored keywords are accepted and have no effect by design (they
+	// tune keepalived's own processes, or are obsolete); some give a note.
 	Ignored
-	// Unsupported keywords are recognised but the feature is not in ulvs;
-	// using one is a warning, and the statement has no effect.
-	Unsupported
 )
 
 func (s Status) String() string {
 	switch s {
 	case Supported:
 		return "supported"
+	case Partial:
+		return "partial"
+	case NotHonoured:
+		return "not honoured"
 	case Ignored:
-		return "accepted-and-ignored"
+		return "ignored"
 	}
-	return "not supported"
+	return "untested"
 }
 
 type kwKind int
@@ -46,11 +59,15 @@ type keyword struct {
 	// quoted keywords take script strings: their line is re-tokenized with
 	// quotes of both kinds and escapes.
 	quoted bool
-	// note explains an Ignored/Unsupported status or a deprecation; warn
-	// makes it a warning whenever the keyword is used.
+	// note explains an Ignored status or a deprecation, or names the
+	// consequence of a NotHonoured (or Partial) one; warn makes it a
+	// message whenever the keyword is used.
 	note string
 	warn bool
-	sub  *level
+	// tests name the tests that show the effect ("pkg/path.TestName"),
+	// from the effects table.
+	tests []string
+	sub   *level
 	// h handles the statement; for blocks it runs before the block's
 	// contents, and end (if set) after them.
 	h   func(b *builder, n *Node)
@@ -107,15 +124,16 @@ func ignoredWarn(name, note string) *keyword {
 	return &keyword{name: name, status: Ignored, note: note, warn: true}
 }
 
-// unsupported is a keyword whose feature ulvs lacks; it warns when used.
-func unsupported(name, note string) *keyword {
-	return &keyword{name: name, status: Unsupported, note: note, warn: true}
+// unsupported is a keyword whose feature ulvs lacks; it warns when used,
+// naming the consequence.
+func unsupported(name, consequence string) *keyword {
+	return &keyword{name: name, status: NotHonoured, note: consequence, warn: true}
 }
 
 // unsupportedBlock is an unsupported keyword that opens a block; the block
 // is read and dropped.
-func unsupportedBlock(name, note string) *keyword {
-	return &keyword{name: name, kind: kwBlock, status: Unsupported, note: note, warn: true, sub: anyLevel}
+func unsupportedBlock(name, consequence string) *keyword {
+	return &keyword{name: name, kind: kwBlock, status: NotHonoured, note: consequence, warn: true, sub: anyLevel}
 }
 
 // anyLevel accepts anything: it holds the contents of unsupported blocks.
@@ -123,7 +141,11 @@ var anyLevel = newLevel("(unsupported block)")
 
 // alias marks k as a deprecated spelling of another keyword.
 func alias(k *keyword, of string) *keyword {
-	k.note = "deprecated: same as " + of
+	if k.status == NotHonoured {
+		k.note += " (a deprecated spelling of " + of + ")"
+	} else {
+		k.note = "deprecated: same as " + of
+	}
 	k.warn = true
 	return k
 }
@@ -134,13 +156,18 @@ type KeywordInfo struct {
 	Keyword string
 	Status  Status
 	Note    string
+	// Tests name the tests that show the effect of a Supported or Partial
+	// keyword, as "package/path.TestName".
+	Tests []string
 }
 
 // Keywords lists every keyword ulvs knows, by block, straight from the
-// parser's registry.
+// parser's registry. A block name used by several blocks (url in HTTP_GET
+// and SSL_GET) lists its keywords once.
 func Keywords() []KeywordInfo {
 	var out []KeywordInfo
 	seen := map[*level]bool{}
+	listed := map[string]bool{}
 	var walk func(lv *level)
 	walk = func(lv *level) {
 		if seen[lv] || lv == anyLevel {
@@ -150,7 +177,12 @@ func Keywords() []KeywordInfo {
 		kws := append([]*keyword(nil), lv.kws...)
 		sort.SliceStable(kws, func(i, j int) bool { return kws[i].name < kws[j].name })
 		for _, k := range kws {
-			out = append(out, KeywordInfo{Block: lv.name, Keyword: k.name, Status: k.status, Note: k.note})
+			if listed[lv.name+" "+k.name] {
+				continue
+			}
+			listed[lv.name+" "+k.name] = true
+			out = append(out, KeywordInfo{Block: lv.name, Keyword: k.name, Status: k.status, Note: k.note,
+				Tests: k.tests})
 		}
 		for _, k := range lv.kws {
 			if k.sub != nil {
@@ -166,12 +198,23 @@ func Keywords() []KeywordInfo {
 func KeywordTable() string {
 	var b strings.Builder
 	counts := map[Status]int{}
-	b.WriteString("| block | keyword | status | note |\n| --- | --- | --- | --- |\n")
+	b.WriteString("| block | keyword | status | tests that show the effect, or what is missing |\n| --- | --- | --- | --- |\n")
 	for _, k := range Keywords() {
 		counts[k.Status]++
-		fmt.Fprintf(&b, "| %s | `%s` | %s | %s |\n", k.Block, k.Keyword, k.Status, strings.ReplaceAll(k.Note, "|", `\|`))
+		var what []string
+		for _, t := range k.Tests {
+			what = append(what, "`"+t+"`")
+		}
+		if k.Note != "" {
+			what = append(what, strings.ReplaceAll(k.Note, "|", `\|`))
+		}
+		fmt.Fprintf(&b, "| %s | `%s` | %s | %s |\n", k.Block, k.Keyword, k.Status, strings.Join(what, " "))
 	}
-	fmt.Fprintf(&b, "\n%d keywords: %d supported, %d accepted-and-ignored, %d not supported.\n",
-		counts[Supported]+counts[Ignored]+counts[Unsupported], counts[Supported], counts[Ignored], counts[Unsupported])
+	total := 0
+	for _, n := range counts {
+		total += n
+	}
+	fmt.Fprintf(&b, "\n%d keywords: %d supported, %d partial, %d untested, %d not honoured, %d ignored.\n",
+		total, counts[Supported], counts[Partial], counts[Untested], counts[NotHonoured], counts[Ignored])
 	return b.String()
 }
