@@ -12,8 +12,10 @@ import (
 // back gives the same dump, and a configuration without errors dumps to one
 // without errors.
 func FuzzParse(f *testing.F) {
-	if files, err := filepath.Glob(filepath.Join("..", "..", "shared", "seed-configs", "*")); err == nil {
-		for _, p := range files {
+	files, _ := filepath.Glob(filepath.Join("..", "testdata", "seed-configs", "*"))
+	shared, _ := filepath.Glob(filepath.Join("..", "..", "shared", "seed-configs", "*"))
+	{
+		for _, p := range append(files, shared...) {
 			if b, err := os.ReadFile(p); err == nil {
 				f.Add(b)
 			}

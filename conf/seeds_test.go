@@ -8,35 +8,22 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-)
 
-// seedDir is ../shared/seed-configs beside the module (the user's own
-// configurations).
-func seedDir(t testing.TB) string {
-	t.Helper()
-	d, err := filepath.Abs(filepath.Join("..", "..", "shared", "seed-configs"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(d); err != nil {
-		t.Fatalf("the seed configs are missing: %v (../shared must sit beside the repository)", err)
-	}
-	return d
-}
+	"github.com/ulvs/ulvs/internal/topo/topotest"
+)
 
 // TestSeedConfigs checks every seed config against its README: all load
 // without errors except the truncated one, which fails at line 59 where the
 // unclosed second VI_1 opens, and names VI_1 as defined twice.
 func TestSeedConfigs(t *testing.T) {
 	t.Parallel()
-	dir := seedDir(t)
-	files, _ := filepath.Glob(filepath.Join(dir, "*.conf"))
+	files := topotest.SeedConfigs(t)
 	if len(files) < 10 {
-		t.Fatalf("found only %d seed configs in %s", len(files), dir)
+		t.Fatalf("found only %d seed configs", len(files))
 	}
 	for _, f := range files {
 		name := filepath.Base(f)
-		t.Run(name, func(t *testing.T) {
+		t.Run(filepath.Base(filepath.Dir(filepath.Dir(f)))+"/"+name, func(t *testing.T) {
 			t.Parallel()
 			res, err := Read(f, Options{})
 			if name == "001-nginx-dual-master-b-truncated.conf" {
@@ -61,10 +48,9 @@ func TestSeedConfigs(t *testing.T) {
 // TestSeedScenarios checks what the user's scenarios rely on.
 func TestSeedScenarios(t *testing.T) {
 	t.Parallel()
-	dir := seedDir(t)
 	load := func(name string) *Config {
 		t.Helper()
-		cfg, err := Load(filepath.Join(dir, name), Options{})
+		cfg, err := Load(topotest.SeedConfig(t, name), Options{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -109,7 +95,11 @@ func TestSeedScenarios(t *testing.T) {
 // every keyword they name is known to the registry.
 func TestSeedInventories(t *testing.T) {
 	t.Parallel()
-	dir := seedDir(t)
+	shared, ok := topotest.SharedDir()
+	if !ok {
+		t.Skip("../shared is not beside the repository: the user's keyword inventories are not here")
+	}
+	dir := filepath.Join(shared, "seed-configs")
 	known := map[string]bool{}
 	for _, k := range Keywords() {
 		known[k.Keyword] = true

@@ -22,10 +22,12 @@ scripts/deps.sh demo
 echo "==> building ulvsd, ulvsadm and ulvslab into bin/"
 CGO_ENABLED=0 go build -o bin/ ./cmd/...
 
+# The user's seed configs when ../shared sits beside the clone, else the
+# project's own (testdata/seed-configs).
 shared=${SHARED:-../shared}
-args=()
+args=(--seeds testdata/seed-configs)
 if [ -d "$shared/seed-configs" ]; then
-  args+=(--seeds "$shared/seed-configs")
+  args=(--seeds "$shared/seed-configs")
 fi
 status=0
 bin/ulvslab demo "${args[@]}" || status=$?

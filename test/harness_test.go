@@ -199,7 +199,7 @@ func tally(n *topo.Node, url string, count int) map[string]int {
 // (the seed files themselves are never edited).
 func seed(t *testing.T, name string, repl ...string) string {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(topotest.SharedDir(t), "seed-configs", name))
+	b, err := os.ReadFile(topotest.SeedConfig(t, name))
 	if err != nil {
 		t.Fatal(err)
 	}

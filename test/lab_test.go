@@ -241,7 +241,7 @@ const (
 func TestLabUserConfig(t *testing.T) {
 	t.Parallel()
 	c := newLabCLI(t, "cfg")
-	seeds := filepath.Join(topotest.SharedDir(t), "seed-configs")
+	seeds := topotest.SeedDir(t)
 	out := c.must("up", "--http", "builtin", "--config", filepath.Join(seeds, "001-lvs-dr-master.conf"),
 		"--config", filepath.Join(seeds, "001-lvs-dr-backup.conf"))
 	for _, want := range []string{"192.168.166.100    → 198.18.0.100", "127.0.0.1          → 198.18.0.20"} {
@@ -276,7 +276,7 @@ func TestLabUserConfig(t *testing.T) {
 func TestLabDemo(t *testing.T) {
 	t.Parallel()
 	c := newLabCLI(t, "demo")
-	out, err := c.run("demo", "--seeds", filepath.Join(topotest.SharedDir(t), "seed-configs"), "--trace-out", t.TempDir())
+	out, err := c.run("demo", "--seeds", topotest.SeedDir(t), "--trace-out", t.TempDir())
 	if err != nil || !strings.Contains(out, "demo passed: every step held") {
 		t.Fatalf("demo: %v\n%s", err, out)
 	}

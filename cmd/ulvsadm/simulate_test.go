@@ -170,15 +170,12 @@ func TestBadFlags(t *testing.T) {
 }
 
 // TestFromConfig takes the real servers and lb_algo of a virtual_server
-// from a keepalived.conf (the shared seed configuration): wrr over
+// from a keepalived.conf (testdata/seed-configs' 000): wrr over
 // .130 and .150 (weight 1 each), which keepalived adds in config order, so
 // the kernel list is .150, .130.
 func TestFromConfig(t *testing.T) {
 	t.Parallel()
-	path := filepath.Join("..", "..", "..", "shared", "seed-configs", "000-dr-wrr-tcpcheck-sorry.conf")
-	if _, err := os.Stat(filepath.Dir(path)); err != nil {
-		t.Skipf("no shared/ checkout beside the repository: %v", err)
-	}
+	path := filepath.Join("..", "..", "testdata", "seed-configs", "000-dr-wrr-tcpcheck-sorry.conf")
 	out, stderr, rc := runCmd(t, "simulate", "-f", path, "--vs", "192.168.64.200:80", "-n", "4", "--trace")
 	if rc != 0 {
 		t.Fatalf("rc %d: %s", rc, stderr)

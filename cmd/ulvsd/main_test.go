@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/ulvs/ulvs/internal/topo/topotest"
 )
 
 func runCLI(t *testing.T, args ...string) (int, string, string) {
@@ -18,23 +20,12 @@ func runCLI(t *testing.T, args ...string) (int, string, string) {
 	return code, out.String(), errb.String()
 }
 
-func seedDir(t *testing.T) string {
-	t.Helper()
-	d, _ := filepath.Abs(filepath.Join("..", "..", "..", "shared", "seed-configs"))
-	if _, err := os.Stat(d); err != nil {
-		t.Fatalf("seed configs missing: %v", err)
-	}
-	return d
-}
-
 // TestConfigTestSeeds runs `ulvsd -t -f FILE` on every seed config, as the
 // seed README asks.
 func TestConfigTestSeeds(t *testing.T) {
-	dir := seedDir(t)
-	files, _ := filepath.Glob(filepath.Join(dir, "*.conf"))
-	for _, f := range files {
+	for _, f := range topotest.SeedConfigs(t) {
 		name := filepath.Base(f)
-		t.Run(name, func(t *testing.T) {
+		t.Run(filepath.Base(filepath.Dir(filepath.Dir(f)))+"/"+name, func(t *testing.T) {
 			code, _, stderr := runCLI(t, "-t", "-f", f)
 			if name == "001-nginx-dual-master-b-truncated.conf" {
 				if code != 1 {

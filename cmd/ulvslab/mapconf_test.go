@@ -86,12 +86,16 @@ vrrp_instance B {
 	}
 }
 
-// seedFiles reads seed configs from ../shared/seed-configs.
+// seedFiles reads seed configs: a bare name from testdata/seed-configs,
+// a path as it is.
 func seedFiles(t *testing.T, names ...string) []userConfig {
 	t.Helper()
 	var out []userConfig
 	for _, n := range names {
-		p := filepath.Join(topotest.SharedDir(t), "seed-configs", n)
+		p := n
+		if !filepath.IsAbs(p) {
+			p = topotest.SeedConfig(t, n)
+		}
 		b, err := os.ReadFile(p)
 		if err != nil {
 			t.Fatal(err)
@@ -236,15 +240,15 @@ func TestMapSeedConfigs(t *testing.T) {
 // directors' files loading cleanly, or is refused with a reason.
 func TestMapEverySeed(t *testing.T) {
 	t.Parallel()
-	files, _ := filepath.Glob(filepath.Join(topotest.SharedDir(t), "seed-configs", "*.conf"))
+	files := topotest.SeedConfigs(t)
 	if len(files) < 10 {
 		t.Fatalf("only %d seed configs", len(files))
 	}
 	for _, f := range files {
 		name := filepath.Base(f)
-		t.Run(name, func(t *testing.T) {
+		t.Run(filepath.Base(filepath.Dir(filepath.Dir(f)))+"/"+name, func(t *testing.T) {
 			t.Parallel()
-			m, err := mapConfigs(seedFiles(t, name), 2)
+			m, err := mapConfigs(seedFiles(t, f), 2)
 			if name == "001-nginx-dual-master-b-truncated.conf" {
 				if err == nil || !strings.Contains(err.Error(), ":59:") {
 					t.Fatalf("the truncated seed must be refused at line 59, got %v", err)

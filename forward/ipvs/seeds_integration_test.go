@@ -3,7 +3,6 @@ package ipvs_test
 import (
 	"net/netip"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -19,14 +18,14 @@ type seedService struct {
 	reals []forward.RealConfig
 }
 
-// loadSeed reads a seed config from ../shared/seed-configs through package
+// loadSeed reads a seed config from testdata/seed-configs through package
 // conf, after edit (nil: none) rewrites its text, and translates its
 // virtual servers with their addresses moved into the lab: VIPs, real
 // servers and sorry servers take labVIPs, labReals and labSorry in order of
 // appearance.
 func loadSeed(t *testing.T, name string, edit func(string) string) []seedService {
 	t.Helper()
-	path := filepath.Join(topotest.SharedDir(t), "seed-configs", name)
+	path := topotest.SeedConfig(t, name)
 	data, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)

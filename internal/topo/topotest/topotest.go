@@ -161,19 +161,58 @@ func ModuleRoot() (string, error) {
 	}
 }
 
-// SharedDir returns ../shared next to the module root (the seed configs and
-// references), failing the test if it is absent.
-func SharedDir(t testing.TB) string {
+// SharedDir returns ../shared next to the module root (the user's seed
+// configs and references) and whether it is there. A clone from the
+// project's public home has no ../shared: what it holds only adds to the
+// project's own test data.
+func SharedDir() (string, bool) {
+	root, err := ModuleRoot()
+	if err != nil {
+		return "", false
+	}
+	d := filepath.Join(filepath.Dir(root), "shared")
+	if st, err := os.Stat(d); err != nil || !st.IsDir() {
+		return "", false
+	}
+	return d, true
+}
+
+// SeedDir returns testdata/seed-configs, the project's own keepalived.conf
+// files for the scenarios the tests run.
+func SeedDir(t testing.TB) string {
 	t.Helper()
 	root, err := ModuleRoot()
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := filepath.Join(filepath.Dir(root), "shared")
-	if _, err := os.Stat(d); err != nil {
-		t.Fatalf("../shared not found beside the module (%s): %v", d, err)
+	return filepath.Join(root, "testdata", "seed-configs")
+}
+
+// SeedConfig returns the path of the project's seed config name (in
+// testdata/seed-configs), failing the test if it is missing.
+func SeedConfig(t testing.TB, name string) string {
+	t.Helper()
+	p := filepath.Join(SeedDir(t), name)
+	if _, err := os.Stat(p); err != nil {
+		t.Fatalf("seed config: %v", err)
 	}
-	return d
+	return p
+}
+
+// SeedConfigs lists every seed config: the project's, then those of
+// ../shared/seed-configs when it is there (the user's own, which the
+// project's mirror).
+func SeedConfigs(t testing.TB) []string {
+	t.Helper()
+	files, _ := filepath.Glob(filepath.Join(SeedDir(t), "*.conf"))
+	if len(files) == 0 {
+		t.Fatalf("no seed configs in %s", SeedDir(t))
+	}
+	if d, ok := SharedDir(); ok {
+		shared, _ := filepath.Glob(filepath.Join(d, "seed-configs", "*.conf"))
+		files = append(files, shared...)
+	}
+	return files
 }
 
 // Reexec runs the current test binary inside the node, running only the
