@@ -1,33 +1,26 @@
 #!/usr/bin/env bash
-# Installs what ulvs's tests, demo and benchmarks need: Debian packages (only
-# the missing ones, so a second run costs a second) and the Go modules.
+# Installs what ulvs's tests, demo and benchmarks need: the Debian packages
+# scripts/tools.txt names for the list (only the missing ones, so a second run
+# costs a second) and the Go modules.
 # Usage: scripts/deps.sh [test|demo|bench|all]   (default: test)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 want=${1:-test}
-# Real peers and tools for the netns tests: keepalived (VRRP interop, genhash),
-# nginx (real servers), curl/wrk (clients), tshark/tcpdump (wire checks),
-# nftables, iproute2, ethtool, psmisc (killall, used by the user's
-# vrrp_script), openssl (test certificates), dnsmasq (a real DNS server),
-# opensmtpd (a real SMTP server), iperf3, socat (UDP echo), qemu-system-x86
-# (the kernel IPVS VM tests; scripts/ipvs-vm.sh fetches the guest's kernel).
-# netsniff-ng: trafgen, the line-rate sender of the UDP burst and SYN flood tests.
-# bird2: the ECMP router in front of N directors announcing over BGP (test/ecmp_test.go, ulvslab --ecmp).
-test_pkgs=(keepalived nginx curl wrk tshark tcpdump nftables iproute2 ethtool psmisc procps
-  openssl dnsmasq-base opensmtpd iperf3 socat netsniff-ng qemu-system-x86 bird2)
-# The demo's lab: nginx (real servers), nftables (ulvsd keeps its kernel
-# out of the virtual services' traffic with nft), iproute2 (namespaces).
-demo_pkgs=(nginx curl iproute2 procps psmisc tcpdump tshark nftables)
-bench_pkgs=(nginx curl wrk iperf3 netsniff-ng haproxy libnginx-mod-stream nftables iproute2 ethtool procps sysstat)
-
 case "$want" in
-  test) pkgs=("${test_pkgs[@]}") ;;
-  demo) pkgs=("${demo_pkgs[@]}") ;;
-  bench) pkgs=("${bench_pkgs[@]}") ;;
-  all) pkgs=("${test_pkgs[@]}" "${bench_pkgs[@]}") ;;
+  test|demo|bench|all) ;;
   *) echo "usage: $0 [test|demo|bench|all]" >&2; exit 2 ;;
 esac
+# The packages come from scripts/tools.txt, the one table of the tools the
+# tests, demo and benchmarks run (a unit test ties it to the tests).
+mapfile -t pkgs < <(awk -v want="$want" '
+  /^#/ || NF < 3 { next }
+  { n = split($3, lists, ",")
+    for (i = 1; i <= n; i++) if (want == "all" || lists[i] == want) { print $2; break } }' scripts/tools.txt | sort -u)
+if [ ${#pkgs[@]} -eq 0 ]; then
+  echo "deps: scripts/tools.txt names no package for $want" >&2
+  exit 1
+fi
 
 missing=()
 for p in "${pkgs[@]}"; do

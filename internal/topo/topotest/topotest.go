@@ -29,7 +29,9 @@ import (
 func Strict() bool { return os.Getenv("ULVS_REQUIRE_NETNS") == "1" }
 
 // Require skips (or, when Strict, fails) the test unless it runs as root
-// with every named tool on PATH. "ip" is always required.
+// with every named tool on PATH. "ip" is always required. Every tool named
+// here must have a row in scripts/tools.txt, which `make deps` installs from
+// (TestToolTable checks it).
 func Require(t testing.TB, tools ...string) {
 	t.Helper()
 	miss := func(format string, args ...any) {
@@ -48,7 +50,10 @@ func Require(t testing.TB, tools ...string) {
 	}
 	for _, tool := range append([]string{"ip"}, tools...) {
 		if _, err := exec.LookPath(tool); err != nil {
-			miss("%s not found on PATH", tool)
+			if pkg := packageOf(tool); pkg != "" {
+				miss("%s not found on PATH (Debian package %s)", tool, pkg)
+			}
+			miss("%s not found on PATH, and scripts/tools.txt does not name it for the tests", tool)
 		}
 	}
 }
