@@ -172,20 +172,20 @@ func httpKeywords(ssl bool) []*keyword {
 		}),
 		kwQ("regex", func(b *builder, n *Node) {
 			if s, ok := b.str(n); ok {
-				u(b).Regex = s
+				u(b).Regex, u(b).RegexPos = s, n.Pos
 			}
 		}),
 		kw("regex_no_match", func(b *builder, n *Node) { u(b).RegexNoMatch = true }),
 		kw("regex_options", func(b *builder, n *Node) { u(b).RegexOptions = append(u(b).RegexOptions, n.Args...) }),
 		ignored("regex_stack", "Go's regexp engine needs no stack sizing"),
 		kw("regex_min_offset", func(b *builder, n *Node) {
-			if v, ok := b.int(n, 0, 1<<30); ok {
+			if v, ok := b.int(n, 0, 1<<31-1); ok {
 				u(b).RegexMinOffset = v
 			}
 		}),
 		kw("regex_max_offset", func(b *builder, n *Node) {
-			if v, ok := b.int(n, 0, 1<<30); ok {
-				u(b).RegexMaxOffset = v
+			if v, ok := b.int(n, 0, 1<<31-2); ok {
+				u(b).RegexMaxOffset = &v
 			}
 		}),
 	)
@@ -194,7 +194,7 @@ func httpKeywords(ssl bool) []*keyword {
 	}
 	kws := []*keyword{
 		kwBlk("url", urlLv, func(b *builder, n *Node) {
-			b.url = &URL{Pos: n.Pos, RegexMinOffset: -1, RegexMaxOffset: -1}
+			b.url = &URL{Pos: n.Pos}
 		}, func(b *builder, n *Node) {
 			if b.url.Path == "" {
 				b.d.errorf(n.Pos, "url: no path - url ignored")

@@ -200,11 +200,14 @@ type URL struct {
 	StatusCodes  []CodeRange
 	Virtualhost  string
 	Regex        string
+	RegexPos     Pos
 	RegexNoMatch bool
-	// RegexMinOffset and RegexMaxOffset bound where in the body a match
-	// may start (-1: not set); RegexOptions are PCRE2 option names.
-	RegexMinOffset, RegexMaxOffset int
-	RegexOptions                   []string
+	// RegexOptions are regex_options' PCRE2 option names as given.
+	RegexOptions []string
+	// RegexMinOffset is regex_min_offset; RegexMaxOffset is
+	// regex_max_offset (nil: none).
+	RegexMinOffset int
+	RegexMaxOffset *int
 	TLSCompliant                   bool
 }
 
