@@ -208,7 +208,7 @@ type URL struct {
 	// regex_max_offset (nil: none).
 	RegexMinOffset int
 	RegexMaxOffset *int
-	TLSCompliant                   bool
+	TLSCompliant   bool
 }
 
 // CodeRange is an inclusive range of HTTP status codes.
