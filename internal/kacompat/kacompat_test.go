@@ -3,7 +3,6 @@ package kacompat
 import (
 	"bytes"
 	"errors"
-	"github.com/ulvs/ulvs/conf"
 	"io"
 	"os"
 	"path/filepath"
@@ -12,6 +11,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"testing"
+
+	"github.com/ulvs/ulvs/conf"
 )
 
 func TestSignalNumber(t *testing.T) {
