@@ -23,84 +23,108 @@ func parsePrefix(s string) (netip.Prefix, bool) {
 	return netip.PrefixFrom(a, a.BitLen()), true
 }
 
-// ipAddress parses one virtual_ipaddress / static_ipaddress line.
+// ipAddress parses one virtual_ipaddress, virtual_ipaddress_excluded or
+// static_ipaddress line as keepalived's alloc_ipaddress does
+// (vrrp_ipaddress.c): an option it does not know is reported and ignored,
+// the address kept; a bad address or option value drops the line.
 func (b *builder) ipAddress(n *Node, what string) (*IPAddress, bool) {
 	w := n.Args
-	p, ok := parsePrefix(w[0])
+	static := what == "static_ipaddress"
+	addr := w[0]
+	p, ok := parsePrefix(addr)
 	if !ok {
-		b.d.errorf(n.Pos, "%s: invalid address '%s'", what, w[0])
-		return nil, false
+		if i := strings.IndexByte(addr, '/'); i > 0 {
+			if a, err := netip.ParseAddr(addr[:i]); err == nil {
+				// parse_ipaddress: "Invalid address prefix len %s for
+				// address %s - using %d".
+				b.d.kaf(n.Pos, ClassGeneral, "%s: invalid address prefix length %s for address %s - using %d",
+					what, addr[i+1:], addr[:i], a.BitLen())
+				p, ok = netip.PrefixFrom(a, a.BitLen()), true
+			}
+		}
+		if !ok {
+			// "VRRP parsed invalid IP %s. skipping IP...".
+			b.d.kaf(n.Pos, ClassGeneral, "%s: invalid IP address %s - skipping it", what, addr)
+			return nil, false
+		}
 	}
 	a := &IPAddress{Pos: n.Pos, Prefix: p}
-	val := func(i int) (string, bool) {
-		if i+1 >= len(w) {
-			b.d.errorf(n.Pos, "%s %s: '%s' needs a value", what, w[0], w[i])
-			return "", false
-		}
-		return w[i+1], true
-	}
+	v6 := p.Addr().Is6() && !p.Addr().Is4In6()
 	for i := 1; i < len(w); i++ {
-		switch w[i] {
-		case "brd", "broadcast":
-			v, ok := val(i)
-			if !ok {
+		opt := w[i]
+		val := ""
+		takes := map[string]bool{"dev": true, "scope": true, "broadcast": true, "brd": true, "label": true,
+			"peer": true, "preferred_lft": true, "track_group": static}[opt]
+		if takes {
+			if i+1 >= len(w) {
+				// "No %s parameter specified for %s".
+				b.d.kaf(n.Pos, ClassGeneral, "%s: no %s parameter specified for %s - skipping the address", what, opt, addr)
 				return nil, false
 			}
-			if v != "+" && v != "-" {
-				if _, err := netip.ParseAddr(v); err != nil {
-					b.d.errorf(n.Pos, "%s %s: invalid broadcast '%s'", what, w[0], v)
+			i++
+			val = w[i]
+		}
+		switch opt {
+		case "dev":
+			if a.Dev != "" {
+				// "Cannot specify ipaddress device more than once for %s".
+				b.d.kaf(n.Pos, ClassGeneral, "%s: cannot give the device more than once for %s - skipping the address", what, addr)
+				return nil, false
+			}
+			a.Dev = val
+		case "scope":
+			if !validScope(val) {
+				// "Invalid scope '%s' specified for %s - ignoring".
+				b.d.kaf(n.Pos, ClassGeneral, "%s: invalid scope '%s' for %s - ignoring the scope", what, val, addr)
+				continue
+			}
+			a.Scope = val
+		case "broadcast", "brd":
+			if v6 {
+				// "VRRP is trying to assign a broadcast %s to the IPv6
+				// address %s !!?? WTF... skipping VIP...".
+				b.d.kaf(n.Pos, ClassGeneral, "%s: a broadcast %s for the IPv6 address %s - skipping the address", what, val, addr)
+				return nil, false
+			}
+			if val != "+" && val != "-" {
+				if _, err := netip.ParseAddr(val); err != nil {
+					// "VRRP is trying to assign invalid broadcast %s.
+					// skipping VIP...".
+					b.d.kaf(n.Pos, ClassGeneral, "%s: invalid broadcast %s - skipping the address", what, val)
 					return nil, false
 				}
 			}
-			a.Broadcast = v
-			i++
-		case "dev":
-			v, ok := val(i)
-			if !ok {
-				return nil, false
-			}
-			a.Dev = v
-			i++
-		case "scope":
-			v, ok := val(i)
-			if !ok {
-				return nil, false
-			}
-			if !validScope(v) {
-				b.d.errorf(n.Pos, "%s %s: invalid scope '%s'", what, w[0], v)
-				return nil, false
-			}
-			a.Scope = v
-			i++
+			a.Broadcast = val
 		case "label":
-			v, ok := val(i)
-			if !ok {
+			if len(val) >= 16 {
+				// "Address label %s is longer than maximum length %d -
+				// removing address".
+				b.d.kaf(n.Pos, ClassGeneral, "%s: address label %s is longer than 15 characters - skipping the address", what, val)
 				return nil, false
 			}
-			a.Label = v
-			i++
+			a.Label = val
 		case "peer":
-			v, ok := val(i)
+			pp, ok := parsePrefix(val)
 			if !ok {
-				return nil, false
-			}
-			pp, ok := parsePrefix(v)
-			if !ok {
-				b.d.errorf(n.Pos, "%s %s: invalid peer '%s'", what, w[0], v)
+				// "Invalid peer address %s".
+				b.d.kaf(n.Pos, ClassGeneral, "%s: invalid peer address %s - skipping the address", what, val)
 				return nil, false
 			}
 			a.Peer = pp
-			i++
 		case "preferred_lft":
-			v, ok := val(i)
-			if !ok {
-				return nil, false
+			if val != "forever" {
+				if _, err := strconv.ParseUint(val, 10, 32); err != nil {
+					// "preferred_lft %s is invalid".
+					b.d.kaf(n.Pos, ClassGeneral, "%s: preferred_lft %s is invalid", what, val)
+					continue
+				}
 			}
-			a.PreferredLft = v
-			i++
+			a.PreferredLft = val
+		case "track_group":
+			a.TrackGroup = val
 		case "home":
 			a.Home = true
-		case "-nodad", "nodad":
+		case "-nodad":
 			a.NoDAD = true
 		case "mngtmpaddr":
 			a.MngTmpAddr = true
@@ -110,288 +134,45 @@ func (b *builder) ipAddress(n *Node, what string) (*IPAddress, bool) {
 			a.AutoJoin = true
 		case "no_track":
 			a.NoTrack = true
-		case "track_group":
-			v, ok := val(i)
-			if !ok {
-				return nil, false
-			}
-			a.TrackGroup = v
-			i++
 		case "use_vmac":
+			if static {
+				b.d.kaf(n.Pos, ClassGeneral, "%s: unknown configuration entry '%s' for ip address - ignoring", what, opt)
+				continue
+			}
 			a.UseVMAC = true
 		default:
-			b.d.errorf(n.Pos, "%s %s: unknown option '%s'", what, w[0], w[i])
+			// "Unknown configuration entry '%s' for ip address - ignoring".
+			b.d.kaf(n.Pos, ClassGeneral, "%s: unknown configuration entry '%s' for ip address - ignoring", what, opt)
+		}
+	}
+	if a.Peer.IsValid() && a.Broadcast != "" {
+		// "Cannot specify broadcast and peer addresses - ignoring
+		// broadcast address".
+		b.d.kaf(n.Pos, ClassGeneral, "%s: cannot give broadcast and peer addresses - ignoring the broadcast", what)
+		a.Broadcast = ""
+	}
+	if v6 && a.Scope != "" {
+		// "Cannot specify scope for IPv6 addresses (%s) - ignoring scope".
+		b.d.kaf(n.Pos, ClassGeneral, "%s: cannot give a scope for IPv6 addresses (%s) - ignoring the scope", what, addr)
+		a.Scope = ""
+	}
+	if v6 && a.Label != "" {
+		// "Cannot specify label for IPv6 addresses (%s) - ignoring label".
+		b.d.kaf(n.Pos, ClassGeneral, "%s: cannot give a label for IPv6 addresses (%s) - ignoring the label", what, addr)
+		a.Label = ""
+	}
+	if static && a.Dev == "" {
+		// CONFIG_FATAL: "Static address %s requires either an interface
+		// or default_interface".
+		if b.cfg.Global.DefaultInterface == "" {
+			b.d.refusef(n.Pos, ClassFatal, "%s: static address %s requires either an interface or default_interface", what, addr)
 			return nil, false
 		}
+		a.Dev = b.cfg.Global.DefaultInterface
+	}
+	if a.TrackGroup != "" && a.Dev == "" {
+		b.d.kaf(n.Pos, ClassGeneral, "%s: a static address cannot have track_group if no interface is given", what)
+		a.TrackGroup = ""
 	}
 	return a, true
-}
-
-func validScope(s string) bool {
-	switch s {
-	case "global", "site", "link", "host", "nowhere":
-		return true
-	}
-	_, err := strconv.ParseUint(s, 10, 8)
-	return err == nil
-}
-
-var routeTypes = map[string]bool{
-	"unicast": true, "blackhole": true, "unreachable": true, "prohibit": true, "throw": true,
-	"local": true, "broadcast": true, "anycast": true, "multicast": true, "nat": true,
-}
-
-// routeOptions are ip-route attributes kept as name/value pairs.
-var routeOptions = map[string]bool{
-	"mtu": true, "advmss": true, "rtt": true, "rttvar": true, "reordering": true, "window": true,
-	"cwnd": true, "ssthresh": true, "realms": true, "rto_min": true, "initcwnd": true,
-	"initrwnd": true, "features": true, "quickack": true, "congctl": true, "pref": true,
-	"expires": true, "fastopen_no_cookie": true, "tos": true, "hoplimit": true, "nexthop": true,
-	"weight": true, "encap": true, "ttl-propagate": true, "lock": true,
-}
-
-// route parses one virtual_routes / static_routes line.
-func (b *builder) route(n *Node, what string) (*Route, bool) {
-	w := n.Args
-	r := &Route{Pos: n.Pos}
-	bad := func(format string, args ...any) (*Route, bool) {
-		b.d.errorf(n.Pos, what+": "+format, args...)
-		return nil, false
-	}
-	val := func(i int) (string, bool) {
-		if i+1 >= len(w) {
-			b.d.errorf(n.Pos, "%s: '%s' needs a value", what, w[i])
-			return "", false
-		}
-		return w[i+1], true
-	}
-	addrVal := func(i int) (netip.Addr, bool) {
-		v, ok := val(i)
-		if !ok {
-			return netip.Addr{}, false
-		}
-		a, err := netip.ParseAddr(v)
-		if err != nil {
-			b.d.errorf(n.Pos, "%s: invalid address '%s' after %s", what, v, w[i])
-			return netip.Addr{}, false
-		}
-		return a, true
-	}
-	for i := 0; i < len(w); i++ {
-		var ok bool
-		switch t := w[i]; {
-		case t == "src":
-			if r.Src, ok = addrVal(i); !ok {
-				return nil, false
-			}
-			i++
-		case t == "via" || t == "gw":
-			if r.Via, ok = addrVal(i); !ok {
-				return nil, false
-			}
-			i++
-		case t == "or":
-			if r.Or, ok = addrVal(i); !ok {
-				return nil, false
-			}
-			i++
-		case t == "dev" || t == "oif":
-			if r.Dev, ok = val(i); !ok {
-				return nil, false
-			}
-			i++
-		case t == "scope":
-			if r.Scope, ok = val(i); !ok {
-				return nil, false
-			}
-			if !validScope(r.Scope) {
-				return bad("invalid scope '%s'", r.Scope)
-			}
-			i++
-		case t == "table":
-			if r.Table, ok = val(i); !ok {
-				return nil, false
-			}
-			i++
-		case t == "metric" || t == "preference" || t == "priority":
-			v, ok := val(i)
-			if !ok {
-				return nil, false
-			}
-			m, err := strconv.ParseUint(v, 10, 32)
-			if err != nil {
-				return bad("invalid metric '%s'", v)
-			}
-			r.Metric = int(m)
-			i++
-		case t == "proto" || t == "protocol":
-			if r.Protocol, ok = val(i); !ok {
-				return nil, false
-			}
-			i++
-		case t == "onlink":
-			r.OnLink = true
-		case t == "no_track":
-			r.NoTrack = true
-		case t == "track_group":
-			if r.TrackGroup, ok = val(i); !ok {
-				return nil, false
-			}
-			i++
-		case t == "to":
-			v, ok := val(i)
-			if !ok {
-				return nil, false
-			}
-			if r.Dst, ok = parseDst(v); !ok {
-				return bad("invalid destination '%s'", v)
-			}
-			i++
-		case routeTypes[t]:
-			r.Type = t
-		case routeOptions[t]:
-			v, ok := val(i)
-			if !ok {
-				return nil, false
-			}
-			if r.Options == nil {
-				r.Options = map[string]string{}
-			}
-			r.Options[t] = v
-			i++
-		default:
-			if r.Dst.IsValid() {
-				return bad("unknown route option '%s'", t)
-			}
-			var ok bool
-			if r.Dst, ok = parseDst(t); !ok {
-				return bad("invalid destination or unknown option '%s'", t)
-			}
-		}
-	}
-	if !r.Dst.IsValid() {
-		return bad("no destination given")
-	}
-	if r.Type == "" {
-		r.Type = "unicast"
-	}
-	return r, true
-}
-
-func parseDst(s string) (netip.Prefix, bool) {
-	if s == "default" {
-		return netip.PrefixFrom(netip.IPv4Unspecified(), 0), true
-	}
-	return parsePrefix(s)
-}
-
-// rule parses one virtual_rules / static_rules line.
-func (b *builder) rule(n *Node, what string) (*Rule, bool) {
-	w := n.Args
-	r := &Rule{Pos: n.Pos, Priority: -1}
-	bad := func(format string, args ...any) (*Rule, bool) {
-		b.d.errorf(n.Pos, what+": "+format, args...)
-		return nil, false
-	}
-	for i := 0; i < len(w); i++ {
-		t := w[i]
-		hasVal := i+1 < len(w)
-		next := ""
-		if hasVal {
-			next = w[i+1]
-		}
-		switch t {
-		case "from", "to":
-			if !hasVal {
-				return bad("'%s' needs a value", t)
-			}
-			p, ok := parseDst(next)
-			if next == "all" {
-				p, ok = netip.PrefixFrom(netip.IPv4Unspecified(), 0), true
-			}
-			if !ok {
-				return bad("invalid address '%s'", next)
-			}
-			if t == "from" {
-				r.From = p
-			} else {
-				r.To = p
-			}
-			i++
-		case "table", "lookup":
-			if !hasVal {
-				return bad("'%s' needs a value", t)
-			}
-			r.Table = next
-			i++
-		case "priority", "preference", "pref", "order":
-			if !hasVal {
-				return bad("'%s' needs a value", t)
-			}
-			v, err := strconv.ParseUint(next, 10, 32)
-			if err != nil {
-				return bad("invalid priority '%s'", next)
-			}
-			r.Priority = int(v)
-			i++
-		case "fwmark":
-			if !hasVal {
-				return bad("'%s' needs a value", t)
-			}
-			r.Fwmark = next
-			i++
-		case "iif", "dev":
-			if !hasVal {
-				return bad("'%s' needs a value", t)
-			}
-			r.IIf = next
-			i++
-		case "oif":
-			if !hasVal {
-				return bad("'%s' needs a value", t)
-			}
-			r.OIf = next
-			i++
-		case "goto":
-			if !hasVal {
-				return bad("'%s' needs a value", t)
-			}
-			r.Action = "goto"
-			r.Options = setOpt(r.Options, "goto", next)
-			i++
-		case "blackhole", "unreachable", "prohibit":
-			r.Action = t
-		case "no_track":
-			r.NoTrack = true
-		case "track_group":
-			if !hasVal {
-				return bad("'%s' needs a value", t)
-			}
-			r.TrackGroup = next
-			i++
-		case "tos", "dsfield", "realms", "nat", "map-to", "suppress_prefixlength", "suppress_ifgroup",
-			"uidrange", "sport", "dport", "ipproto", "tun_id", "protocol":
-			if !hasVal {
-				return bad("'%s' needs a value", t)
-			}
-			r.Options = setOpt(r.Options, t, next)
-			i++
-		case "l3mdev", "not":
-			r.Options = setOpt(r.Options, t, "")
-		default:
-			return bad("unknown rule option '%s'", t)
-		}
-	}
-	if !r.From.IsValid() && !r.To.IsValid() {
-		return bad("a rule needs from or to")
-	}
-	return r, true
-}
-
-func setOpt(m map[string]string, k, v string) map[string]string {
-	if m == nil {
-		m = map[string]string{}
-	}
-	m[k] = v
-	return m
 }

@@ -32,6 +32,12 @@ type builder struct {
 	// closes.
 	timings map[any]*optTiming
 
+	// tables are the route table names, read at the first name.
+	tables map[string]int
+
+	// skip is set by an open handler to drop its block.
+	skip bool
+
 	// set remembers which optional values were given, for defaults that
 	// depend on it (state MASTER without priority, per-level inheritance).
 	set map[any]map[string]bool
@@ -51,9 +57,16 @@ func (b *builder) mark(obj any, key string) {
 
 func (b *builder) isSet(obj any, key string) bool { return b.set[obj][key] }
 
-// walk runs the handlers of a list of statements.
+// walk runs the handlers of a list of statements. An open handler that
+// sets b.skip drops its block, as keepalived's skip_block does: nothing
+// inside it is read or reported.
 func (b *builder) walk(nodes []*Node) {
 	for _, n := range nodes {
+		if n.unknown {
+			// process_stream: "Unknown keyword '%s'".
+			b.d.kaf(n.Pos, ClassUnknownKeyword, "unknown keyword '%s' %s", n.Keyword, n.where)
+			continue
+		}
 		k := n.kw
 		if k == nil {
 			continue
@@ -70,8 +83,18 @@ func (b *builder) walk(nodes []*Node) {
 				b.d.warnf(n.Pos, "%s: %s", n.Keyword, k.note)
 			}
 		}
+		if k.kaMsg != "" {
+			b.d.kaf(n.Pos, k.kaClass, "%s: %s", n.Keyword, k.kaMsg)
+		}
+		if k.needsArg && !b.need(n, 1) {
+			continue
+		}
 		if k.h != nil {
 			k.h(b, n)
+		}
+		if b.skip {
+			b.skip = false
+			continue
 		}
 		if k.kind == kwBlock && k.sub != anyLevel {
 			b.walk(n.Kids)
@@ -85,13 +108,14 @@ func (b *builder) walk(nodes []*Node) {
 // Argument helpers. Each reports a positioned error and returns ok=false
 // when the argument is missing or malformed.
 
+// need checks a keyword has count parameters. keepalived's handlers read
+// their parameters without checking, and a missing one stops keepalived
+// (null_strvec: "Configuration line starting ... is missing a parameter
+// after keyword ... at word position N", then exit): so it stops ulvs.
 func (b *builder) need(n *Node, count int) bool {
 	if len(n.Args) < count {
-		if count == 1 {
-			b.d.errorf(n.Pos, "%s: missing parameter", n.Keyword)
-		} else {
-			b.d.errorf(n.Pos, "%s: needs %d parameters, got %d", n.Keyword, count, len(n.Args))
-		}
+		b.d.refusef(n.Pos, ClassMissingParameter, "%s: missing a parameter at word position %d (keepalived stops here)",
+			n.Keyword, len(n.Args)+2)
 		return false
 	}
 	return true
@@ -122,11 +146,11 @@ func (b *builder) intAt(n *Node, i int, lo, hi int) (int, bool) {
 	}
 	v, err := parseIntWord(n.Args[i])
 	if err != nil {
-		b.d.errorf(n.Pos, "%s: invalid number '%s'", n.Keyword, n.Args[i])
+		b.d.kaf(n.Pos, ClassInvalidNumber, "%s: invalid number '%s'", n.Keyword, n.Args[i])
 		return 0, false
 	}
 	if v < int64(lo) || v > int64(hi) {
-		b.d.errorf(n.Pos, "%s: number '%s' outside range [%d, %d]", n.Keyword, n.Args[i], lo, hi)
+		b.d.kaf(n.Pos, ClassInvalidNumber, "%s: number '%s' outside range [%d, %d]", n.Keyword, n.Args[i], lo, hi)
 		return 0, false
 	}
 	return int(v), true
@@ -153,11 +177,11 @@ func (b *builder) timerAt(n *Node, i int, lo, hi time.Duration) (time.Duration, 
 	}
 	d, ok := parseTimer(n.Args[i])
 	if !ok {
-		b.d.errorf(n.Pos, "%s: invalid time '%s' (seconds expected)", n.Keyword, n.Args[i])
+		b.d.kaf(n.Pos, ClassInvalidNumber, "%s: invalid time '%s' (seconds expected)", n.Keyword, n.Args[i])
 		return 0, false
 	}
 	if d < lo || (hi > 0 && d > hi) {
-		b.d.errorf(n.Pos, "%s: time '%s' outside range [%v, %v]", n.Keyword, n.Args[i], lo.Seconds(), hi.Seconds())
+		b.d.kaf(n.Pos, ClassInvalidNumber, "%s: time '%s' outside range [%v, %v]", n.Keyword, n.Args[i], lo.Seconds(), hi.Seconds())
 		return 0, false
 	}
 	return d, true
@@ -180,7 +204,7 @@ func (b *builder) optBool(n *Node) bool {
 	case "off", "false", "no":
 		return false
 	}
-	b.d.errorf(n.Pos, "%s: invalid boolean '%s' (on|off|true|false|yes|no)", n.Keyword, n.Args[0])
+	b.d.kaf(n.Pos, ClassGeneral, "%s: invalid boolean '%s' (on|off|true|false|yes|no)", n.Keyword, n.Args[0])
 	return true
 }
 
@@ -196,7 +220,7 @@ func (b *builder) addrAt(n *Node, i int) (netip.Addr, bool) {
 	}
 	a, err := netip.ParseAddr(n.Args[i])
 	if err != nil {
-		b.d.errorf(n.Pos, "%s: invalid IP address '%s'", n.Keyword, n.Args[i])
+		b.d.kaf(n.Pos, ClassGeneral, "%s: invalid IP address '%s'", n.Keyword, n.Args[i])
 		return netip.Addr{}, false
 	}
 	return a, true
@@ -220,7 +244,7 @@ func (b *builder) script(n *Node) *Script {
 	}
 	argv, err := splitQuoted(n.Args[0])
 	if err != nil || len(argv) == 0 {
-		b.d.errorf(n.Pos, "%s: invalid script '%s'", n.Keyword, n.Args[0])
+		b.d.kaf(n.Pos, ClassGeneral, "%s: invalid script '%s'", n.Keyword, n.Args[0])
 		return nil
 	}
 	s := &Script{Pos: n.Pos, Cmd: n.Args[0], Argv: argv}
@@ -258,19 +282,19 @@ func (b *builder) trackLine(n *Node, what string, maxW int) []Track {
 		switch a := n.Args[i]; a {
 		case "weight":
 			if len(out) == 0 || i+1 >= len(n.Args) {
-				b.d.errorf(n.Pos, "%s: weight needs a name before it and a value after it", what)
+				b.d.kaf(n.Pos, ClassGeneral, "%s: weight needs a name before it and a value after it", what)
 				return out
 			}
 			w, err := parseIntWord(n.Args[i+1])
 			if err != nil || w < int64(-maxW) || w > int64(maxW) {
-				b.d.errorf(n.Pos, "%s %s: weight '%s' must be in [%d, %d]", what, out[len(out)-1].Name, n.Args[i+1], -maxW, maxW)
+				b.d.kaf(n.Pos, ClassGeneral, "%s %s: weight '%s' must be in [%d, %d]", what, out[len(out)-1].Name, n.Args[i+1], -maxW, maxW)
 				return out[:len(out)-1]
 			}
 			out[len(out)-1].Weight = intPtr(int(w))
 			i++
 		case "reverse", "noreverse":
 			if len(out) == 0 {
-				b.d.errorf(n.Pos, "%s: %s needs a name before it", what, a)
+				b.d.kaf(n.Pos, ClassGeneral, "%s: %s needs a name before it", what, a)
 				return out
 			}
 			out[len(out)-1].Reverse = a == "reverse"

@@ -87,10 +87,14 @@ const (
 // run, 5 problems reported that it runs with, 6 scripts would run without
 // script security.
 const (
-	ExitOK       = 0
-	ExitConfig   = 4
-	ExitProblems = 5
-	ExitSecurity = 6
+	ExitOK = 0
+	// ExitMissingParameter is keepalived's status when a keyword lacks the
+	// parameter its handler reads: null_strvec reports it and exits at
+	// once (the rest of the file is not read; keepalived does not run).
+	ExitMissingParameter = 2
+	ExitConfig           = 4
+	ExitProblems         = 5
+	ExitSecurity         = 6
 )
 
 // Diagnostic is one message about the configuration.
@@ -152,17 +156,23 @@ func (ds Diagnostics) HasErrors() bool {
 	return false
 }
 
-// ExitStatus is the status `keepalived -t` gives for these messages
-// (config_test_exit in keepalived/core/main.c over the highest class), except
-// that a configuration ulvs would not run (an Error) is ExitConfig.
+// ExitStatus is the status `keepalived -t` gives for these messages:
+// config_test_exit (keepalived/core/main.c) over the highest class seen, as
+// report_config_error keeps it. An Error without a class counts as
+// ClassFatal; one with keepalived's class counts as that class, as in
+// keepalived, where a configuration its VRRP process refuses still tests 5.
 func (ds Diagnostics) ExitStatus() int {
 	max := NoClass
 	for _, d := range ds {
-		if d.Severity == Error {
-			return ExitConfig
+		if d.Severity == Error && d.Class == ClassMissingParameter {
+			return ExitMissingParameter
 		}
-		if d.Class > max {
-			max = d.Class
+		c := d.Class
+		if d.Severity == Error && c == NoClass {
+			c = ClassFatal
+		}
+		if c > max {
+			max = c
 		}
 	}
 	switch {
@@ -232,6 +242,13 @@ func (d *diagList) warnf(pos Pos, format string, args ...any) {
 // notef gives a note (keepalived says nothing).
 func (d *diagList) notef(pos Pos, format string, args ...any) {
 	d.list = append(d.list, Diagnostic{Pos: pos, Severity: Note, Msg: fmt.Sprintf(format, args...)})
+}
+
+// refusef reports a problem keepalived reports with class c after which
+// the configuration does not run (keepalived stops its VRRP or checker
+// process; ulvs does not start).
+func (d *diagList) refusef(pos Pos, c Class, format string, args ...any) {
+	d.list = append(d.list, Diagnostic{Pos: pos, Severity: Error, Class: c, Msg: fmt.Sprintf(format, args...)})
 }
 
 // kaf reports a problem keepalived also reports, with keepalived's class;

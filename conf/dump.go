@@ -25,6 +25,10 @@ func DumpString(tree []*Node) string {
 
 func dumpNodes(b *strings.Builder, nodes []*Node, depth int) {
 	for _, n := range nodes {
+		if n.unknown {
+			// keepalived skips an unknown keyword; so does the dump.
+			continue
+		}
 		indent := strings.Repeat("    ", depth)
 		b.WriteString(indent)
 		words := make([]string, 0, len(n.Args)+1)

@@ -317,3 +317,122 @@ func inheritNotHonoured(lv *level, seen map[*level]bool) {
 		inheritNotHonoured(k.sub, seen)
 	}
 }
+
+// needArg227 lists keywords ulvs reads without their value (or ignores)
+// whose handler in keepalived 2.2.7 reads a parameter unchecked: alone on a
+// line, each stops keepalived (found by keepalived -t on each keyword).
+var needArg227 = map[string][]string{
+	"global_defs": {"bfd_process_name", "bfd_rlimit_rtime", "bfd_rlimit_rttime", "checker_process_name",
+		"checker_rlimit_rtime", "checker_rlimit_rttime", "config_save_dir", "lvs_process_name",
+		"nftables_ipvs_priority", "nftables_ipvs_start_fwmark", "nftables_priority", "process_name", "random_seed",
+		"umask", "vmac_addr_prefix", "vmac_prefix", "vrrp_process_name", "vrrp_rlimit_rtime", "vrrp_rlimit_rttime"},
+	"(top level)":        {"child_wait_time"},
+	"vrrp_instance":      {"debug", "vrf"},
+	"vrrp_track_process": {"process"},
+}
+
+// notIn227 lists the keywords ulvs reads that Debian's keepalived 2.2.7
+// does not know in that block (it reports "Unknown keyword" and ignores
+// the line): newer keepalived's, or ones it dropped. Using one gives that
+// report at its line, so `ulvsd -t` flags what `keepalived -t` flags; ulvs
+// still reads the keyword as its registry entry says. Found by running
+// keepalived -t on each keyword (TestKeepalivedParity's corpus keeps the
+// cases).
+var notIn227 = map[string][]string{
+	"global_defs": {"child_wait_time", "dbus_no_interface_name", "instance", "iproute_etc_dir", "iproute_usr_dir",
+		"json_version", "linkbeat_use_polling", "namespace_with_ipsets", "net_namespace_ipvs",
+		"set_supplementary_groups", "snmp_rs_stats_update_interval", "snmp_vs_stats_update_interval",
+		"use_pid_dir", "use_symlink_paths", "v3_checksum_as_v2", "vrrp_ipsets", "vrrp_owner_ignore_adverts",
+		"json_dump_file", "net_namespace", "state_dump_file", "stats_dump_file", "vrrp_delay_after_boot"},
+	"vrrp_instance": {"no_virtual_ipaddress", "owner_ignore_adverts", "thread_timer_expired",
+		"timer_expired_backup", "v3_checksum_as_v2"},
+	"virtual_server": {"nat_mask"},
+	"SSL_GET":        {"tls_compliant", "sni_name"},
+	"HTTP_GET":       {"sni_name"},
+	"url":            {"tls_compliant"},
+	"FILE_CHECK": {"alpha", "dynamic", "log_all_failures", "connect_timeout", "delay_before_retry", "delay_loop",
+		"retry", "warmup", "nb_get_retry"},
+	// keepalived 2.2.7 reads nb_get_retry in HTTP_GET and SSL_GET only.
+	"TCP_CHECK":  {"nb_get_retry"},
+	"SMTP_CHECK": {"nb_get_retry"},
+	"DNS_CHECK":  {"nb_get_retry"},
+	"MISC_CHECK": {"nb_get_retry", "connect_timeout"},
+	"PING_CHECK": {"nb_get_retry"},
+	"UDP_CHECK":  {"nb_get_retry"},
+}
+
+// applyNotIn227 marks the keywords of notIn227, and returns a message for
+// every entry that names no keyword.
+func applyNotIn227(root *level) []string {
+	seen := map[*level]bool{}
+	found := map[string]bool{}
+	var walk func(lv *level)
+	walk = func(lv *level) {
+		if seen[lv] || lv == anyLevel {
+			return
+		}
+		seen[lv] = true
+		for _, name := range notIn227[lv.name] {
+			if k := lv.lookup(name); k != nil {
+				found[lv.name+" "+name] = true
+				what := "ulvs reads it"
+				if k.status == Ignored || k.status == NotHonoured {
+					what = "ulvs does not act on it either"
+				}
+				kaSays(k, ClassUnknownKeyword, "not known to keepalived 2.2.7 in "+lv.name+
+					" (it reports an unknown keyword and skips the line); "+what)
+			}
+		}
+		for _, k := range lv.kws {
+			if k.sub != nil {
+				walk(k.sub)
+			}
+		}
+	}
+	walk(root)
+	var bad []string
+	for block, kws := range needArg227 {
+		for _, kw := range kws {
+			if k := findKeyword(root, block, kw); k != nil {
+				k.needsArg = true
+			} else {
+				bad = append(bad, "needArg227 entry "+block+" "+kw+" matches no keyword")
+			}
+		}
+	}
+	for block, kws := range notIn227 {
+		for _, kw := range kws {
+			if !found[block+" "+kw] {
+				bad = append(bad, "notIn227 entry "+block+" "+kw+" matches no keyword")
+			}
+		}
+	}
+	return bad
+}
+
+// findKeyword finds the keyword of a block, searching the registry from
+// root.
+func findKeyword(root *level, block, name string) *keyword {
+	seen := map[*level]bool{}
+	var walk func(lv *level) *keyword
+	walk = func(lv *level) *keyword {
+		if seen[lv] || lv == anyLevel {
+			return nil
+		}
+		seen[lv] = true
+		if lv.name == block {
+			if k := lv.lookup(name); k != nil {
+				return k
+			}
+		}
+		for _, k := range lv.kws {
+			if k.sub != nil {
+				if f := walk(k.sub); f != nil {
+					return f
+				}
+			}
+		}
+		return nil
+	}
+	return walk(root)
+}

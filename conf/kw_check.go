@@ -25,6 +25,8 @@ func checkerKeywords() []*keyword {
 	}
 	httpLv := func(name string) *level {
 		lv := common(name, httpKeywords(name == CheckSSL)...)
+		// check_http.c: the one checker keepalived 2.2.7 reads it in.
+		kaSays(lv.lookup("nb_get_retry"), ClassGeneral, "nb_get_retry is deprecated - please use 'retry'")
 		return lv
 	}
 	return []*keyword{
@@ -64,10 +66,11 @@ func connectionKeywords(c func(*builder) *Checker) []*keyword {
 				c(b).ConnectIP = a
 			}
 		}),
+		// check_api.c reads ports in [1, 65535].
 		kw("connect_port", func(b *builder, n *Node) {
 			b.only(n, 1)
-			if p, ok := b.portAt(n, 0); ok {
-				c(b).ConnectPort = p
+			if p, ok := b.intAt(n, 0, 1, 65535); ok {
+				c(b).ConnectPort = uint16(p)
 			}
 		}),
 		kw("bindto", func(b *builder, n *Node) {
@@ -77,8 +80,8 @@ func connectionKeywords(c func(*builder) *Checker) []*keyword {
 		}),
 		kw("bind_port", func(b *builder, n *Node) {
 			b.only(n, 1)
-			if p, ok := b.portAt(n, 0); ok {
-				c(b).BindPort = p
+			if p, ok := b.intAt(n, 0, 1, 65535); ok {
+				c(b).BindPort = uint16(p)
 			}
 		}),
 		kw("bind_if", func(b *builder, n *Node) {
@@ -120,13 +123,13 @@ func closeChecker(b *builder, n *Node) {
 	b.chk = nil
 	switch {
 	case c.HTTP != nil && len(c.HTTP.URLs) == 0:
-		b.d.errorf(n.Pos, "%s: no url block - checker ignored", c.Type)
+		b.d.kaf(n.Pos, ClassGeneral, "%s: no url block - checker ignored", c.Type)
 		return
 	case c.Misc != nil && c.Misc.Path == nil:
-		b.d.errorf(n.Pos, "MISC_CHECK: no misc_path - checker ignored")
+		b.d.kaf(n.Pos, ClassGeneral, "MISC_CHECK: no misc_path - checker ignored")
 		return
 	case c.File != nil && c.File.TrackFile == "":
-		b.d.errorf(n.Pos, "FILE_CHECK: no track_file - checker ignored")
+		b.d.kaf(n.Pos, ClassGeneral, "FILE_CHECK: no track_file - checker ignored")
 		return
 	}
 	b.rs.Checkers = append(b.rs.Checkers, c)
@@ -147,7 +150,7 @@ func httpKeywords(ssl bool) []*keyword {
 				return
 			}
 			if _, err := hex.DecodeString(s); err != nil || len(s) != 32 {
-				b.d.errorf(n.Pos, "digest: '%s' is not an MD5 digest (32 hex digits)", s)
+				b.d.kaf(n.Pos, ClassGeneral, "digest: '%s' is not an MD5 digest (32 hex digits)", s)
 				return
 			}
 			u(b).Digest = strings.ToLower(s)
@@ -159,7 +162,7 @@ func httpKeywords(ssl bool) []*keyword {
 			for _, a := range n.Args {
 				r, ok := parseCodeRange(a)
 				if !ok {
-					b.d.errorf(n.Pos, "status_code: invalid status code or range '%s' (100-599)", a)
+					b.d.kaf(n.Pos, ClassGeneral, "status_code: invalid status code or range '%s' (100-599)", a)
 					return
 				}
 				u(b).StatusCodes = append(u(b).StatusCodes, r)
@@ -197,7 +200,7 @@ func httpKeywords(ssl bool) []*keyword {
 			b.url = &URL{Pos: n.Pos}
 		}, func(b *builder, n *Node) {
 			if b.url.Path == "" {
-				b.d.errorf(n.Pos, "url: no path - url ignored")
+				b.d.kaf(n.Pos, ClassGeneral, "url: no path - url ignored")
 			} else {
 				h(b).URLs = append(h(b).URLs, b.url)
 			}
@@ -219,7 +222,7 @@ func httpKeywords(ssl bool) []*keyword {
 			case "1.0C", "1.0c":
 				h(b).Protocol = "1.0C"
 			default:
-				b.d.errorf(n.Pos, "http_protocol: unknown version '%s' (1.0, 1.0C or 1.1)", s)
+				b.d.kaf(n.Pos, ClassGeneral, "http_protocol: unknown version '%s' (1.0, 1.0C or 1.1)", s)
 			}
 		}),
 		kw("fast_recovery", func(b *builder, n *Node) { h(b).FastRecovery = b.optBool(n) }),
@@ -284,7 +287,7 @@ func dnsKeywords() []*keyword {
 				return
 			}
 			if !dnsTypes[strings.ToUpper(s)] {
-				b.d.errorf(n.Pos, "type: unknown DNS type '%s' (A, NS, CNAME, SOA, MX, TXT or AAAA)", s)
+				b.d.kaf(n.Pos, ClassGeneral, "type: unknown DNS type '%s' (A, NS, CNAME, SOA, MX, TXT or AAAA)", s)
 				return
 			}
 			b.chk.DNS.Type = strings.ToUpper(s)
@@ -308,9 +311,10 @@ func miscKeywords() []*keyword {
 				m(b).Path = s
 			}
 		}),
+		// misc_timeout_handler reads whole seconds.
 		kw("misc_timeout", func(b *builder, n *Node) {
-			if v, ok := b.timer(n, 0, 0); ok {
-				m(b).Timeout = v
+			if v, ok := b.int(n, 0, 1<<31-1); ok {
+				m(b).Timeout = time.Duration(v) * time.Second
 			}
 		}),
 		kw("misc_dynamic", func(b *builder, n *Node) { m(b).Dynamic = true }),
@@ -337,7 +341,7 @@ func udpKeywords() []*keyword {
 			}
 			p, err := hex.DecodeString(s)
 			if err != nil {
-				b.d.errorf(n.Pos, "payload: '%s' is not hexadecimal", s)
+				b.d.kaf(n.Pos, ClassGeneral, "payload: '%s' is not hexadecimal", s)
 				return
 			}
 			u(b).Payload = p
@@ -348,7 +352,7 @@ func udpKeywords() []*keyword {
 				return
 			}
 			if len(s)%2 != 0 {
-				b.d.errorf(n.Pos, "require_reply: '%s' has an odd number of hex digits", s)
+				b.d.kaf(n.Pos, ClassGeneral, "require_reply: '%s' has an odd number of hex digits", s)
 				return
 			}
 			var reply, mask []byte
@@ -360,7 +364,7 @@ func udpKeywords() []*keyword {
 				}
 				v, err := strconv.ParseUint(pair, 16, 8)
 				if err != nil {
-					b.d.errorf(n.Pos, "require_reply: '%s' is not hexadecimal (XX for any byte)", pair)
+					b.d.kaf(n.Pos, ClassGeneral, "require_reply: '%s' is not hexadecimal (XX for any byte)", pair)
 					return
 				}
 				reply, mask = append(reply, byte(v)), append(mask, 0xff)

@@ -31,14 +31,14 @@ func rootLevel() *level {
 			}),
 			kwVals("static_routes", func(b *builder, n *Node) {
 				for _, l := range n.Kids {
-					if r, ok := b.route(l, "static_routes"); ok {
+					if r, ok := b.route(l, "static_routes", true); ok {
 						b.cfg.StaticRoutes = append(b.cfg.StaticRoutes, r)
 					}
 				}
 			}),
 			kwVals("static_rules", func(b *builder, n *Node) {
 				for _, l := range n.Kids {
-					if r, ok := b.rule(l, "static_rules"); ok {
+					if r, ok := b.rule(l, "static_rules", true); ok {
 						b.cfg.StaticRules = append(b.cfg.StaticRules, r)
 					}
 				}
@@ -49,7 +49,7 @@ func rootLevel() *level {
 			kwBlk("vrrp_track_process", trackProcessLevel(), openTrackProcess, nil),
 			kwBlk("vrrp_sync_group", syncGroupLevel(), openSyncGroup, nil),
 			kwBlk("vrrp_instance", instanceLevel(), openInstance, closeInstance),
-			kwVals("virtual_server_group", vsgHandler),
+			named(kwVals("virtual_server_group", vsgHandler)),
 			kwBlk("virtual_server", virtualServerLevel(), openVirtualServer, closeVirtualServer),
 			kwBlk("SSL", sslLevel(), func(b *builder, n *Node) {
 				if b.cfg.SSL == nil {
@@ -70,6 +70,7 @@ func rootLevel() *level {
 			ignored("child_wait_time", "ulvsd is a single process"),
 		)
 		effectProblems = applyEffects(root)
+		effectProblems = append(effectProblems, applyNotIn227(root)...)
 	})
 	return root
 }
@@ -89,6 +90,10 @@ func globalLevel() *level {
 			}
 		}),
 		kwVals("notification_email", func(b *builder, n *Node) {
+			if len(n.Kids) == 0 {
+				// "Warning - empty notification_email block".
+				b.d.kaf(n.Pos, ClassGeneral, "notification_email: empty block")
+			}
 			for _, l := range n.Kids {
 				g(b).NotificationEmail = append(g(b).NotificationEmail, l.Args...)
 			}
@@ -110,9 +115,10 @@ func globalLevel() *level {
 				}
 			}
 		}),
+		// smtp_connect_timeout_handler reads whole seconds.
 		kw("smtp_connect_timeout", func(b *builder, n *Node) {
-			if v, ok := b.timer(n, time.Second, 0); ok {
-				g(b).SMTPConnectTimeout = v
+			if v, ok := b.int(n, 1, 1<<31-1); ok {
+				g(b).SMTPConnectTimeout = time.Duration(v) * time.Second
 			}
 		}),
 		kw("smtp_helo_name", func(b *builder, n *Node) {
@@ -129,7 +135,7 @@ func globalLevel() *level {
 		kw("vrrp_mcast_group4", func(b *builder, n *Node) {
 			if a, ok := b.addr(n); ok {
 				if !a.Is4() || !a.IsMulticast() {
-					b.d.errorf(n.Pos, "vrrp_mcast_group4: %s is not an IPv4 multicast address", a)
+					b.d.kaf(n.Pos, ClassGeneral, "vrrp_mcast_group4: %s is not an IPv4 multicast address", a)
 					return
 				}
 				g(b).McastGroup4 = a
@@ -138,7 +144,7 @@ func globalLevel() *level {
 		kw("vrrp_mcast_group6", func(b *builder, n *Node) {
 			if a, ok := b.addr(n); ok {
 				if !a.Is6() || !a.IsMulticast() {
-					b.d.errorf(n.Pos, "vrrp_mcast_group6: %s is not an IPv6 multicast address", a)
+					b.d.kaf(n.Pos, ClassGeneral, "vrrp_mcast_group6: %s is not an IPv6 multicast address", a)
 					return
 				}
 				g(b).McastGroup6 = a
@@ -186,22 +192,21 @@ func globalLevel() *level {
 			}
 		}),
 		// keepalived's shipped default config has "vrrp_garp_interval 0",
-		// which current keepalived rejects (min 1 µs); ulvs accepts 0 = off.
-		kw("vrrp_garp_interval", func(b *builder, n *Node) {
-			if v, ok := b.timer(n, 0, time.Second); ok {
-				g(b).GarpInterval = v
-			}
-		}),
-		kw("vrrp_gna_interval", func(b *builder, n *Node) {
-			if v, ok := b.timer(n, 0, time.Second); ok {
-				g(b).GnaInterval = v
-			}
-		}),
+		// which keepalived 2.2.7 reports ("number '0' outside range
+		// [0.000001, 4294.967295]") and leaves unset; ulvs reports it too and
+		// reads 0 as off, which is what unset means.
+		kw("vrrp_garp_interval", func(b *builder, n *Node) { garpInterval(b, n, &g(b).GarpInterval) }),
+		kw("vrrp_gna_interval", func(b *builder, n *Node) { garpInterval(b, n, &g(b).GnaInterval) }),
 		kw("vrrp_min_garp", func(b *builder, n *Node) { g(b).MinGarp = b.optBool(n) }),
 		unsupported("vrrp_garp_extra_if", "no gratuitous ARPs are sent on other interfaces"),
-		alias(unsupported("vrrp_vmac_garp_intvl", "no gratuitous ARPs are sent on other interfaces"), "vrrp_garp_extra_if"),
+		kaSays(alias(unsupported("vrrp_vmac_garp_intvl", "no gratuitous ARPs are sent on other interfaces"), "vrrp_garp_extra_if"),
+			ClassDeprecated, `keyword "vrrp_vmac_garp_intvl" is deprecated - please use "vrrp_garp_extra_if"`),
 		kw("vrrp_strict", func(b *builder, n *Node) { g(b).Strict = true }),
-		kw("vrrp_skip_check_adv_addr", func(b *builder, n *Node) { g(b).SkipCheckAdvAddr = b.optBool(n) }),
+		kw("vrrp_skip_check_adv_addr", func(b *builder, n *Node) {
+			// keepalived 2.2.7 reads no value here.
+			ignoredWord(b, n)
+			g(b).SkipCheckAdvAddr = true
+		}),
 		kw("vrrp_check_unicast_src", func(b *builder, n *Node) { g(b).CheckUnicastSrc = true }),
 		kw("vrrp_lower_prio_no_advert", func(b *builder, n *Node) { g(b).LowerPrioNoAdvert = b.optBool(n) }),
 		kw("vrrp_higher_prio_send_advert", func(b *builder, n *Node) { g(b).HigherPrioSendAdvert = b.optBool(n) }),
@@ -212,7 +217,8 @@ func globalLevel() *level {
 			}
 		}),
 		kw("vrrp_startup_delay", func(b *builder, n *Node) {
-			if v, ok := b.timer(n, 0, time.Hour); ok {
+			// read_decimal_unsigned_strvec in [0.001, 4294.967295].
+			if v, ok := b.timer(n, time.Millisecond, 4294967295*time.Microsecond); ok {
 				g(b).StartupDelay = v
 			}
 		}),
@@ -246,7 +252,7 @@ func globalLevel() *level {
 			t := &g(b).LVSTimeouts
 			for i := 0; i < len(n.Args); i += 2 {
 				if i+1 >= len(n.Args) {
-					b.d.errorf(n.Pos, "lvs_timeouts: '%s' needs a value", n.Args[i])
+					b.d.kaf(n.Pos, ClassGeneral, "lvs_timeouts: '%s' needs a value", n.Args[i])
 					return
 				}
 				v, ok := b.intAt(n, i+1, 1, 86400*31)
@@ -262,7 +268,7 @@ func globalLevel() *level {
 				case "udp":
 					t.UDP = d
 				default:
-					b.d.errorf(n.Pos, "lvs_timeouts: unknown protocol '%s' (tcp, tcpfin or udp)", n.Args[i])
+					b.d.kaf(n.Pos, ClassGeneral, "lvs_timeouts: unknown protocol '%s' (tcp, tcpfin or udp)", n.Args[i])
 					return
 				}
 			}
@@ -279,7 +285,7 @@ func globalLevel() *level {
 			}
 			for i := 0; i < len(rest); i++ {
 				if i+1 >= len(rest) {
-					b.d.errorf(n.Pos, "lvs_sync_daemon: '%s' needs a value", rest[i])
+					b.d.kaf(n.Pos, ClassGeneral, "lvs_sync_daemon: '%s' needs a value", rest[i])
 					return
 				}
 				switch rest[i] {
@@ -294,12 +300,12 @@ func globalLevel() *level {
 				case "group":
 					a, err := netip.ParseAddr(rest[i+1])
 					if err != nil {
-						b.d.errorf(n.Pos, "lvs_sync_daemon: invalid group '%s'", rest[i+1])
+						b.d.kaf(n.Pos, ClassGeneral, "lvs_sync_daemon: invalid group '%s'", rest[i+1])
 						return
 					}
 					sd.Group = a
 				default:
-					b.d.errorf(n.Pos, "lvs_sync_daemon: unknown option '%s'", rest[i])
+					b.d.kaf(n.Pos, ClassGeneral, "lvs_sync_daemon: unknown option '%s'", rest[i])
 					return
 				}
 				i++
@@ -487,6 +493,14 @@ func netNamespace(b *builder, n *Node) {
 // instances whose state static addresses, routes and rules follow.
 func openTrackGroup(b *builder, n *Node) {
 	name, _ := blockName(b, n, "track_group")
+	for _, g := range b.cfg.TrackGroups {
+		if g.Name == name {
+			// static_track_group_handler: "track_group %s already defined".
+			b.d.kaf(n.Pos, ClassGeneral, "track_group %s already defined - ignoring this one", name)
+			b.skip = true
+			return
+		}
+	}
 	b.tgroup = &TrackGroup{Pos: n.Pos, Name: name}
 	if name != "" {
 		b.cfg.TrackGroups = append(b.cfg.TrackGroups, b.tgroup)
@@ -580,4 +594,22 @@ func sslLevel() *level {
 			}
 		}),
 	)
+}
+
+// garpInterval reads vrrp_garp_interval / vrrp_gna_interval: seconds with
+// microseconds, at most 1 s; 0 is reported as keepalived 2.2.7 reports it
+// (out of range) and means off.
+func garpInterval(b *builder, n *Node, dst *time.Duration) {
+	if !b.need(n, 1) {
+		return
+	}
+	if d, ok := parseTimer(n.Args[0]); ok && d == 0 {
+		b.d.kaf(n.Pos, ClassInvalidNumber, "%s: number '%s' outside range [0.000001, 4294.967295] - read as off",
+			n.Keyword, n.Args[0])
+		*dst = 0
+		return
+	}
+	if v, ok := b.timer(n, time.Microsecond, time.Second); ok {
+		*dst = v
+	}
 }

@@ -11,40 +11,40 @@ import (
 )
 
 func openVirtualServer(b *builder, n *Node) {
-	vs := &VirtualServer{Pos: n.Pos, Protocol: "TCP", DelayLoop: 60 * time.Second, Quorum: 1, Weight: 1,
+	vs := &VirtualServer{Pos: n.Pos, DelayLoop: 60 * time.Second, Quorum: 1, Weight: 1,
 		PersistenceGranularity: -1}
 	b.vs = vs
 	switch {
 	case len(n.Args) == 0:
-		b.d.errorf(n.Pos, "virtual_server: missing address")
+		b.d.kaf(n.Pos, ClassGeneral, "virtual_server: missing address")
 	case n.Args[0] == "fwmark":
 		if len(n.Args) < 2 {
-			b.d.errorf(n.Pos, "virtual_server fwmark: missing mark")
+			b.d.kaf(n.Pos, ClassGeneral, "virtual_server fwmark: missing mark")
 			break
 		}
 		v, err := strconv.ParseUint(n.Args[1], 10, 32)
 		if err != nil || v == 0 {
-			b.d.errorf(n.Pos, "virtual_server fwmark: invalid mark '%s'", n.Args[1])
+			b.d.kaf(n.Pos, ClassGeneral, "virtual_server fwmark: invalid mark '%s'", n.Args[1])
 			break
 		}
 		vs.Fwmark = uint32(v)
 	case n.Args[0] == "group":
 		if len(n.Args) < 2 {
-			b.d.errorf(n.Pos, "virtual_server group: missing group name")
+			b.d.kaf(n.Pos, ClassGeneral, "virtual_server group: missing group name")
 			break
 		}
 		vs.Group = n.Args[1]
 	default:
 		a, err := netip.ParseAddr(strings.Trim(n.Args[0], "[]"))
 		if err != nil {
-			b.d.errorf(n.Pos, "virtual_server: invalid address '%s'", n.Args[0])
+			b.d.kaf(n.Pos, ClassGeneral, "virtual_server: invalid address '%s'", n.Args[0])
 			break
 		}
 		vs.Addr = a
 		if len(n.Args) > 1 {
 			p, err := strconv.ParseUint(n.Args[1], 10, 16)
 			if err != nil {
-				b.d.errorf(n.Pos, "virtual_server %s: invalid port '%s'", a, n.Args[1])
+				b.d.kaf(n.Pos, ClassGeneral, "virtual_server %s: invalid port '%s'", a, n.Args[1])
 				break
 			}
 			vs.Port = uint16(p)
@@ -60,14 +60,6 @@ func closeVirtualServer(b *builder, n *Node) {
 	b.vs = nil
 	if !vs.Addr.IsValid() && vs.Fwmark == 0 && vs.Group == "" {
 		return
-	}
-	if vs.Sched == "" {
-		b.d.errorf(n.Pos, "virtual_server %s: no scheduler set (lb_algo), using %s", vsName(vs), sched.Default)
-		vs.Sched = sched.Default
-	}
-	if vs.Method.Kind == "" {
-		b.d.errorf(n.Pos, "virtual_server %s: no forwarding method set (lb_kind), using NAT", vsName(vs))
-		vs.Method.Kind = MethodNAT
 	}
 	b.inherit(vs)
 	b.cfg.VirtualServers = append(b.cfg.VirtualServers, vs)
@@ -96,7 +88,7 @@ func (b *builder) method(n *Node) (Method, bool) {
 		return m, true
 	case MethodTUN:
 	default:
-		b.d.errorf(n.Pos, "%s: unknown forwarding method '%s' (NAT, DR or TUN)", n.Keyword, n.Args[0])
+		b.d.kaf(n.Pos, ClassGeneral, "%s: unknown forwarding method '%s' (NAT, DR or TUN)", n.Keyword, n.Args[0])
 		return Method{}, false
 	}
 	m.TunnelType = "ipip"
@@ -104,7 +96,7 @@ func (b *builder) method(n *Node) (Method, bool) {
 		switch a := n.Args[i]; a {
 		case "type":
 			if i+1 >= len(n.Args) {
-				b.d.errorf(n.Pos, "%s TUN: type needs a value", n.Keyword)
+				b.d.kaf(n.Pos, ClassGeneral, "%s TUN: type needs a value", n.Keyword)
 				return m, false
 			}
 			i++
@@ -121,17 +113,17 @@ func (b *builder) method(n *Node) (Method, bool) {
 					m.TunnelPort = p
 					i += 2
 				} else {
-					b.d.errorf(n.Pos, "%s TUN type gue: needs 'port N'", n.Keyword)
+					b.d.kaf(n.Pos, ClassGeneral, "%s TUN type gue: needs 'port N'", n.Keyword)
 					return m, false
 				}
 			default:
-				b.d.errorf(n.Pos, "%s TUN: unknown tunnel type '%s' (ipip, gue or gre)", n.Keyword, t)
+				b.d.kaf(n.Pos, ClassGeneral, "%s TUN: unknown tunnel type '%s' (ipip, gue or gre)", n.Keyword, t)
 				return m, false
 			}
 		case "nocsum", "csum", "remcsum":
 			m.TunnelCsum = a
 		default:
-			b.d.errorf(n.Pos, "%s TUN: unknown option '%s'", n.Keyword, a)
+			b.d.kaf(n.Pos, ClassGeneral, "%s TUN: unknown option '%s'", n.Keyword, a)
 			return m, false
 		}
 	}
@@ -203,7 +195,7 @@ func virtualServerLevel() *level {
 			return
 		}
 		if !slices.Contains(sched.Names, s) {
-			b.d.errorf(n.Pos, "%s: unknown scheduler '%s'", n.Keyword, s)
+			b.d.kaf(n.Pos, ClassGeneral, "%s: unknown scheduler '%s'", n.Keyword, s)
 			return
 		}
 		v(b).Sched = s
@@ -239,11 +231,14 @@ func virtualServerLevel() *level {
 			if !ok {
 				return
 			}
-			switch s {
+			// proto_handler compares without case.
+			switch u := strings.ToUpper(s); u {
 			case "TCP", "UDP", "SCTP":
-				v(b).Protocol = s
+				v(b).Protocol = u
+				b.mark(v(b), "protocol")
 			default:
-				b.d.errorf(n.Pos, "protocol: unknown protocol '%s' (TCP, UDP or SCTP)", s)
+				// "Unknown protocol %s - ignoring".
+				b.d.kaf(n.Pos, ClassGeneral, "unknown protocol %s - ignoring", s)
 			}
 		}),
 		kw("persistence_timeout", func(b *builder, n *Node) {
@@ -263,7 +258,7 @@ func virtualServerLevel() *level {
 			if bits, ok := granularity(s); ok {
 				v(b).PersistenceGranularity = bits
 			} else {
-				b.d.errorf(n.Pos, "persistence_granularity: invalid netmask or prefix length '%s'", s)
+				b.d.kaf(n.Pos, ClassGeneral, "persistence_granularity: invalid netmask or prefix length '%s'", s)
 			}
 		}),
 		kw("persistence_engine", func(b *builder, n *Node) {
@@ -304,7 +299,7 @@ func virtualServerLevel() *level {
 				return
 			}
 			if v(b).SorryServer == nil {
-				b.d.errorf(n.Pos, "sorry_server_lvs_method: no sorry_server set before it")
+				b.d.kaf(n.Pos, ClassGeneral, "sorry_server_lvs_method: no sorry_server set before it")
 				return
 			}
 			v(b).SorryServer.Method = &m
@@ -321,12 +316,23 @@ func virtualServerLevel() *level {
 		}),
 		kwQ("quorum_up", func(b *builder, n *Node) { v(b).QuorumUp = b.script(n) }),
 		kwQ("quorum_down", func(b *builder, n *Node) { v(b).QuorumDown = b.script(n) }),
+		// vs_alpha_handler and omega_handler take no parameter in
+		// keepalived 2.2.7: the keyword sets it, a word after it is not
+		// read ("alpha 1", "alpha off" alike).
 		kw("alpha", func(b *builder, n *Node) {
-			v(b).Alpha = b.optBool(n)
-			b.timingOf(v(b)).alpha = boolPtr(v(b).Alpha)
+			ignoredWord(b, n)
+			v(b).Alpha = true
+			b.timingOf(v(b)).alpha = boolPtr(true)
 		}),
-		kw("omega", func(b *builder, n *Node) { v(b).Omega = b.optBool(n) }),
-		kw("inhibit_on_failure", func(b *builder, n *Node) { v(b).InhibitOnFailure = b.optBool(n) }),
+		kw("omega", func(b *builder, n *Node) {
+			ignoredWord(b, n)
+			v(b).Omega = true
+		}),
+		kw("inhibit_on_failure", func(b *builder, n *Node) {
+			// vs_inhibit_handler reads no value in keepalived 2.2.7.
+			ignoredWord(b, n)
+			v(b).InhibitOnFailure = true
+		}),
 		kw("virtualhost", func(b *builder, n *Node) {
 			if s, ok := b.str(n); ok {
 				v(b).Virtualhost = s
@@ -349,7 +355,7 @@ func virtualServerLevel() *level {
 				return
 			}
 			if s != "inet" && s != "inet6" {
-				b.d.errorf(n.Pos, "ip_family: must be inet or inet6, not '%s'", s)
+				b.d.kaf(n.Pos, ClassGeneral, "ip_family: must be inet or inet6, not '%s'", s)
 				return
 			}
 			v(b).Family = s
@@ -394,19 +400,19 @@ func openRealServer(b *builder, n *Node) {
 	rs := &RealServer{Pos: n.Pos}
 	b.rs = rs
 	if len(n.Args) == 0 {
-		b.d.errorf(n.Pos, "real_server: missing address")
+		b.d.kaf(n.Pos, ClassGeneral, "real_server: missing address")
 		return
 	}
 	a, err := netip.ParseAddr(strings.Trim(n.Args[0], "[]"))
 	if err != nil {
-		b.d.errorf(n.Pos, "real_server: invalid address '%s'", n.Args[0])
+		b.d.kaf(n.Pos, ClassGeneral, "real_server: invalid address '%s'", n.Args[0])
 		return
 	}
 	rs.Addr = a
 	if len(n.Args) > 1 {
 		p, err := strconv.ParseUint(n.Args[1], 10, 16)
 		if err != nil {
-			b.d.errorf(n.Pos, "real_server %s: invalid port '%s'", a, n.Args[1])
+			b.d.kaf(n.Pos, ClassGeneral, "real_server %s: invalid port '%s'", a, n.Args[1])
 			return
 		}
 		rs.Port = uint16(p)
@@ -470,4 +476,12 @@ func realServerLevel() *level {
 	lv.add(checkerTiming(true, func(b *builder) any { return b.rs })...)
 	lv.add(checkerKeywords()...)
 	return lv
+}
+
+// ignoredWord notes the words after a keyword keepalived reads alone.
+func ignoredWord(b *builder, n *Node) {
+	if len(n.Args) > 0 {
+		b.d.notef(n.Pos, "%s takes no value in keepalived 2.2.7: '%s' is not read, %s is on",
+			n.Keyword, n.Args[0], n.Keyword)
+	}
 }

@@ -8,7 +8,7 @@ import (
 
 func blockName(b *builder, n *Node, what string) (string, bool) {
 	if len(n.Args) == 0 {
-		b.d.errorf(n.Pos, "%s: missing name", what)
+		b.d.kaf(n.Pos, ClassGeneral, "%s: missing name", what)
 		return "", false
 	}
 	b.only(n, 1)
@@ -27,7 +27,13 @@ func closeVRRPScript(b *builder, n *Node) {
 		return
 	}
 	if s.Script == nil {
-		b.d.errorf(n.Pos, "vrrp_script %s: no script given - removing", s.Name)
+		// vrrp_script_end_handler: "No script set for vrrp_script %s -
+		// removing", at the block's '}'.
+		pos := n.Pos
+		if n.End.IsValid() {
+			pos = n.End
+		}
+		b.d.kaf(pos, ClassGeneral, "no script set for vrrp_script %s - removing", s.Name)
 		return
 	}
 	// "user" applies to the script unless the script line named its own.
@@ -65,7 +71,7 @@ func vrrpScriptLevel() *level {
 					s(b).Reverse = true
 				case "noreverse":
 				default:
-					b.d.errorf(n.Pos, "weight: unknown option '%s'", n.Args[1])
+					b.d.kaf(n.Pos, ClassGeneral, "weight: unknown option '%s'", n.Args[1])
 				}
 			}
 		}),
@@ -121,7 +127,7 @@ func trackFileLevel() *level {
 				}
 				v, err := parseIntWord(a)
 				if err != nil {
-					b.d.errorf(n.Pos, "init_file: invalid value '%s'", a)
+					b.d.kaf(n.Pos, ClassGeneral, "init_file: invalid value '%s'", a)
 					return
 				}
 				in.Value = int(v)
@@ -212,6 +218,14 @@ func notifyKeywords(nf func(*builder) *Notify, instance bool) []*keyword {
 
 func openSyncGroup(b *builder, n *Node) {
 	name, _ := blockName(b, n, "vrrp_sync_group")
+	for _, g := range b.cfg.SyncGroups {
+		if g.Name == name {
+			// vrrp_group_handler: "vrrp sync group %s already defined".
+			b.d.kaf(n.Pos, ClassGeneral, "vrrp sync group %s already defined (first at %s) - ignoring this one", name, g.Pos)
+			b.skip = true
+			return
+		}
+	}
 	b.group = &SyncGroup{Pos: n.Pos, Name: name}
 	if name != "" {
 		b.cfg.SyncGroups = append(b.cfg.SyncGroups, b.group)
@@ -245,7 +259,8 @@ func syncGroupLevel() *level {
 		unsupportedValues("track_bfd", "BFD sessions are not tracked: they count as up"),
 		kw("smtp_alert", func(b *builder, n *Node) { g(b).SMTPAlert = boolPtr(b.optBool(n)) }),
 		kw("sync_group_tracking_weight", func(b *builder, n *Node) { g(b).SyncGroupTrackingWeight = true }),
-		alias(kw("global_tracking", func(b *builder, n *Node) { g(b).SyncGroupTrackingWeight = true }), "sync_group_tracking_weight"),
+		kaSays(alias(kw("global_tracking", func(b *builder, n *Node) { g(b).SyncGroupTrackingWeight = true }), "sync_group_tracking_weight"),
+			ClassGeneral, "global_tracking is deprecated - use track_interface/script/file on the sync group"),
 		kw("notify_priority_changes", func(b *builder, n *Node) { g(b).NotifyPriorityChanges = b.optBool(n) }),
 	)
 	lv.add(notifyKeywords(func(b *builder) *Notify { return &b.group.Notify }, false)...)
@@ -259,6 +274,15 @@ func unsupportedValues(name, note string) *keyword {
 
 func openInstance(b *builder, n *Node) {
 	name, _ := blockName(b, n, "vrrp_instance")
+	for _, in := range b.cfg.Instances {
+		if in.Name == name {
+			// vrrp_handler: "vrrp instance %s already defined", and the
+			// block is skipped.
+			b.d.kaf(n.Pos, ClassGeneral, "vrrp instance %s already defined (first at %s) - ignoring this one", name, in.Pos)
+			b.skip = true
+			return
+		}
+	}
 	b.inst = &Instance{Pos: n.Pos, Name: name, Priority: 100, AdvertInt: time.Second, Preempt: true,
 		UnicastTTL: 255}
 }
@@ -304,14 +328,14 @@ func instanceLevel() *level {
 				return
 			}
 			if in(b).State == "MASTER" && v == "BACKUP" {
-				b.d.errorf(n.Pos, "state BACKUP after state MASTER is ignored")
+				b.d.kaf(n.Pos, ClassGeneral, "state BACKUP after state MASTER is ignored")
 				return
 			}
 			switch v {
 			case "MASTER", "BACKUP":
 				in(b).State, in(b).StatePos = v, n.Pos
 			default:
-				b.d.errorf(n.Pos, "state: unknown state '%s' (MASTER or BACKUP), using BACKUP", v)
+				b.d.kaf(n.Pos, ClassGeneral, "state: unknown state '%s' (MASTER or BACKUP), using BACKUP", v)
 				in(b).State, in(b).StatePos = "BACKUP", n.Pos
 			}
 		}),
@@ -321,7 +345,7 @@ func instanceLevel() *level {
 				return
 			}
 			if len(v) >= 16 {
-				b.d.errorf(n.Pos, "interface: name '%s' is longer than 15 characters", v)
+				b.d.kaf(n.Pos, ClassGeneral, "interface: name '%s' is longer than 15 characters", v)
 				return
 			}
 			in(b).Interface, in(b).InterfacePos = v, n.Pos
@@ -364,14 +388,14 @@ func instanceLevel() *level {
 		kw("no_virtual_ipaddress", func(b *builder, n *Node) { in(b).NoVirtualIPAddress = true }),
 		kwVals("virtual_routes", func(b *builder, n *Node) {
 			for _, l := range n.Kids {
-				if r, ok := b.route(l, "virtual_routes"); ok {
+				if r, ok := b.route(l, "virtual_routes", false); ok {
 					in(b).Routes = append(in(b).Routes, r)
 				}
 			}
 		}),
 		kwVals("virtual_rules", func(b *builder, n *Node) {
 			for _, l := range n.Kids {
-				if r, ok := b.rule(l, "virtual_rules"); ok {
+				if r, ok := b.rule(l, "virtual_rules", false); ok {
 					in(b).Rules = append(in(b).Rules, r)
 				}
 			}
@@ -381,7 +405,7 @@ func instanceLevel() *level {
 		}, func(b *builder, n *Node) {
 			a := in(b).Auth
 			if a.Type == "" {
-				b.d.errorf(n.Pos, "authentication: no auth_type given - authentication ignored")
+				b.d.kaf(n.Pos, ClassGeneral, "authentication: no auth_type given - authentication ignored")
 				in(b).Auth = nil
 			}
 		}),
@@ -406,11 +430,13 @@ func instanceLevel() *level {
 		}),
 		unsupportedValues("track_bfd", "BFD sessions are not tracked: they count as up"),
 		kw("unicast_src_ip", func(b *builder, n *Node) {
+			b.mark(in(b), "unicast")
 			if a, ok := b.addr(n); ok {
 				in(b).UnicastSrcIP = a
 			}
 		}),
 		kwVals("unicast_peer", func(b *builder, n *Node) {
+			b.mark(in(b), "unicast")
 			for _, l := range n.Kids {
 				p, ok := unicastPeer(b, l)
 				if ok {
@@ -426,7 +452,7 @@ func instanceLevel() *level {
 		kw("mcast_dst_ip", func(b *builder, n *Node) {
 			if a, ok := b.addr(n); ok {
 				if !a.IsMulticast() {
-					b.d.errorf(n.Pos, "mcast_dst_ip: %s is not a multicast address", a)
+					b.d.kaf(n.Pos, ClassGeneral, "mcast_dst_ip: %s is not a multicast address", a)
 					return
 				}
 				in(b).McastDstIP = a
@@ -437,10 +463,18 @@ func instanceLevel() *level {
 				in(b).UnicastTTL = v
 			}
 		}),
-		kw("unicast_fault_no_peer", func(b *builder, n *Node) { in(b).UnicastFaultNoPeer = true }),
-		kw("check_unicast_src", func(b *builder, n *Node) { in(b).CheckUnicastSrc = true }),
+		kw("unicast_fault_no_peer", func(b *builder, n *Node) {
+			b.mark(in(b), "unicast")
+			in(b).UnicastFaultNoPeer = true
+		}),
+		kw("check_unicast_src", func(b *builder, n *Node) {
+			b.mark(in(b), "unicast")
+			in(b).CheckUnicastSrc = true
+		}),
 		ignored("track_src_ip", "the source address is tracked through netlink"),
-		ignored("old_unicast_checksum", "ulvs always uses the real destination in the v3 unicast pseudo-header"),
+		&keyword{name: "old_unicast_checksum", status: Ignored,
+			note: "ulvs always uses the real destination in the v3 unicast pseudo-header",
+			h:    func(b *builder, n *Node) { b.mark(in(b), "unicast") }},
 		kw("smtp_alert", func(b *builder, n *Node) { in(b).SMTPAlert = boolPtr(b.optBool(n)) }),
 		garpInt("garp_master_delay", 0, 255, func(g *Garp, v int) { g.MasterDelay = time.Duration(v) * time.Second }),
 		garpInt("garp_master_repeat", 1, 255, func(g *Garp, v int) { g.MasterRepeat = v }),
@@ -449,7 +483,8 @@ func instanceLevel() *level {
 		garpInt("garp_lower_prio_delay", 0, 255, func(g *Garp, v int) { g.LowerPrioDelay = time.Duration(v) * time.Second }),
 		garpInt("garp_lower_prio_repeat", 0, 255, func(g *Garp, v int) { g.LowerPrioRepeat = v }),
 		unsupported("garp_extra_if", "no gratuitous ARPs are sent on other interfaces"),
-		alias(unsupported("vmac_garp_intvl", "no gratuitous ARPs are sent on other interfaces"), "garp_extra_if"),
+		kaSays(alias(unsupported("vmac_garp_intvl", "no gratuitous ARPs are sent on other interfaces"), "garp_extra_if"),
+			ClassDeprecated, `keyword "vmac_garp_intvl" is deprecated - please use "garp_extra_if"`),
 		kw("use_vmac", func(b *builder, n *Node) {
 			v := &VMAC{Pos: n.Pos}
 			for _, a := range n.Args {
@@ -508,7 +543,10 @@ func instanceLevel() *level {
 		kw("lvs_sync_daemon_interface", func(b *builder, n *Node) {
 			if v, ok := b.str(n); ok {
 				in(b).LVSSyncDaemonInterface = v
-				b.d.warnf(n.Pos, "lvs_sync_daemon_interface: deprecated (use global_defs lvs_sync_daemon %s %s)", v, b.inst.Name)
+				// "(%s) Specifying lvs_sync_daemon_interface against a vrrp
+				// is deprecated."
+				b.d.kaf(n.Pos, ClassGeneral, "lvs_sync_daemon_interface: specifying it in a vrrp_instance is deprecated "+
+					"(use global_defs lvs_sync_daemon %s %s)", v, b.inst.Name)
 			}
 		}),
 		unsupportedBlock("auth_hmac", "adverts carry no HMAC and incoming HMACs are not checked"),
@@ -529,7 +567,7 @@ func authLevel() *level {
 			case "PASS", "AH":
 				a(b).Type = v
 			default:
-				b.d.errorf(n.Pos, "auth_type: unknown authentication type '%s' (PASS or AH)", v)
+				b.d.kaf(n.Pos, ClassGeneral, "auth_type: unknown authentication type '%s' (PASS or AH)", v)
 			}
 		}),
 		kw("auth_pass", func(b *builder, n *Node) {
@@ -538,7 +576,9 @@ func authLevel() *level {
 				return
 			}
 			if len(v) > 8 {
-				b.d.warnf(n.Pos, "auth_pass: password '%s' is longer than 8 characters; only '%s' is used", v, v[:8])
+				// vrrp_auth_pass_handler: "Truncating auth_pass to %zu
+				// characters".
+				b.d.kaf(n.Pos, ClassGeneral, "auth_pass: truncating auth_pass to 8 characters ('%s' is used)", v[:8])
 			}
 			a(b).Pass = v
 		}),
@@ -548,18 +588,18 @@ func authLevel() *level {
 func unicastPeer(b *builder, n *Node) (UnicastPeer, bool) {
 	a, err := netip.ParseAddr(n.Args[0])
 	if err != nil {
-		b.d.errorf(n.Pos, "unicast_peer: invalid address '%s'", n.Args[0])
+		b.d.kaf(n.Pos, ClassGeneral, "unicast_peer: invalid address '%s'", n.Args[0])
 		return UnicastPeer{}, false
 	}
 	p := UnicastPeer{Pos: n.Pos, Addr: a}
 	for i := 1; i < len(n.Args); i += 2 {
 		if i+1 >= len(n.Args) {
-			b.d.errorf(n.Pos, "unicast_peer %s: '%s' needs a value", a, n.Args[i])
+			b.d.kaf(n.Pos, ClassGeneral, "unicast_peer %s: '%s' needs a value", a, n.Args[i])
 			return p, false
 		}
 		v, ok := atoiRange(n.Args[i+1], 0, 255)
 		if !ok {
-			b.d.errorf(n.Pos, "unicast_peer %s: invalid %s '%s'", a, n.Args[i], n.Args[i+1])
+			b.d.kaf(n.Pos, ClassGeneral, "unicast_peer %s: invalid %s '%s'", a, n.Args[i], n.Args[i+1])
 			return p, false
 		}
 		switch n.Args[i] {
@@ -568,7 +608,7 @@ func unicastPeer(b *builder, n *Node) (UnicastPeer, bool) {
 		case "max_ttl":
 			p.MaxTTL = v
 		default:
-			b.d.errorf(n.Pos, "unicast_peer %s: unknown option '%s'", a, n.Args[i])
+			b.d.kaf(n.Pos, ClassGeneral, "unicast_peer %s: unknown option '%s'", a, n.Args[i])
 			return p, false
 		}
 	}

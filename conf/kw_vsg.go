@@ -28,18 +28,18 @@ func (b *builder) vsgEntry(n *Node, words []string) (VSGEntry, bool) {
 	e := VSGEntry{Pos: n.Pos}
 	if words[0] == "fwmark" {
 		if len(words) < 2 {
-			b.d.errorf(n.Pos, "virtual_server_group: fwmark needs a number")
+			b.d.kaf(n.Pos, ClassGeneral, "virtual_server_group: fwmark needs a number")
 			return e, false
 		}
 		v, err := strconv.ParseUint(words[1], 10, 32)
 		if err != nil || v == 0 {
-			b.d.errorf(n.Pos, "virtual_server_group: invalid fwmark '%s'", words[1])
+			b.d.kaf(n.Pos, ClassGeneral, "virtual_server_group: invalid fwmark '%s'", words[1])
 			return e, false
 		}
 		e.Fwmark = uint32(v)
 		if len(words) > 2 {
 			if words[2] != "inet" && words[2] != "inet6" {
-				b.d.errorf(n.Pos, "virtual_server_group: fwmark family must be inet or inet6, not '%s'", words[2])
+				b.d.kaf(n.Pos, ClassGeneral, "virtual_server_group: fwmark family must be inet or inet6, not '%s'", words[2])
 				return e, false
 			}
 			e.Family = words[2]
@@ -48,14 +48,14 @@ func (b *builder) vsgEntry(n *Node, words []string) (VSGEntry, bool) {
 	}
 	first, last, ok := parseRange(words[0])
 	if !ok {
-		b.d.errorf(n.Pos, "virtual_server_group: invalid address or range '%s'", words[0])
+		b.d.kaf(n.Pos, ClassGeneral, "virtual_server_group: invalid address or range '%s'", words[0])
 		return e, false
 	}
 	e.First, e.Last = first, last
 	if len(words) > 1 {
 		p, err := strconv.ParseUint(words[1], 10, 16)
 		if err != nil {
-			b.d.errorf(n.Pos, "virtual_server_group: invalid port '%s'", words[1])
+			b.d.kaf(n.Pos, ClassGeneral, "virtual_server_group: invalid port '%s'", words[1])
 			return e, false
 		}
 		e.Port = uint16(p)

@@ -18,6 +18,9 @@ type Options struct {
 	RandomSeed int64
 	// AllConfig makes a missing include file an error (keepalived -e).
 	AllConfig bool
+	// RouteTables maps route table names to numbers; nil reads iproute2's
+	// files (RouteTableFiles).
+	RouteTables map[string]int
 
 	// noInclude refuses include lines (fuzzing must not read the disk).
 	noInclude bool

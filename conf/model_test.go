@@ -136,12 +136,13 @@ virtual_server 198.18.0.100 80 {
 }
 `), Options{})
 	vs := res.Config.VirtualServers[0]
-	// No lb_algo / lb_kind: keepalived's defaults, each with an error.
+	// No lb_algo / lb_kind: keepalived's defaults, each reported
+	// (validate_check_config) as keepalived reports them.
 	if vs.Sched != "wlc" || vs.Method.Kind != MethodNAT {
 		t.Errorf("sched %s method %s, want wlc NAT", vs.Sched, vs.Method.Kind)
 	}
-	if !hasDiag(res.Diags, Error, 2, "no scheduler set") || !hasDiag(res.Diags, Error, 2, "no forwarding method set") {
-		t.Errorf("want errors for the missing lb_algo and lb_kind:\n%s", res.Diags)
+	if !hasDiag(res.Diags, Warning, 2, "no scheduler set") || !hasDiag(res.Diags, Warning, 2, "no forwarding method set") {
+		t.Errorf("want the missing lb_algo and lb_kind reported:\n%s", res.Diags)
 	}
 	// A bare persistence_timeout is 360 s.
 	if vs.PersistenceTimeout != 360*time.Second || vs.PersistenceGranularity != 24 {
@@ -185,12 +186,18 @@ virtual_server 198.18.0.100 80 {
     lb_algo sh
     sh-fallback
     lb_kind DR
+    protocol TCP
+    real_server 198.18.0.11 80 {
+    }
 }
 virtual_server 198.18.0.101 80 {
     lb_algo mh
     mh-port
     flag-3
     lb_kind TUN type gue port 6080 nocsum
+    protocol TCP
+    real_server 198.18.0.11 80 {
+    }
 }
 `), Options{})
 	a, b := res.Config.VirtualServers[0], res.Config.VirtualServers[1]
@@ -208,45 +215,73 @@ virtual_server 198.18.0.101 80 {
 }
 
 // TestValidation covers keepalived's checks: ranges, duplicates,
-// references, obsolete and deprecated keywords — each at its line.
+// references, obsolete and deprecated keywords — each at its line, with
+// keepalived's class (what `keepalived -t` reports them as) and the
+// severity ulvs gives: an error only where keepalived stops its VRRP or
+// checker process too.
 func TestValidation(t *testing.T) {
 	t.Parallel()
+	const vi = "vrrp_instance V {\ninterface eth0\nvirtual_router_id 1\nvirtual_ipaddress {\n198.18.0.1\n}\n"
+	const vs = "virtual_server 198.18.0.1 80 {\nlb_algo rr\nlb_kind NAT\nprotocol TCP\n"
+	const rs = "real_server 198.18.0.2 80 {\n}\n"
 	for _, tc := range []struct {
-		name string
-		in   string
-		sev  Severity
-		line int
-		msg  string
+		name  string
+		in    string
+		sev   Severity
+		class Class
+		line  int
+		msg   string
 	}{
-		{"VRID out of range", "vrrp_instance V {\ninterface eth0\nvirtual_router_id 256\n}\n", Error, 3, "outside range [1, 255]"},
-		{"VRID missing", "vrrp_instance V {\ninterface eth0\n}\n", Error, 1, "virtual_router_id is required"},
-		{"priority out of range", "vrrp_instance V {\ninterface eth0\nvirtual_router_id 1\npriority 0\n}\n", Error, 4, "outside range [1, 255]"},
-		{"auth_pass over 8", "vrrp_instance V {\ninterface eth0\nvirtual_router_id 1\nauthentication {\nauth_type PASS\nauth_pass 123456789\n}\n}\n", Warning, 6, "longer than 8 characters"},
-		{"state BACKUP after MASTER", "vrrp_instance V {\ninterface eth0\nvirtual_router_id 1\nstate MASTER\nstate BACKUP\n}\n", Error, 5, "state BACKUP after state MASTER is ignored"},
-		{"duplicate instance", "vrrp_instance V {\ninterface eth0\nvirtual_router_id 1\n}\nvrrp_instance V {\ninterface eth0\nvirtual_router_id 2\n}\n", Error, 5, "defined twice (first at t.conf:1)"},
-		{"duplicate VRID on an interface", "vrrp_instance V {\ninterface eth0\nvirtual_router_id 1\n}\nvrrp_instance W {\ninterface eth0\nvirtual_router_id 1\n}\n", Error, 5, "already used by V"},
-		{"undefined track_script", "vrrp_instance V {\ninterface eth0\nvirtual_router_id 1\ntrack_script {\nnope\n}\n}\n", Error, 5, "vrrp_script nope is not defined"},
-		{"undefined sync group member", "vrrp_sync_group G {\ngroup {\nVI_1\nVI_2\n}\n}\n", Error, 3, "vrrp_instance VI_1 is not defined"},
-		{"undefined virtual_server_group", "virtual_server group G {\nlb_algo rr\nlb_kind DR\n}\n", Error, 1, "virtual_server_group G is not defined"},
-		{"obsolete nat_mask", "virtual_server 198.18.0.1 80 {\nlb_algo rr\nlb_kind NAT\nnat_mask 255.255.255.0\n}\n", Note, 4, "obsolete"},
-		{"deprecated nb_get_retry in TCP_CHECK", "virtual_server 198.18.0.1 80 {\nlb_algo rr\nlb_kind NAT\nreal_server 198.18.0.2 80 {\nTCP_CHECK {\nnb_get_retry 3\n}\n}\n}\n", Warning, 6, "deprecated: same as retry"},
-		{"unknown scheduler", "virtual_server 198.18.0.1 80 {\nlb_algo fastest\nlb_kind NAT\n}\n", Error, 2, "unknown scheduler 'fastest'"},
-		{"port 0 needs persistence", "virtual_server 198.18.0.1 {\nlb_algo rr\nlb_kind DR\n}\n", Error, 1, "only valid with persistence_timeout"},
-		{"duplicate real server", "virtual_server 198.18.0.1 80 {\nlb_algo rr\nlb_kind DR\nreal_server 198.18.0.2 80 {\n}\nreal_server 198.18.0.2 80 {\n}\n}\n", Error, 6, "real_server 198.18.0.2:80 defined twice"},
-		{"bad status code", "virtual_server 198.18.0.1 80 {\nlb_algo rr\nlb_kind DR\nreal_server 198.18.0.2 80 {\nHTTP_GET {\nurl {\npath /\nstatus_code 600\n}\n}\n}\n}\n", Error, 8, "invalid status code"},
-		{"unsupported keyword warns", "bfd_instance b {\nneighbor_ip 198.18.0.1\n}\n", Warning, 1, "not honoured by ulvs"},
-		{"invalid boolean", "global_defs {\nsmtp_alert maybe\n}\n", Error, 2, "invalid boolean 'maybe'"},
+		{"VRID out of range", "vrrp_instance V {\ninterface eth0\nvirtual_router_id 256\n}\n", Warning, ClassInvalidNumber, 3, "outside range [1, 255]"},
+		{"VRID missing", "vrrp_instance V {\ninterface eth0\n}\n", Error, ClassGeneral, 1, "the virtual router id must be set"},
+		{"no interface", "vrrp_instance V {\nvirtual_router_id 1\n}\n", Error, ClassGeneral, 1, "Unknown interface"},
+		{"priority out of range", vi + "priority 0\n}\n", Warning, ClassInvalidNumber, 7, "outside range [1, 255]"},
+		{"auth_pass over 8", vi + "authentication {\nauth_type PASS\nauth_pass 123456789\n}\n}\n", Warning, ClassGeneral, 9, "truncating auth_pass to 8 characters"},
+		{"state BACKUP after MASTER", vi + "state MASTER\nstate BACKUP\n}\n", Warning, ClassGeneral, 8, "state BACKUP after state MASTER is ignored"},
+		{"duplicate instance", vi + "}\n" + vi + "}\n", Warning, ClassGeneral, 8, "already defined (first at t.conf:1)"},
+		{"duplicate VRID on an interface", vi + "}\nvrrp_instance W {\ninterface eth0\nvirtual_router_id 1\nvirtual_ipaddress {\n198.18.0.2\n}\n}\n", Error, ClassGeneral, 8, "duplicate VRID conflict with V"},
+		{"undefined track_script", vi + "track_script {\nnope\n}\n}\n", Warning, ClassGeneral, 8, "track script nope not found, ignoring"},
+		{"unused vrrp_script", "vrrp_script s {\nscript /bin/true\n}\n" + vi + "}\n", Warning, ClassGeneral, 1, "vrrp_script s is not used"},
+		{"undefined sync group member", "vrrp_sync_group G {\ngroup {\nVI_1\n}\n}\n", Warning, ClassGeneral, 3, "vrrp_instance VI_1 is not defined"},
+		{"nopreempt with state MASTER", vi + "state MASTER\nnopreempt\npriority 100\n}\n", Warning, ClassGeneral, 7, "nopreempt will not work with initial state MASTER"},
+		{"unicast keyword without peers", vi + "unicast_src_ip 198.18.0.9\n}\n", Warning, ClassDeprecated, 1, "without any unicast peers"},
+		{"no VIP", "vrrp_instance V {\ninterface eth0\nvirtual_router_id 1\n}\n", Warning, ClassGeneral, 1, "No VIP specified; at least one is sensible"},
+		{"obsolete nat_mask", vs + "nat_mask 255.255.255.0\n" + rs + "}\n", Warning, ClassUnknownKeyword, 5, "not known to keepalived 2.2.7"},
+		{"nb_get_retry in HTTP_GET", vs + "real_server 198.18.0.2 80 {\nHTTP_GET {\nurl {\npath /\n}\nnb_get_retry 3\n}\n}\n}\n", Warning, ClassGeneral, 10, "nb_get_retry is deprecated"},
+		{"nb_get_retry in TCP_CHECK", vs + "real_server 198.18.0.2 80 {\nTCP_CHECK {\nnb_get_retry 3\n}\n}\n}\n", Warning, ClassUnknownKeyword, 7, "not known to keepalived 2.2.7 in TCP_CHECK"},
+		{"unknown scheduler", "virtual_server 198.18.0.1 80 {\nlb_algo fastest\nlb_kind NAT\nprotocol TCP\n" + rs + "}\n", Warning, ClassGeneral, 2, "unknown scheduler 'fastest'"},
+		{"no scheduler", "virtual_server 198.18.0.1 80 {\nlb_kind NAT\nprotocol TCP\n" + rs + "}\n", Warning, ClassGeneral, 1, "no scheduler set"},
+		{"no protocol", "virtual_server 198.18.0.1 80 {\nlb_algo rr\nlb_kind NAT\n" + rs + "}\n", Warning, ClassGeneral, 1, "no protocol set - defaulting to UDP"},
+		{"port 0 needs persistence", "virtual_server 198.18.0.1 {\nlb_algo rr\nlb_kind DR\nprotocol TCP\n" + rs + "}\n", Warning, ClassGeneral, 1, "zero port only valid for persistent services"},
+		{"no real server", vs + "}\n", Warning, ClassGeneral, 1, "has no real servers - ignoring it"},
+		{"duplicate real server", vs + rs + rs + "}\n", Warning, ClassGeneral, 7, "real server 198.18.0.2:80 is duplicated"},
+		{"quorum above the total weight", vs + "quorum 5\n" + rs + "}\n", Warning, ClassGeneral, 1, "quorum 5 for 198.18.0.1:80 exceeds the total weight"},
+		{"DR real server port", "virtual_server 198.18.0.1 80 {\nlb_algo rr\nlb_kind DR\nprotocol TCP\nreal_server 198.18.0.2 8080 {\n}\n}\n", Warning, ClassGeneral, 5, "ports don't match - resetting to 80"},
+		{"bad status code", vs + "real_server 198.18.0.2 80 {\nHTTP_GET {\nurl {\npath /\nstatus_code 600\n}\n}\n}\n}\n", Warning, ClassGeneral, 9, "invalid status code"},
+		{"not honoured keyword warns", "bfd_instance b {\nneighbor_ip 198.18.0.1\n}\n", Warning, NoClass, 1, "not honoured by ulvs"},
+		{"invalid boolean", "global_defs {\nsmtp_alert maybe\n}\n", Warning, ClassGeneral, 2, "invalid boolean 'maybe'"},
 		// §1.6: a sync group listing instances without group { } is not
 		// valid in current keepalived: each name is an unknown keyword.
-		{"sync group without group block", "vrrp_sync_group G {\nVI_1\nVI_2\n}\n", Error, 2, "unknown keyword 'VI_1' in vrrp_sync_group G"},
-		{"mixed VIP families", "vrrp_instance V {\ninterface eth0\nvirtual_router_id 1\nvirtual_ipaddress {\n198.18.0.1\n2001:db8::1\n}\n}\n", Error, 6, "is IPv6 but the instance is IPv4"},
+		{"sync group without group block", "vrrp_sync_group G {\nVI_1\nVI_2\n}\n", Warning, ClassUnknownKeyword, 2, "unknown keyword 'VI_1' in vrrp_sync_group G"},
+		{"mixed VIP families", vi[:len(vi)-2] + "2001:db8::1\n}\n}\n", Warning, ClassGeneral, 6, "address family must match VRRP instance"},
+		{"route without a device", vi + "virtual_routes {\n198.18.9.0/24 via 198.18.0.254\n}\n}\n", Warning, ClassGeneral, 8, "cannot track route 198.18.9.0/24 with no interface specified"},
+		{"gw on a route", vi + "virtual_routes {\n198.18.9.0/24 gw 198.18.0.254 dev eth0\n}\n}\n", Warning, ClassGeneral, 8, `"gw" for routes is deprecated`},
+		{"rule without a preference", vi + "virtual_rules {\nfrom 198.18.9.0/24 table 100\n}\n}\n", Warning, ClassGeneral, 8, "rule has no preference specified"},
+		{"route table not found", vi + "virtual_routes {\n198.18.9.0/24 via 198.18.0.254 dev eth0 table nosuch\n}\n}\n", Warning, ClassGeneral, 8, "routing table nosuch not found"},
+		{"unknown keyword", "global_defs {\nfrobnicate 1\n}\n", Warning, ClassUnknownKeyword, 2, "unknown keyword 'frobnicate' in global_defs"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			res, _ := Parse("t.conf", []byte(tc.in), Options{})
-			if !hasDiag(res.Diags, tc.sev, tc.line, tc.msg) {
-				t.Errorf("want %s at line %d containing %q, got:\n%s", tc.sev, tc.line, tc.msg, res.Diags)
+			res, _ := Parse("t.conf", []byte(tc.in), Options{RouteTables: map[string]int{}})
+			for _, d := range res.Diags {
+				if d.Pos.Line == tc.line && strings.Contains(d.Msg, tc.msg) {
+					if d.Severity != tc.sev || d.Class != tc.class {
+						t.Errorf("%s: severity %s class %d, want %s class %d", d, d.Severity, d.Class, tc.sev, tc.class)
+					}
+					return
+				}
 			}
+			t.Errorf("want a message at line %d containing %q, got:\n%s", tc.line, tc.msg, res.Diags)
 		})
 	}
 }
@@ -320,7 +355,8 @@ vrrp_instance V {
 			Via: netip.MustParseAddr("198.18.0.254"), Dev: "eth0", Table: "100", Metric: 5},
 		{Pos: Pos{"t.conf", 10}, Type: "unicast", Dst: netip.MustParsePrefix("198.18.12.0/24"), Via: netip.MustParseAddr("198.18.0.1"),
 			Or: netip.MustParseAddr("198.18.0.2"), Dev: "eth0"},
-		{Pos: Pos{"t.conf", 11}, Type: "blackhole", Dst: netip.MustParsePrefix("198.18.14.0/24")},
+		// keepalived cannot track a route with no interface: not tracked.
+		{Pos: Pos{"t.conf", 11}, Type: "blackhole", Dst: netip.MustParsePrefix("198.18.14.0/24"), NoTrack: true},
 	}
 	if d := cmp.Diff(want, in.Routes, netipOpts); d != "" {
 		t.Errorf("routes (-want +got):\n%s", d)
@@ -401,7 +437,7 @@ func TestLVSSyncDaemon(t *testing.T) {
 		if diff := cmp.Diff(tc.want, *got, netipOpts); diff != "" {
 			t.Errorf("%s (-want +got):\n%s", tc.name, diff)
 		}
-		if tc.name == "deprecated" && !hasDiag(res.Diags, Warning, 4, "lvs_sync_daemon_interface: deprecated") {
+		if tc.name == "deprecated" && !hasDiag(res.Diags, Warning, 4, "specifying it in a vrrp_instance is deprecated") {
 			t.Errorf("%s: no deprecation warning: %v", tc.name, res.Diags)
 		}
 	}

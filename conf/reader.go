@@ -84,6 +84,8 @@ type reader struct {
 	includedBytes int64
 	// genLines counts the lines loops and expansions made (maxGenLines).
 	genLines int
+	// depth counts the '{' read and not yet closed.
+	depth int
 }
 
 func newReader(opts *Options, diags *diagList) *reader {
@@ -181,7 +183,19 @@ func (r *reader) next() (line, bool) {
 		if r.include(l) {
 			continue
 		}
-		return r.splitBraces(l), true
+		l = r.splitBraces(l)
+		// keepalived counts braces as it reads (read_line's block_depth):
+		// a '}' beyond the '{'s is reported whatever the keywords.
+		switch l.text {
+		case "{":
+			r.depth++
+		case "}":
+			if r.depth--; r.depth < 0 {
+				r.diags.kaf(l.pos, ClassUnexpectedClose, "extra '}' found")
+				r.depth = 0
+			}
+		}
+		return l, true
 	}
 }
 

@@ -67,6 +67,16 @@ type keyword struct {
 	// tests name the tests that show the effect ("pkg/path.TestName"),
 	// from the effects table.
 	tests []string
+	// kaMsg is what keepalived 2.2.7 says whenever the keyword is used
+	// (a deprecation, or "Unknown keyword" for a keyword it does not have
+	// at this level), with its class.
+	kaMsg   string
+	kaClass Class
+	// needsArg: keepalived reads a parameter without checking, so the
+	// keyword alone stops it (see builder.need).
+	needsArg bool
+	// named value blocks take a name on their line.
+	named bool
 	sub   *level
 	// h handles the statement; for blocks it runs before the block's
 	// contents, and end (if set) after them.
@@ -147,6 +157,23 @@ func alias(k *keyword, of string) *keyword {
 		k.note = "deprecated: same as " + of
 	}
 	k.warn = true
+	return k
+}
+
+// named marks a value block whose keyword line carries a name
+// (virtual_server_group NAME { ... }).
+func named(k *keyword) *keyword {
+	k.named = true
+	return k
+}
+
+// kaSays makes k give keepalived's message whenever it is used.
+func kaSays(k *keyword, c Class, msg string) *keyword {
+	k.kaClass, k.kaMsg = c, msg
+	if k.status != NotHonoured {
+		// keepalived's message replaces ulvs's own deprecation note.
+		k.warn = false
+	}
 	return k
 }
 

@@ -12,8 +12,11 @@ import (
 // configTest implements -t: start-up without its side effects. It loads
 // the file, runs the translation start-up and reload run (plan.Build) and
 // the machine checks, and prints every message as "FILE:LINE:
-// error|warning: msg"; exit 0 when the configuration would run (warnings
-// allowed), 1 when it would not.
+// error|warning|note: msg". The exit status is keepalived's
+// (conf.Diagnostics.ExitStatus): 0 nothing reported, 4 the configuration
+// would not run (or a file is missing), 5 problems it runs with (the ones
+// keepalived reports too), 6 scripts without enable_script_security; ulvs's
+// own warnings and notes leave it at 0. 1 is for a file that cannot be read.
 func configTest(o *options, stdout, stderr io.Writer) int {
 	res, err := conf.Read(o.configFile, loadOptions(o))
 	if res == nil {
@@ -47,9 +50,14 @@ func configTest(o *options, stdout, stderr io.Writer) int {
 		out = io.MultiWriter(stderr, f)
 	}
 	writeDiags(out, o.configFile, diags)
-	if diags.HasErrors() {
-		return 1
+	status := diags.ExitStatus()
+	switch {
+	case diags.HasErrors():
+	case status == conf.ExitOK:
+		fmt.Fprintf(stdout, "%s: configuration OK (%d warnings)\n", o.configFile, len(diags))
+	default:
+		fmt.Fprintf(stdout, "%s: configuration runs, with the problems above (status %d, as keepalived -t)\n",
+			o.configFile, status)
 	}
-	fmt.Fprintf(stdout, "%s: configuration OK (%d warnings)\n", o.configFile, len(diags))
-	return 0
+	return status
 }

@@ -78,6 +78,15 @@ func mapConfigs(files []userConfig, directors int) (*mapped, error) {
 	var cfgs []*conf.Config
 	for _, f := range files {
 		res, err := conf.Parse(f.Name, []byte(f.Text), conf.Options{ConfigID: "ulvslab"})
+		if err == nil {
+			// keepalived runs a file cut off inside a block; the lab
+			// does not map one.
+			for _, d := range res.Diags {
+				if d.Class == conf.ClassMissingClose {
+					return nil, fmt.Errorf("ulvslab: %s is cut off:\n%s", f.Name, d)
+				}
+			}
+		}
 		if err != nil {
 			if res != nil {
 				return nil, fmt.Errorf("ulvslab: %s does not load (as keepalived would refuse it):\n%s", f.Name, res.Diags.Errors())

@@ -274,7 +274,7 @@ func TestMapRefuses(t *testing.T) {
 		{"virtual_server fwmark 1 {\n lb_algo rr\n lb_kind DR\n real_server 10.0.0.1 80 {\n }\n}\n", "fwmark"},
 		{"virtual_server 2001:db8::1 80 {\n lb_algo rr\n lb_kind DR\n real_server 2001:db8::2 80 {\n }\n}\n", "IPv4 only"},
 		{"virtual_server 10.0.0.1 53 {\n lb_algo rr\n lb_kind DR\n protocol UDP\n real_server 10.0.0.2 53 {\n }\n}\n", "TCP only"},
-		{"virtual_server 10.0.0.1 80 {\n lb_algo rr\n lb_kind DR\n real_server 10.0.0.2 80 {\n }\n}\nvirtual_server 10.0.0.1 81 {\n lb_algo rr\n lb_kind NAT\n real_server 10.0.0.3 80 {\n }\n}\n", "mixes"},
+		{"virtual_server 10.0.0.1 80 {\n lb_algo rr\n lb_kind DR\n protocol TCP\n real_server 10.0.0.2 80 {\n }\n}\nvirtual_server 10.0.0.1 81 {\n lb_algo rr\n lb_kind NAT\n protocol TCP\n real_server 10.0.0.3 80 {\n }\n}\n", "mixes"},
 		{"global_defs {\n router_id x\n}\n", "neither vrrp_instance nor virtual_server"},
 		{"include /etc/keepalived/other.conf\nglobal_defs {\n}\n", ""},
 	} {

@@ -18,10 +18,6 @@ type Options struct {
 	// VRRP and Checks say which subsystems run: -P runs VRRP only, -C the
 	// checkers and forwarding only.
 	VRRP, Checks bool
-	// RouteTables maps iproute2's table names to numbers for
-	// virtual_routes and virtual_rules; nil reads them from the rt_tables
-	// files (ReadRouteTables).
-	RouteTables map[string]int
 }
 
 // Plan is a configuration translated for every subsystem that runs.
@@ -98,11 +94,7 @@ func Build(cfg *conf.Config, opts Options) (*Plan, conf.Diagnostics) {
 		}
 	}
 	if opts.VRRP {
-		tables := opts.RouteTables
-		if tables == nil {
-			tables = ReadRouteTables(RouteTableFiles()...)
-		}
-		vc, errs := vrrpConfig(cfg, tables)
+		vc, errs := vrrpConfig(cfg)
 		for _, err := range errs {
 			add(conf.Error, firstPos(cfg), err)
 		}

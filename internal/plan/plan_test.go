@@ -1,8 +1,6 @@
 package plan
 
 import (
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -19,7 +17,7 @@ func parse(t *testing.T, text string) *conf.Config {
 	return res.Config
 }
 
-var all = Options{VRRP: true, Checks: true, RouteTables: map[string]int{}}
+var all = Options{VRRP: true, Checks: true}
 
 // TestVRRPSMTPServer: smtp_server and its port make one host:port, an
 // IPv6 address in brackets (it was "::1:25" for VRRP's mail).
@@ -42,51 +40,15 @@ func TestVRRPSMTPServer(t *testing.T) {
 	}
 }
 
-const routed = `vrrp_instance VI_1 {
+// vrrpOnly has an instance and no virtual server.
+const vrrpOnly = `vrrp_instance VI_1 {
     interface lo
     virtual_router_id 51
     virtual_ipaddress {
         198.18.0.100
     }
-    virtual_routes {
-        198.18.7.0/24 via 198.18.0.1 table foo
-    }
-    virtual_rules {
-        from 198.18.7.0/24 table 0x10
-    }
 }
 `
-
-// TestRouteTableNames: a table name is looked up in iproute2's rt_tables,
-// as keepalived does; one that is not there is an error at its line.
-func TestRouteTableNames(t *testing.T) {
-	t.Parallel()
-	cfg := parse(t, routed)
-	_, ds := Build(cfg, all)
-	if want := `test.conf:8: error: route table "foo" is neither a number nor a name in /etc/iproute2/rt_tables`; len(ds) != 1 || ds[0].String() != want {
-		t.Errorf("diagnostics:\n%s\nwant %s", ds, want)
-	}
-	dir := t.TempDir()
-	f := filepath.Join(dir, "rt_tables")
-	if err := os.WriteFile(f, []byte("# comment\n255\tlocal\n100\tfoo # ours\n0x20 bar\nbad line\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	tables := ReadRouteTables(f, filepath.Join(dir, "missing"))
-	for name, want := range map[string]int{"foo": 100, "bar": 32, "main": 254, "local": 255, "default": 253} {
-		if tables[name] != want {
-			t.Errorf("table %s = %d, want %d (%v)", name, tables[name], want, tables)
-		}
-	}
-	opts := all
-	opts.RouteTables = tables
-	p, ds := Build(cfg, opts)
-	if len(ds) != 0 {
-		t.Fatalf("diagnostics:\n%s", ds)
-	}
-	if in := p.VRRP.Instances[0]; in.Routes[0].Table != 100 || in.Rules[0].Table != 16 {
-		t.Errorf("route table %d, rule table %d; want 100 and 16", in.Routes[0].Table, in.Rules[0].Table)
-	}
-}
 
 // TestBuildDiagnostics: Build reports what start-up refuses (errors) and
 // what it leaves out (warnings) at the configuration's lines, and only for
@@ -135,7 +97,7 @@ virtual_server 198.18.0.101 80 {
 	if len(ds) != 0 || p.Health != nil || p.Services != nil || p.VRRP == nil {
 		t.Errorf("-P: diagnostics %s, plan %+v", ds, p)
 	}
-	p, ds = Build(parse(t, routed), Options{Checks: true})
+	p, ds = Build(parse(t, vrrpOnly), Options{Checks: true})
 	if len(ds) != 0 || p.VRRP != nil || p.Health == nil {
 		t.Errorf("-C: diagnostics %s, plan %+v", ds, p)
 	}

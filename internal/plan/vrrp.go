@@ -10,9 +10,9 @@ import (
 
 // vrrpConfig translates the VRRP half of a keepalived.conf into vrrp's
 // Config (without its Logger, Network and System, which the daemon sets).
-// tables maps route table names to numbers. Every address, route and rule
+// Every address, route and rule
 // that does not translate gives an error at its line.
-func vrrpConfig(cfg *conf.Config, tables map[string]int) (*vrrp.Config, []error) {
+func vrrpConfig(cfg *conf.Config) (*vrrp.Config, []error) {
 	g := cfg.Global
 	vc := &vrrp.Config{Global: vrrp.Global{
 		RouterID:                g.RouterID,
@@ -77,7 +77,7 @@ func vrrpConfig(cfg *conf.Config, tables map[string]int) (*vrrp.Config, []error)
 	}
 	var errs []error
 	for _, in := range cfg.Instances {
-		vi, ierrs := vrrpInstance(in, tables)
+		vi, ierrs := vrrpInstance(in)
 		errs = append(errs, ierrs...)
 		vc.Instances = append(vc.Instances, vi)
 	}
@@ -87,7 +87,7 @@ func vrrpConfig(cfg *conf.Config, tables map[string]int) (*vrrp.Config, []error)
 	return vc, nil
 }
 
-func vrrpInstance(in *conf.Instance, tables map[string]int) (vrrp.Instance, []error) {
+func vrrpInstance(in *conf.Instance) (vrrp.Instance, []error) {
 	vi := vrrp.Instance{
 		Name: in.Name, State: vrrp.StateBackup, Interface: in.Interface, VRID: in.VRID, Priority: in.Priority,
 		AdvertInt: in.AdvertInt, Version: in.Version, Nopreempt: !in.Preempt, PreemptDelay: in.PreemptDelay,
@@ -142,14 +142,14 @@ func vrrpInstance(in *conf.Instance, tables map[string]int) (vrrp.Instance, []er
 		vi.ExcludedVIPs = append(vi.ExcludedVIPs, v)
 	}
 	for _, r := range in.Routes {
-		vr, err := vrrpRoute(r, tables)
+		vr, err := vrrpRoute(r)
 		if err != nil {
 			errs = append(errs, err)
 		}
 		vi.Routes = append(vi.Routes, vr)
 	}
 	for _, r := range in.Rules {
-		vr, err := vrrpRule(r, tables)
+		vr, err := vrrpRule(r)
 		if err != nil {
 			errs = append(errs, err)
 		}
@@ -175,8 +175,8 @@ func vrrpVIP(a *conf.IPAddress) (vrrp.VIP, error) {
 	return v, nil
 }
 
-func vrrpRoute(r *conf.Route, tables map[string]int) (vrrp.Route, error) {
-	t, err := tableNumber(r.Pos, r.Table, tables)
+func vrrpRoute(r *conf.Route) (vrrp.Route, error) {
+	t, err := tableNumber(r.Pos, r.Table)
 	if err != nil {
 		return vrrp.Route{}, err
 	}
@@ -187,8 +187,8 @@ func vrrpRoute(r *conf.Route, tables map[string]int) (vrrp.Route, error) {
 	return vr, nil
 }
 
-func vrrpRule(r *conf.Rule, tables map[string]int) (vrrp.Rule, error) {
-	t, err := tableNumber(r.Pos, r.Table, tables)
+func vrrpRule(r *conf.Rule) (vrrp.Rule, error) {
+	t, err := tableNumber(r.Pos, r.Table)
 	if err != nil {
 		return vrrp.Rule{}, err
 	}
