@@ -49,7 +49,6 @@ func parityCorpus(t *testing.T) []string {
 // parityResult is what one configuration test said about a file.
 type parityResult struct {
 	status int
-	lines  map[string]bool // "file:line" flagged
 	out    string
 	hung   bool
 }
