@@ -407,3 +407,94 @@ func (b *builder) scriptsAndTracks() {
 		}
 	}
 }
+
+// trackingWeights applies vrrp_complete_instance's rule for a sync group
+// member without sync_group_tracking_weight, and for an address owner
+// (priority 255): tracked objects cannot change the priority, so a weighted
+// interface counts with weight 0 (the owner stops tracking it), a weighted
+// script is no longer tracked, and a weighted file counts with weight 0
+// when its weight is the default 1, or is no longer tracked.
+func (b *builder) trackingWeights() {
+	cfg := b.cfg
+	group := map[string]*SyncGroup{}
+	for _, g := range cfg.SyncGroups {
+		for _, name := range g.Group {
+			group[name] = g
+		}
+	}
+	scripts := map[string]*VRRPScript{}
+	for _, s := range cfg.Scripts {
+		scripts[s.Name] = s
+	}
+	files := map[string]*TrackFile{}
+	for _, f := range cfg.TrackFiles {
+		files[f.Name] = f
+	}
+	for _, in := range cfg.Instances {
+		g := group[in.Name]
+		sync := g != nil && !g.SyncGroupTrackingWeight
+		if !sync && in.Priority != 255 {
+			continue
+		}
+		why := "address owner"
+		if sync {
+			why = "SYNC group"
+		}
+		ifs := in.TrackInterfaces[:0]
+		for _, t := range in.TrackInterfaces {
+			if t.Weight != nil && *t.Weight != 0 {
+				if sync {
+					// "(%s) ignoring %s tracked interface weight due to
+					// SYNC group".
+					b.d.kaf(t.Pos, ClassGeneral, "(%s) ignoring %s tracked interface weight due to %s", in.Name, t.Name, why)
+					t.Weight = intPtr(0)
+				} else {
+					b.d.kaf(t.Pos, ClassGeneral, "(%s) ignoring %s tracked interface due to %s", in.Name, t.Name, why)
+					continue
+				}
+			}
+			ifs = append(ifs, t)
+		}
+		in.TrackInterfaces = ifs
+		scs := in.TrackScripts[:0]
+		for _, t := range in.TrackScripts {
+			w := 0
+			if s := scripts[t.Name]; s != nil {
+				w = s.Weight
+			}
+			if t.Weight != nil {
+				w = *t.Weight
+			}
+			if w != 0 {
+				// "(%s) ignoring tracked script %s with weights due to %s".
+				b.d.kaf(t.Pos, ClassGeneral, "(%s) ignoring tracked script %s with weights due to %s", in.Name, t.Name, why)
+				continue
+			}
+			scs = append(scs, t)
+		}
+		in.TrackScripts = scs
+		tfs := in.TrackFiles[:0]
+		for _, t := range in.TrackFiles {
+			w := 1
+			if f := files[t.Name]; f != nil {
+				w = f.Weight
+			}
+			if t.Weight != nil {
+				w = *t.Weight
+			}
+			switch {
+			case w == 1:
+				// "(%s) ignoring weight from tracked file %s due to %s.
+				// specify weight 0".
+				b.d.kaf(t.Pos, ClassGeneral, "(%s) ignoring weight from tracked file %s due to %s - specify weight 0", in.Name, t.Name, why)
+				t.Weight = intPtr(0)
+			case w != 0:
+				// "(%s) ignoring tracked file %s with weight %d due to %s".
+				b.d.kaf(t.Pos, ClassGeneral, "(%s) ignoring tracked file %s with weight %d due to %s", in.Name, t.Name, w, why)
+				continue
+			}
+			tfs = append(tfs, t)
+		}
+		in.TrackFiles = tfs
+	}
+}

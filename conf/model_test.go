@@ -269,6 +269,8 @@ func TestValidation(t *testing.T) {
 		{"rule without a preference", vi + "virtual_rules {\nfrom 198.18.9.0/24 table 100\n}\n}\n", Warning, ClassGeneral, 8, "rule has no preference specified"},
 		{"route table not found", vi + "virtual_routes {\n198.18.9.0/24 via 198.18.0.254 dev eth0 table nosuch\n}\n}\n", Warning, ClassGeneral, 8, "routing table nosuch not found"},
 		{"unknown keyword", "global_defs {\nfrobnicate 1\n}\n", Warning, ClassUnknownKeyword, 2, "unknown keyword 'frobnicate' in global_defs"},
+		{"weighted script in a sync group", "vrrp_script s {\nscript /bin/true\nweight 10\n}\nvrrp_sync_group G {\ngroup {\nV\n}\n}\n" + vi +
+			"track_script {\ns\n}\n}\n", Warning, ClassGeneral, 17, "ignoring tracked script s with weights due to SYNC group"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
