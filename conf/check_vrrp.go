@@ -498,3 +498,28 @@ func (b *builder) trackingWeights() {
 		in.TrackFiles = tfs
 	}
 }
+
+// trackInterfaces drops the tracked interfaces keepalived drops: one named
+// twice (vrrp_track.c: "(%s) duplicate track_interface %s - ignoring") and
+// the instance's own (vrrp.c: "(%s) Ignoring track_interface %s since own
+// interface"; the instance follows its interface anyway).
+func (b *builder) trackInterfaces() {
+	for _, in := range b.cfg.Instances {
+		seen := map[string]bool{}
+		kept := in.TrackInterfaces[:0]
+		for _, t := range in.TrackInterfaces {
+			switch {
+			case seen[t.Name]:
+				b.d.kaf(t.Pos, ClassGeneral, "(%s) duplicate track_interface %s - ignoring", in.Name, t.Name)
+				continue
+			case t.Name == in.Interface && in.UseVMAC == nil:
+				b.d.kaf(t.Pos, ClassGeneral, "(%s) ignoring track_interface %s since own interface", in.Name, t.Name)
+				seen[t.Name] = true
+				continue
+			}
+			seen[t.Name] = true
+			kept = append(kept, t)
+		}
+		in.TrackInterfaces = kept
+	}
+}

@@ -125,6 +125,7 @@ func (b *builder) finish() {
 	b.instances()
 	b.syncGroups()
 	b.scriptsAndTracks()
+	b.trackInterfaces()
 	b.trackingWeights()
 	b.virtualServers()
 }
