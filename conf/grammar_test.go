@@ -366,3 +366,29 @@ func TestRandomDefinitionInRange(t *testing.T) {
 		}
 	}
 }
+
+// TestMissingBraceAtTheTopLevel: a top-level block without '{' is read as
+// keepalived's VRRP process reads it (its lines are the block's), and its
+// lines are flagged as keepalived's other processes read them (top-level
+// keywords, each unknown), so that every line keepalived flags is flagged.
+func TestMissingBraceAtTheTopLevel(t *testing.T) {
+	t.Parallel()
+	res, _ := Parse("t.conf", []byte("vrrp_instance V\n interface eth0\n virtual_router_id 1\n virtual_ipaddress {\n  198.18.0.1\n }\n}\n"),
+		Options{})
+	in := res.Config.Instances
+	if len(in) != 1 || in[0].VRID != 1 || len(in[0].VIPs) != 1 {
+		t.Fatalf("instances %+v", in)
+	}
+	if !hasDiag(res.Diags, Warning, 2, "missing '{' at beginning of configuration block") {
+		t.Errorf("no missing '{' at line 2:\n%s", res.Diags)
+	}
+	for line := 2; line <= 7; line++ {
+		found := false
+		for _, d := range res.Diags {
+			found = found || d.Pos.Line == line && d.Class == ClassUnknownKeyword
+		}
+		if !found {
+			t.Errorf("line %d not flagged as keepalived's other processes read it:\n%s", line, res.Diags)
+		}
+	}
+}
