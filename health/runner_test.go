@@ -3,6 +3,8 @@ package health
 import (
 	"context"
 	"net/netip"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -538,4 +540,26 @@ func TestSorryServerInhibit(t *testing.T) {
 		h.at(20 * time.Second)
 		diff(t, "regained", []string{"update " + svc + " 198.18.0.99:80 w=0 sorry", "add " + svc + " 198.18.0.11:80 w=5"}, h.sink.takeOps())
 	})
+}
+
+// TestRSInitNotifies: with rs_init_notifies a real server that starts in
+// the pool (not alpha) runs notify_up and writes its FIFO line at start;
+// without it, the start is silent (ipwrapper.c init_service_rs).
+func TestRSInitNotifies(t *testing.T) {
+	for _, on := range []bool{false, true} {
+		t.Run(map[bool]string{false: "off", true: "on"}[on], func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				cfg := oneTCP(tcpTiming(10*time.Second, time.Second, time.Second, 0), func(v *VirtualServer) { v.SMTPAlert = ptr(false) })
+				cfg.RSInitNotifies = on
+				h := newHarness(t, cfg)
+				defer h.stop()
+				want := []string{}
+				if on {
+					want = []string{"script /bin/echo up rs1", "fifo RS [198.18.0.11]:80 " + svc + " UP"}
+				}
+				got := slices.DeleteFunc(h.note.take(), func(s string) bool { return strings.HasPrefix(s, "fifo VS") })
+				diff(t, "notifications at start", want, got)
+			})
+		})
+	}
 }

@@ -74,7 +74,7 @@ func (c *procConnector) Read() ([]procEvent, bool, error) {
 			n, from, err := unix.Recvfrom(int(fd), buf, 0)
 			switch {
 			case errors.Is(err, unix.EAGAIN):
-				return len(evs) == 0 && !lost // block only when nothing was read
+				return len(evs) > 0 || lost // wait for more only when nothing was read
 			case errors.Is(err, unix.ENOBUFS):
 				lost = true
 				continue
