@@ -180,55 +180,66 @@ var effects = []effect{
 	{"FILE_CHECK", "dynamic", "health.TestFileCheckFaultAtStart", ""},
 	{"(top level)", "SSL", "health.TestSSLProberSNI", ""},
 
-	// ---- Not honoured (or partly): what ulvs does not do.
-	// HTTP_GET / SSL_GET response bodies.
-	{"url", "regex", "", "the page is not matched: a server that answers with the wrong page passes its check"},
-	{"url", "regex_no_match", "", "the page is not matched: a server whose page matches passes its check"},
-	{"url", "regex_min_offset", "", "the page is not matched, at any offset"},
-	{"url", "regex_max_offset", "", "the page is not matched, at any offset"},
-	{"url", "regex_options", "", "the page is not matched, with or without options"},
+	// HTTP_GET / SSL_GET response bodies (Go's RE2; health's doc says
+	// where it differs from keepalived's PCRE2).
+	{"url", "regex", "health.TestRegexTakesServerOut health.TestHTTPRegex test.TestHostKeywords conf.TestURLRegex", ""},
+	{"url", "regex_no_match", "health.TestRegexTakesServerOut health.TestHTTPRegex", ""},
+	{"url", "regex_min_offset", "health.TestHTTPRegex health.TestRegexMatchStreaming", ""},
+	{"url", "regex_max_offset", "health.TestHTTPRegex health.TestRegexMatchStreaming", ""},
+	{"url", "regex_options", "conf.TestURLRegex test.TestHostKeywords", ""},
 
 	// Addresses, routes and rules outside VRRP.
-	{"(top level)", "static_ipaddress", "", "the addresses are not installed"},
-	{"(top level)", "static_routes", "", "the routes are not installed"},
-	{"(top level)", "static_rules", "", "the rules are not installed"},
-	{"(top level)", "track_group", "", "static addresses and routes are not installed, so nothing tracks them"},
+	{"(top level)", "static_ipaddress", "vrrp.TestStaticNetns vrrp.TestStaticAddresses test.TestHostKeywords", ""},
+	{"(top level)", "static_routes", "vrrp.TestStaticNetns vrrp.TestStaticAddresses", ""},
+	{"(top level)", "static_rules", "vrrp.TestStaticNetns vrrp.TestStaticAddresses", ""},
+	{"(top level)", "track_group", "vrrp.TestStaticNetns vrrp.TestStaticAddresses internal/plan.TestVRRPFeatures", ""},
 
-	// Traffic to the VIPs.
-	{"vrrp_instance", "no_accept", "", "the master accepts traffic to its VIPs as if accept were set"},
-	{"global_defs", "vrrp_strict", "conf.TestStrictMode vrrp.TestEngineScenarios", "the accept part is not enforced: the master accepts traffic to its VIPs " +
-		"(strict mode's other rules apply)"},
-	{"vrrp_instance", "strict_mode", "conf.TestStrictMode vrrp.TestEngineScenarios", "the accept part is not enforced: the master accepts traffic to its VIPs " +
-		"(strict mode's other rules apply)"},
-	{"global_defs", "vrrp_iptables", "", "no firewall rules are installed for no_accept"},
-	{"global_defs", "vrrp_ipsets", "", "no firewall rules are installed for no_accept"},
-	{"global_defs", "nftables", "", "no firewall rules are installed for no_accept"},
+	// Traffic to the VIPs: the nftables table keepalived's nftables
+	// option makes. vrrp_iptables uses it too (keepalived does where
+	// iptables is nftables-based or missing, as on current Debian).
+	{"vrrp_instance", "no_accept", "vrrp.TestNoAcceptNetns vrrp.TestNoAcceptFirewall test.TestHostKeywords", ""},
+	{"global_defs", "vrrp_strict", "conf.TestStrictMode vrrp.TestEngineScenarios internal/plan.TestVRRPFeatures vrrp.TestNoAcceptNetns", ""},
+	{"vrrp_instance", "strict_mode", "conf.TestStrictMode vrrp.TestEngineScenarios internal/plan.TestVRRPFeatures", ""},
+	{"global_defs", "vrrp_iptables", "internal/plan.TestVRRPFeatures vrrp.TestNoAcceptNetns", ""},
+	{"global_defs", "vrrp_ipsets", "", "ipsets are not used: the no_accept addresses are in the nftables table (keepalived with nftables does the same)"},
+	{"global_defs", "nftables", "vrrp.TestNoAcceptNetns internal/plan.TestVRRPFeatures test.TestHostKeywords", ""},
+	{"global_defs", "nftables_priority", "internal/plan.TestVRRPFeatures vrrp.TestNoAcceptRuleset", ""},
+	{"global_defs", "nftables_counters", "internal/plan.TestVRRPFeatures vrrp.TestNoAcceptRuleset", ""},
 
 	// Process tracking.
-	{"(top level)", "vrrp_track_process", "", "the process is not watched: instances tracking it see it as always running"},
-	{"vrrp_instance", "track_process", "", "the processes are not watched: they count as always running"},
-	{"vrrp_sync_group", "track_process", "", "the processes are not watched: they count as always running"},
+	{"(top level)", "vrrp_track_process", "vrrp.TestTrackProcessNginxPair vrrp.TestTrackProcess test.TestHostKeywords", ""},
+	{"vrrp_track_process", "process", "vrrp.TestProcMatch vrrp.TestTrackProcessNginxPair", ""},
+	{"vrrp_track_process", "param_match", "vrrp.TestProcMatch", ""},
+	{"vrrp_track_process", "full_command", "vrrp.TestProcMatch", ""},
+	{"vrrp_track_process", "weight", "vrrp.TestTrackProcess", ""},
+	{"vrrp_track_process", "quorum", "vrrp.TestProcQuorumAndDelays test.TestHostKeywords", ""},
+	{"vrrp_track_process", "quorum_max", "vrrp.TestProcQuorumAndDelays", ""},
+	{"vrrp_track_process", "delay", "vrrp.TestProcQuorumAndDelays internal/plan.TestVRRPFeatures", ""},
+	{"vrrp_track_process", "terminate_delay", "vrrp.TestProcQuorumAndDelays", ""},
+	{"vrrp_track_process", "fork_delay", "vrrp.TestProcQuorumAndDelays vrrp.TestProcScanSeesForks", ""},
+	{"vrrp_instance", "track_process", "vrrp.TestTrackProcessNginxPair vrrp.TestTrackProcess test.TestHostKeywords", ""},
+	{"vrrp_sync_group", "track_process", "vrrp.TestTrackProcess", ""},
 
 	// VRRP details.
-	{"vrrp_instance", "notify_deleted", "", "the script does not run when the instance is removed"},
-	{"vrrp_instance", "notify_priority_changes", "", "notify scripts do not run when the priority changes"},
-	{"vrrp_sync_group", "notify_priority_changes", "", "notify scripts do not run when the priority changes"},
-	{"global_defs", "vrrp_notify_priority_changes", "", "notify scripts do not run when the priority changes"},
-	{"vrrp_instance", "unicast_ttl", "", "unicast adverts go out with TTL 255"},
-	{"vrrp_instance", "mcast_dst_ip", "", "adverts go to the global multicast group (vrrp_mcast_group4/6)"},
-	{"vrrp_instance", "unicast_fault_no_peer", "", "an instance with no unicast peer runs instead of entering FAULT"},
-	{"vrrp_instance", "promote_secondaries", "", "the kernel's promote_secondaries setting of the interface is left as it is"},
+	{"vrrp_instance", "notify_deleted", "vrrp.TestNotifyDeleted", ""},
+	{"vrrp_instance", "notify_priority_changes", "vrrp.TestNotifyPriorityChanges internal/plan.TestVRRPFeatures", ""},
+	{"vrrp_sync_group", "notify_priority_changes", "internal/plan.TestVRRPFeatures vrrp.TestNotifyPriorityChanges", ""},
+	{"global_defs", "vrrp_notify_priority_changes", "vrrp.TestNotifyPriorityChanges", ""},
+	{"vrrp_instance", "unicast_ttl", "vrrp.TestMcastDstIPAndUnicastTTL", ""},
+	{"vrrp_instance", "mcast_dst_ip", "vrrp.TestMcastDstIPAndUnicastTTL", ""},
+	{"vrrp_instance", "unicast_fault_no_peer", "vrrp.TestUnicastFaultNoPeer", ""},
+	{"vrrp_instance", "promote_secondaries", "vrrp.TestPromoteSecondaries", ""},
 
 	// Health checking.
-	{"global_defs", "rs_init_notifies", "", "real servers' notify_up scripts do not run at start"},
+	{"global_defs", "rs_init_notifies", "health.TestRSInitNotifies internal/plan.TestHealthFeatures", ""},
 	{"virtual_server", "persistence_engine", "", "plain persistence applies: SIP calls are not kept on one real server"},
 
 	// The process.
-	{"global_defs", "startup_script", "", "the script does not run before ulvsd starts"},
-	{"global_defs", "startup_script_timeout", "", "startup_script does not run"},
-	{"global_defs", "shutdown_script", "", "the script does not run when ulvsd stops"},
-	{"global_defs", "shutdown_script_timeout", "", "shutdown_script does not run"},
-	{"*", "net_namespace", "", "ulvsd stays in the namespace it was started in"},
+	{"global_defs", "startup_script", "test.TestStartupShutdownScripts", ""},
+	{"global_defs", "startup_script_timeout", "cmd/ulvsd.TestLifecycleScriptTimeout", ""},
+	{"global_defs", "shutdown_script", "test.TestStartupShutdownScripts", ""},
+	{"global_defs", "shutdown_script_timeout", "cmd/ulvsd.TestLifecycleScriptTimeout test.TestStartupShutdownScripts", ""},
+	{"*", "net_namespace", "test.TestNetNamespace", ""},
 
 	// Found by reading what the daemon's translations use.
 	{"vrrp_instance", "check_unicast_src", "", "adverts from addresses that are not unicast peers are accepted " +

@@ -179,7 +179,15 @@ func httpKeywords(ssl bool) []*keyword {
 			}
 		}),
 		kw("regex_no_match", func(b *builder, n *Node) { u(b).RegexNoMatch = true }),
-		kw("regex_options", func(b *builder, n *Node) { u(b).RegexOptions = append(u(b).RegexOptions, n.Args...) }),
+		kw("regex_options", func(b *builder, n *Node) {
+			for _, o := range n.Args {
+				if msg := regexOptionProblem(o); msg != "" {
+					b.d.warnf(n.Pos, "regex_options %s: %s", o, msg)
+					continue
+				}
+				u(b).RegexOptions = append(u(b).RegexOptions, o)
+			}
+		}),
 		ignored("regex_stack", "Go's regexp engine needs no stack sizing"),
 		kw("regex_min_offset", func(b *builder, n *Node) {
 			if v, ok := b.int(n, 0, 1<<31-1); ok {
@@ -199,6 +207,7 @@ func httpKeywords(ssl bool) []*keyword {
 		kwBlk("url", urlLv, func(b *builder, n *Node) {
 			b.url = &URL{Pos: n.Pos}
 		}, func(b *builder, n *Node) {
+			checkURLRegex(b, n, b.url)
 			if b.url.Path == "" {
 				b.d.kaf(n.Pos, ClassGeneral, "url: no path - url ignored")
 			} else {

@@ -339,9 +339,7 @@ func globalLevel() *level {
 		{"snmp_rs_stats_update_interval", "SNMP is not supported"},
 		{"dbus_service_name", "D-Bus is not supported"},
 		{"dbus_no_interface_name", "D-Bus is not supported"},
-		{"nftables_priority", "ulvs installs its own kernel guard rules"},
 		{"nftables_ifindex", "ulvs installs its own kernel guard rules"},
-		{"nftables_counters", "ulvs installs its own kernel guard rules"},
 		{"nftables_ipvs_priority", "ulvs installs its own kernel guard rules"},
 		{"nftables_ipvs_start_fwmark", "ulvs installs its own kernel guard rules"},
 		{"nftables_ipvs", "ulvs installs its own kernel guard rules"},
@@ -403,6 +401,12 @@ func globalLevel() *level {
 			}
 			g(b).Firewall = f
 		}),
+		kw("nftables_priority", func(b *builder, n *Node) {
+			if v, ok := b.int(n, -1000, 1000); ok {
+				g(b).NftablesPriority = &v
+			}
+		}),
+		kw("nftables_counters", func(b *builder, n *Node) { g(b).NftablesCounters = true }),
 		kw("net_namespace", netNamespace),
 		unsupported("net_namespace_ipvs", "IPVS stays in ulvsd's own namespace"),
 	)

@@ -140,8 +140,15 @@ func trackProcessLevel() *level {
 	return newLevel("vrrp_track_process").add(
 		kwQ("process", func(b *builder, n *Node) { p(b).Process = append([]string(nil), n.Args...) }),
 		kw("param_match", func(b *builder, n *Node) {
-			if v, ok := b.str(n); ok {
-				p(b).ParamMatch = v
+			// keepalived: alone it is an exact match of no parameters.
+			b.only(n, 1)
+			switch {
+			case len(n.Args) == 0:
+				p(b).ParamMatch = "exact"
+			case n.Args[0] == "initial" || n.Args[0] == "partial":
+				p(b).ParamMatch = n.Args[0]
+			default:
+				b.d.kaf(n.Pos, ClassGeneral, "Invalid param_match type %s - ignoring", n.Args[0])
 			}
 		}),
 		kw("weight", func(b *builder, n *Node) {
@@ -159,7 +166,7 @@ func trackProcessLevel() *level {
 		}),
 		kw("quorum_max", func(b *builder, n *Node) {
 			if v, ok := b.int(n, 0, 1<<30); ok {
-				p(b).QuorumMax = v
+				p(b).QuorumMax = &v
 			}
 		}),
 		kw("delay", func(b *builder, n *Node) {

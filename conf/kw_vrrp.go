@@ -33,7 +33,17 @@ func notifyKeywords(nf func(*builder) *Notify, instance bool) []*keyword {
 	}
 	if instance {
 		kws = append(kws,
-			kwQ("notify_deleted", set(func(x *Notify) **Script { return &x.Deleted })),
+			kwQ("notify_deleted", func(b *builder, n *Node) {
+				// Alone, it only makes a deleted instance DELETED (not
+				// FAULT) to the notify scripts and FIFOs: an empty Script.
+				if len(n.Args) == 0 {
+					nf(b).Deleted = &Script{Pos: n.Pos}
+					return
+				}
+				if s := b.script(n); s != nil {
+					nf(b).Deleted = s
+				}
+			}),
 			kwQ("notify_master_rx_lower_pri", set(func(x *Notify) **Script { return &x.MasterRxLowerPrio })),
 		)
 	}

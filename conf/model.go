@@ -117,6 +117,10 @@ type GlobalDefs struct {
 	// Firewall is vrrp_iptables, vrrp_ipsets or nftables: how no_accept
 	// and strict mode drop traffic to VIPs a master does not own.
 	Firewall *Firewall
+	// NftablesPriority (nil: -1) and NftablesCounters are
+	// nftables_priority and nftables_counters.
+	NftablesPriority *int
+	NftablesCounters bool
 	// NetNamespace is the network namespace ulvsd runs in (net_namespace).
 	NetNamespace    string
 	NetNamespacePos Pos
@@ -275,14 +279,15 @@ type TrackFileInit struct {
 
 // TrackProcess is a vrrp_track_process block.
 type TrackProcess struct {
-	Pos            Pos
-	Name           string
-	Process        []string
-	ParamMatch     string
-	Weight         int
-	Reverse        bool
-	Quorum         int // 1
-	QuorumMax      int // 0: unlimited
+	Pos        Pos
+	Name       string
+	Process    []string
+	ParamMatch string
+	Weight     int
+	Reverse    bool
+	Quorum     int // 1
+	// QuorumMax is nil when unbounded; 0 means none may run (keepalived).
+	QuorumMax      *int
 	Delay          time.Duration
 	TerminateDelay time.Duration
 	ForkDelay      time.Duration
@@ -302,7 +307,10 @@ type Track struct {
 
 // Notify holds the notify scripts of an instance or sync group.
 type Notify struct {
-	Master, Backup, Fault, Stop, Deleted *Script
+	Master, Backup, Fault, Stop *Script
+	// Deleted is notify_deleted: set (with no Argv when no script is
+	// given) makes a deleted instance DELETED rather than FAULT.
+	Deleted *Script
 	// Generic gets "INSTANCE|GROUP name STATE priority" appended.
 	Generic           *Script
 	MasterRxLowerPrio *Script
