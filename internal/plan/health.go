@@ -23,6 +23,7 @@ func healthConfig(cfg *conf.Config) (*health.Config, []error) {
 		RouterID:       g.RouterID,
 		Scripts:        scriptPolicy(cfg),
 		LogAllFailures: g.CheckerLogAllFailures,
+		RSInitNotifies: g.RSInitNotifies,
 		SMTPAlert:      g.SMTPAlertChecker,
 	}
 	if hc.SMTPAlert == nil {
@@ -129,7 +130,8 @@ func healthCheck(c *conf.Checker, files map[string]*conf.TrackFile, tlsConf *tls
 			hc.HTTP.TLS = tlsConf
 		}
 		for _, u := range h.URLs {
-			hu := health.URL{Path: u.Path, Digest: u.Digest, Virtualhost: u.Virtualhost}
+			hu := health.URL{Path: u.Path, Digest: u.Digest, Virtualhost: u.Virtualhost,
+				Regex: u.RE2(), RegexNoMatch: u.RegexNoMatch, RegexMinOffset: u.RegexMinOffset, RegexMaxOffset: u.RegexMaxOffset}
 			for _, r := range u.StatusCodes {
 				hu.StatusCodes = append(hu.StatusCodes, health.StatusRange{Min: r.Lo, Max: r.Hi})
 			}

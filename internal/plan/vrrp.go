@@ -36,6 +36,8 @@ func vrrpConfig(cfg *conf.Config) (*vrrp.Config, []error) {
 		CheckUnicastSrc:         g.CheckUnicastSrc,
 		SkipCheckAdvAddr:        g.SkipCheckAdvAddr,
 		StartupDelay:            g.StartupDelay,
+		NotifyPriorityChanges:   g.NotifyPriorityChange,
+		Firewall:                vrrpFirewall(&g),
 		ScriptUser:              g.ScriptUser,
 		ScriptGroup:             g.ScriptGroup,
 		EnableScriptSecurity:    g.EnableScriptSecurity,
@@ -65,6 +67,9 @@ func vrrpConfig(cfg *conf.Config) (*vrrp.Config, []error) {
 		}
 		vc.TrackFiles = append(vc.TrackFiles, tf)
 	}
+	for _, tp := range cfg.TrackProcesses {
+		vc.Processes = append(vc.Processes, trackProcess(tp))
+	}
 	for _, sg := range cfg.SyncGroups {
 		vc.Groups = append(vc.Groups, vrrp.SyncGroup{
 			Name: sg.Name, Members: sg.Group,
@@ -72,10 +77,13 @@ func vrrpConfig(cfg *conf.Config) (*vrrp.Config, []error) {
 			NotifyFault: notifyOf(sg.Notify.Fault), NotifyStop: notifyOf(sg.Notify.Stop),
 			Notify:          notifyOf(sg.Notify.Generic),
 			TrackInterfaces: trackRefs(sg.TrackInterfaces), TrackScripts: trackRefs(sg.TrackScripts),
-			TrackFiles: trackRefs(sg.TrackFiles), TrackingWeight: sg.SyncGroupTrackingWeight, SMTPAlert: sg.SMTPAlert,
+			TrackFiles: trackRefs(sg.TrackFiles), TrackProcesses: trackRefs(sg.TrackProcesses),
+			TrackingWeight: sg.SyncGroupTrackingWeight, SMTPAlert: sg.SMTPAlert,
+			NotifyPriorityChanges: sg.NotifyPriorityChanges,
 		})
 	}
 	var errs []error
+	vc.Static, errs = staticConfig(cfg, tables)
 	for _, in := range cfg.Instances {
 		vi, ierrs := vrrpInstance(in)
 		errs = append(errs, ierrs...)
@@ -92,8 +100,13 @@ func vrrpInstance(in *conf.Instance) (vrrp.Instance, []error) {
 		Name: in.Name, State: vrrp.StateBackup, Interface: in.Interface, VRID: in.VRID, Priority: in.Priority,
 		AdvertInt: in.AdvertInt, Version: in.Version, Nopreempt: !in.Preempt, PreemptDelay: in.PreemptDelay,
 		TrackInterfaces: trackRefs(in.TrackInterfaces), TrackScripts: trackRefs(in.TrackScripts),
-		TrackFiles: trackRefs(in.TrackFiles), DontTrackPrimary: in.DontTrackPrimary,
-		UnicastSrcIP: in.UnicastSrcIP, McastSrcIP: in.McastSrcIP,
+		TrackFiles: trackRefs(in.TrackFiles), TrackProcesses: trackRefs(in.TrackProcesses),
+		DontTrackPrimary: in.DontTrackPrimary,
+		UnicastSrcIP:     in.UnicastSrcIP, McastSrcIP: in.McastSrcIP, McastDstIP: in.McastDstIP,
+		UnicastFaultNoPeer: in.UnicastFaultNoPeer, PromoteSecondaries: in.PromoteSecondaries,
+		// accept / no_accept; vrrp_strict has made no_accept the default
+		// of an instance that is not the address owner.
+		NoAccept:     in.Accept != nil && !*in.Accept,
 		NotifyMaster: notifyOf(in.Notify.Master), NotifyBackup: notifyOf(in.Notify.Backup),
 		NotifyFault: notifyOf(in.Notify.Fault), NotifyStop: notifyOf(in.Notify.Stop),
 		Notify: notifyOf(in.Notify.Generic), NotifyMasterRxLowerPri: notifyOf(in.Notify.MasterRxLowerPrio),
@@ -110,6 +123,18 @@ func vrrpInstance(in *conf.Instance) (vrrp.Instance, []error) {
 	}
 	if in.State == "MASTER" {
 		vi.State = vrrp.StateMaster
+	}
+	if in.UnicastTTL != 255 {
+		vi.UnicastTTL = intRef(in.UnicastTTL)
+	}
+	if in.NotifyPriorityChange {
+		vi.NotifyPriorityChanges = boolRef(true)
+	}
+	if d := in.Notify.Deleted; d != nil {
+		vi.NotifyDeleted = true
+		if len(d.Argv) > 0 {
+			vi.NotifyDeletedScript = notifyOf(d)
+		}
 	}
 	if in.Auth != nil {
 		vi.AuthPass = in.Auth.Pass
@@ -251,3 +276,77 @@ func trackRefs(ts []conf.Track) []vrrp.TrackRef {
 func durRef[T any](v T) *T { return &v }
 
 func intRef(v int) *int { return &v }
+
+// vrrpFirewall is the no_accept firewall: keepalived's nftables table, also
+// for vrrp_iptables (keepalived uses nftables where iptables is
+// nftables-based or missing, as on current Debian; the chains named are
+// then not used).
+func vrrpFirewall(g *conf.GlobalDefs) vrrp.Firewall {
+	fw := vrrp.Firewall{Priority: g.NftablesPriority, Counters: g.NftablesCounters}
+	if f := g.Firewall; f != nil && f.Kind == "nftables" && len(f.Names) > 0 {
+		fw.Table = f.Names[0]
+	}
+	return fw
+}
+
+func trackProcess(tp *conf.TrackProcess) vrrp.TrackProcess {
+	out := vrrp.TrackProcess{Name: tp.Name, ParamMatch: tp.ParamMatch, FullCommand: tp.FullCommand,
+		Weight: tp.Weight, Reverse: tp.Reverse, Quorum: tp.Quorum, QuorumMax: tp.QuorumMax,
+		ForkDelay: tp.ForkDelay, TerminateDelay: tp.TerminateDelay}
+	if len(tp.Process) > 0 {
+		out.Process, out.Params = tp.Process[0], tp.Process[1:]
+	}
+	// "delay" sets both delays; the specific keywords override it.
+	if tp.Delay > 0 {
+		if tp.ForkDelay == 0 {
+			out.ForkDelay = tp.Delay
+		}
+		if tp.TerminateDelay == 0 {
+			out.TerminateDelay = tp.Delay
+		}
+	}
+	return out
+}
+
+// staticConfig translates static_ipaddress, static_routes, static_rules
+// and the track_group blocks. An address without dev goes on
+// default_interface, as keepalived puts it.
+func staticConfig(cfg *conf.Config, tables map[string]int) (vrrp.Static, []error) {
+	var st vrrp.Static
+	var errs []error
+	dflt := cfg.Global.DefaultInterface
+	if dflt == "" {
+		dflt = "eth0"
+	}
+	for _, a := range cfg.StaticAddresses {
+		v, err := vrrpVIP(a)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if v.Dev == "" {
+			v.Dev = dflt
+		}
+		st.Addresses = append(st.Addresses, vrrp.StaticAddress{VIP: v, TrackGroup: a.TrackGroup, NoTrack: a.NoTrack})
+	}
+	for _, r := range cfg.StaticRoutes {
+		vr, err := vrrpRoute(r, tables)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		st.Routes = append(st.Routes, vrrp.StaticRoute{Route: vr, TrackGroup: r.TrackGroup, NoTrack: r.NoTrack})
+	}
+	for _, r := range cfg.StaticRules {
+		vr, err := vrrpRule(r, tables)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		st.Rules = append(st.Rules, vrrp.StaticRule{Rule: vr, TrackGroup: r.TrackGroup, NoTrack: r.NoTrack})
+	}
+	for _, g := range cfg.TrackGroups {
+		st.TrackGroups = append(st.TrackGroups, vrrp.TrackGroup{Name: g.Name, Instances: g.Group})
+	}
+	return st, errs
+}
