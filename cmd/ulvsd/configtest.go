@@ -38,6 +38,13 @@ func configTest(o *options, stdout, stderr io.Writer) int {
 		_, pd := plan.Build(res.Config, o.planOptions())
 		diags = append(diags, pd...)
 	}
+	if ns := res.Config.Global.NetNamespace; ns != "" {
+		// As the daemon does: the machine checks below (interfaces) run
+		// inside the namespace; one that does not exist is an error.
+		if err := enterNetNamespace(ns); err != nil {
+			diags = append(diags, conf.Diagnostic{Pos: res.Config.Global.NetNamespacePos, Severity: conf.Error, Msg: err.Error()})
+		}
+	}
 	diags = append(diags, plan.SystemChecks(res.Config)...)
 	out := stderr
 	if o.testLog != "" {

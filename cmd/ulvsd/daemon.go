@@ -348,6 +348,12 @@ func (d *daemon) reload() error {
 		return errors.New("reload dropped: ulvsd is stopping")
 	}
 	cfg := p.Config
+	if was := d.currentConfig(cfg).Global.NetNamespace; cfg.Global.NetNamespace != was {
+		// keepalived: "the namespace cannot be changed on a configuration
+		// reload".
+		d.log.Warn("net_namespace cannot change on reload; ulvsd stays where it runs",
+			zap.String("at", cfg.Global.NetNamespacePos.String()), zap.String("running_in", was))
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if d.lvs != nil {
@@ -450,4 +456,15 @@ func waitFor(ch <-chan error, d time.Duration) error {
 	case <-time.After(d):
 		return fmt.Errorf("still running after %v", d)
 	}
+}
+
+// currentConfig is the configuration in force (the last one a reload
+// applied), or fallback before start.
+func (d *daemon) currentConfig(fallback *conf.Config) *conf.Config {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.cfg != nil {
+		return d.cfg
+	}
+	return fallback
 }

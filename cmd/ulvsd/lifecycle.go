@@ -2,30 +2,23 @@ package main
 
 import (
 	"context"
-	"time"
 
 	"go.uber.org/zap"
 
-	"github.com/ulvs/ulvs/internal/script"
+	"github.com/ulvs/ulvs/internal/plan"
 )
-
-// defaultLifecycleTimeout is keepalived's startup_script_timeout and
-// shutdown_script_timeout default.
-const defaultLifecycleTimeout = 10 * time.Second
 
 // runLifecycleScript runs startup_script (before anything starts) or
 // shutdown_script (after everything stopped) as keepalived's parent process
 // does: under the script user and security rules, waited for, killed at
 // its timeout; a failure is logged and ulvsd goes on ("startup script
 // failed, status N").
-func runLifecycleScript(log *zap.Logger, what string, pol script.Policy, spec script.Spec, timeout time.Duration) {
-	if len(spec.Argv) == 0 {
+func runLifecycleScript(log *zap.Logger, what string, ls *plan.LifecycleScript) {
+	if ls == nil {
 		return
 	}
-	if timeout <= 0 {
-		timeout = defaultLifecycleTimeout
-	}
-	s, err := pol.Prepare(spec)
+	spec, timeout := ls.Spec, ls.Timeout
+	s, err := ls.Policy.Prepare(spec)
 	if err == nil && s.Disabled != nil {
 		err = s.Disabled
 	}

@@ -58,6 +58,14 @@ func runDaemon(o *options, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "ulvsd: %s has errors; not starting (check it with ulvsd -t)\n", o.configFile)
 		return 1
 	}
+	if ns := res.Config.Global.NetNamespace; ns != "" {
+		// keepalived's net_namespace: the whole daemon runs inside
+		// (enterNetNamespace executes ulvsd again there).
+		if err := enterNetNamespace(ns); err != nil {
+			fmt.Fprintf(stderr, "%s: error: %v\n", res.Config.Global.NetNamespacePos, err)
+			return 1
+		}
+	}
 	if !o.dontFork && os.Getenv(daemonEnv) == "" {
 		// The daemon runs in /, so relative paths must be made absolute.
 		args, err := absoluteArgs(o)
@@ -98,7 +106,15 @@ func runDaemon(o *options, stdout, stderr io.Writer) int {
 		kacompat.SigJSON, kacompat.SigStatsClear)
 	defer signal.Stop(sigs)
 
+	startup, _ := plan.Lifecycle(res.Config)
+	runLifecycleScript(log, "startup_script", startup)
 	d := &daemon{o: o, log: log, ecmp: ecmpPrefixes(bgp)}
+	defer func() {
+		// keepalived runs shutdown_script once everything has stopped,
+		// from the configuration in force.
+		_, shutdown := plan.Lifecycle(d.currentConfig(res.Config))
+		runLifecycleScript(log, "shutdown_script", shutdown)
+	}()
 	for _, n := range ecmpNotes {
 		log.Info("ecmp", zap.String("note", n))
 	}

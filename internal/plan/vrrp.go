@@ -83,7 +83,7 @@ func vrrpConfig(cfg *conf.Config) (*vrrp.Config, []error) {
 		})
 	}
 	var errs []error
-	vc.Static, errs = staticConfig(cfg, tables)
+	vc.Static, errs = staticConfig(cfg)
 	for _, in := range cfg.Instances {
 		vi, ierrs := vrrpInstance(in)
 		errs = append(errs, ierrs...)
@@ -311,7 +311,7 @@ func trackProcess(tp *conf.TrackProcess) vrrp.TrackProcess {
 // staticConfig translates static_ipaddress, static_routes, static_rules
 // and the track_group blocks. An address without dev goes on
 // default_interface, as keepalived puts it.
-func staticConfig(cfg *conf.Config, tables map[string]int) (vrrp.Static, []error) {
+func staticConfig(cfg *conf.Config) (vrrp.Static, []error) {
 	var st vrrp.Static
 	var errs []error
 	dflt := cfg.Global.DefaultInterface
@@ -330,7 +330,7 @@ func staticConfig(cfg *conf.Config, tables map[string]int) (vrrp.Static, []error
 		st.Addresses = append(st.Addresses, vrrp.StaticAddress{VIP: v, TrackGroup: a.TrackGroup, NoTrack: a.NoTrack})
 	}
 	for _, r := range cfg.StaticRoutes {
-		vr, err := vrrpRoute(r, tables)
+		vr, err := vrrpRoute(r)
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -338,7 +338,7 @@ func staticConfig(cfg *conf.Config, tables map[string]int) (vrrp.Static, []error
 		st.Routes = append(st.Routes, vrrp.StaticRoute{Route: vr, TrackGroup: r.TrackGroup, NoTrack: r.NoTrack})
 	}
 	for _, r := range cfg.StaticRules {
-		vr, err := vrrpRule(r, tables)
+		vr, err := vrrpRule(r)
 		if err != nil {
 			errs = append(errs, err)
 			continue
