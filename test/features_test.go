@@ -84,7 +84,10 @@ vrrp_instance VI_1 {
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		out, err := launch.Output(ctx, l.bins.ulvsd, args...)
 		cancel()
-		if err == nil || !strings.Contains(out, "missing.conf:3") || !strings.Contains(out, "ulvs-no-such-ns") {
+		if err != nil {
+			out += err.Error() // the command's output is in the error
+		}
+		if err == nil || !strings.Contains(out, "missing.conf:3: error: net_namespace ulvs-no-such-ns") {
 			t.Errorf("ulvsd %v with a missing namespace: %v\n%s", args[0], err, out)
 		}
 	}

@@ -332,12 +332,14 @@ func TestTrackProcess(t *testing.T) {
 		_, ha, _ := pair(t)
 		cfg := Config{
 			Processes: []TrackProcess{{Name: "web", Process: "nginx"}, {Name: "web2", Process: "nginx", Weight: -20}},
+			Groups:    []SyncGroup{{Name: "G", Members: []string{"VI_3"}, TrackProcesses: []TrackRef{{Name: "web"}}}},
 			Instances: []Instance{
 				inst("VI_1", 51, 100, func(i *Instance) { i.TrackProcesses = []TrackRef{{Name: "web"}} }),
 				inst("VI_2", 52, 100, func(i *Instance) {
 					i.VIPs = []VIP{{Prefix: netip.MustParsePrefix("198.18.0.101/32")}}
 					i.TrackProcesses = []TrackRef{{Name: "web2"}}
 				}),
+				inst("VI_3", 53, 100, func(i *Instance) { i.VIPs = []VIP{{Prefix: netip.MustParsePrefix("198.18.0.103/32")}} }),
 			},
 		}
 		a := startNode(t, ha, nil, cfg, func(n *Node) { n.procRoot, n.procPollOnly = fp.root, true })
@@ -353,13 +355,16 @@ func TestTrackProcess(t *testing.T) {
 		if st.Instances[0].State != StateFault {
 			t.Errorf("VI_1 %v after nginx stopped, want FAULT", st.Instances[0].State)
 		}
+		if st.Instances[2].State != StateFault {
+			t.Errorf("VI_3 (its sync group tracks the process) %v after nginx stopped, want FAULT", st.Instances[2].State)
+		}
 		if p := st.Instances[1].EffectivePriority; p != 80 {
 			t.Errorf("VI_2 priority %d after nginx stopped, want 80", p)
 		}
 		fp.add(101, 1, "nginx", "S")
 		time.Sleep(5 * time.Second)
 		synctest.Wait()
-		if a.state("VI_1") != StateMaster || a.n.Status().Instances[1].EffectivePriority != 100 {
+		if a.state("VI_1") != StateMaster || a.state("VI_3") != StateMaster || a.n.Status().Instances[1].EffectivePriority != 100 {
 			t.Errorf("after nginx restarted: VI_1 %v, VI_2 priority %d", a.state("VI_1"), a.n.Status().Instances[1].EffectivePriority)
 		}
 	})
