@@ -114,9 +114,13 @@ type chaos struct {
 	secs       map[int]*second
 	dls        []*download
 	failures   []failure
-	dirs       []*dirWatch
-	phases     []phaseResult
-	counts     map[string]int
+	// stalls are the spans the observer itself was not running (a shared
+	// machine's CPU taken by others): its clocks' timeouts fire there
+	// whatever the VIP did.
+	stalls []span
+	dirs   []*dirWatch
+	phases []phaseResult
+	counts map[string]int
 
 	httpc *http.Client
 	// holdDir holds a copy of this executable that user nobody may run.
@@ -219,7 +223,7 @@ func (c *chaos) run() error {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
-	for _, fn := range []func(context.Context){c.requests, c.downloads, c.watchVIP, c.sample} {
+	for _, fn := range []func(context.Context){c.watchSelf, c.requests, c.downloads, c.watchVIP, c.sample} {
 		wg.Add(1)
 		go func() { defer wg.Done(); fn(ctx) }()
 	}
@@ -254,7 +258,24 @@ func (c *chaos) run() error {
 	c.checkDownloads()
 	c.checkRequests()
 	c.checkLogs()
+	c.saveLogs()
 	return nil
+}
+
+// saveLogs copies every ulvsd log of the lab under outDir/logs (the lab's
+// directory goes with it).
+func (c *chaos) saveLogs() {
+	dir := filepath.Join(c.outDir, "logs")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return
+	}
+	for _, d := range c.l.st.byRole(roleDirector) {
+		if p := d.Procs[procUlvsd]; p != nil {
+			if b, err := os.ReadFile(p.Log); err == nil {
+				_ = os.WriteFile(filepath.Join(dir, d.Name+"-ulvsd.log"), b, 0o644)
+			}
+		}
+	}
 }
 
 // phase is one act of the mix, and how long it takes with its settling.

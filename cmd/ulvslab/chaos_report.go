@@ -77,6 +77,12 @@ func (c *chaos) report(args []string) error {
 		}
 		t.WriteString("  " + strings.Join(evs, "; ") + "\n")
 	}
+	if len(c.stalls) > 0 {
+		t.WriteString("\n# the observer did not run (the machine's CPU taken by other work)\n")
+		for _, st := range c.stalls {
+			fmt.Fprintf(&t, "%7.1fs..%6.1fs\n", st.From.Sub(c.start).Seconds(), st.To.Sub(c.start).Seconds())
+		}
+	}
 	t.WriteString("\n# events\n")
 	for _, e := range c.events {
 		fmt.Fprintf(&t, "%7.1fs..%6.1fs  %-13s %-10s %s\n", e.At.Sub(c.start).Seconds(), e.End.Sub(c.start).Seconds(), e.Kind, e.Target, e.Text)

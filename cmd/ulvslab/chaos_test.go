@@ -29,7 +29,10 @@ func TestChaosVerdicts(t *testing.T) {
 		{at(50.5), at(50.6), "reset"}, // one allowed
 		{at(51), at(51.1), "reset"},   // the second is not
 		{at(12), at(12.1), "reset"},   // in a reload storm: no window
+		{at(44), at(46), "Get: context deadline exceeded (Client.Timeout exceeded while awaiting headers)"}, // the observer stalled
+		{at(47), at(49), "Get: context deadline exceeded (Client.Timeout exceeded while awaiting headers)"}, // it did not
 	}
+	c.stalls = []span{{at(44.5), at(45.5)}}
 	c.dls = []*download{
 		{Start: at(9), End: at(17), Bytes: bigSize},
 		{Start: at(11), End: at(15), Bytes: 100, Err: "unexpected EOF"}, // across the reload: broken
@@ -38,13 +41,16 @@ func TestChaosVerdicts(t *testing.T) {
 	c.checkRequests()
 	c.checkDownloads()
 	got := strings.Join(c.violations, "\n")
-	for _, want := range []string{"t=51.0s a request", "t=12.0s a request", "t=11.0s to t=15.0s broke across a reload"} {
+	for _, want := range []string{"t=51.0s a request", "t=12.0s a request", "t=47.0s a request", "t=11.0s to t=15.0s broke across a reload"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("violations lack %q:\n%s", want, got)
 		}
 	}
-	if len(c.violations) != 3 {
-		t.Errorf("%d violations, want 3:\n%s", len(c.violations), got)
+	if len(c.violations) != 4 {
+		t.Errorf("%d violations, want 4:\n%s", len(c.violations), got)
+	}
+	if c.counts["requests timed out while the observer stalled"] != 1 {
+		t.Errorf("counts %v", c.counts)
 	}
 	if c.counts["downloads whole across a reload storm"] != 1 || c.counts["requests failed in a tolerated window"] != 3 {
 		t.Errorf("counts %v", c.counts)
