@@ -2,7 +2,9 @@ package forward
 
 import (
 	"net/netip"
+	"slices"
 	"sync/atomic"
+	"time"
 
 	"github.com/ulvs/ulvs/forward/conntab"
 	"github.com/ulvs/ulvs/forward/syncmsg"
@@ -149,15 +151,76 @@ func (u *Userspace) applySync(conns []syncmsg.Conn, now uint32) {
 		s, r := g.syncTargetLocked(c)
 		if r == nil {
 			u.e.sync.unknown.Add(1)
+			if s != nil {
+				u.holdSyncLocked(c)
+			}
 			continue
 		}
-		if c.Flags&syncmsg.Template != 0 {
-			u.applyTemplate(c, s, r, now)
-		} else {
-			u.applyConn(c, s, r, now)
-		}
-		u.e.sync.received.Add(1)
+		u.applySyncedLocked(c, s, r, now)
 	}
+}
+
+func (u *Userspace) applySyncedLocked(c *syncmsg.Conn, s *service, r *real, now uint32) {
+	if c.Flags&syncmsg.Template != 0 {
+		u.applyTemplate(c, s, r, now)
+	} else {
+		u.applyConn(c, s, r, now)
+	}
+	u.e.sync.received.Add(1)
+}
+
+// A synced connection of a known service whose real server this director
+// does not have at that moment (its checker took it out, as while this
+// director's link was down) waits for it: kernel IPVS creates such a
+// connection unbound and binds it once the real server exists
+// (ip_vs_try_bind_dest); without that, a connection the master synced
+// once was lost to a backup that took over a moment later. At most
+// syncHeldMax wait, each at most syncHeldFor (or its own timeout).
+const (
+	syncHeldMax = 16384
+	syncHeldFor = time.Minute
+)
+
+type heldSync struct {
+	c     syncmsg.Conn
+	until time.Time
+}
+
+// holdSyncLocked keeps c until its real server is added (registry lock
+// held).
+func (u *Userspace) holdSyncLocked(c *syncmsg.Conn) {
+	now := time.Now()
+	u.syncHeld = slices.DeleteFunc(u.syncHeld, func(h heldSync) bool { return now.After(h.until) })
+	if len(u.syncHeld) >= syncHeldMax {
+		u.syncHeld = u.syncHeld[1:]
+	}
+	ttl := min(time.Duration(c.Timeout)*time.Second, syncHeldFor)
+	if ttl <= 0 {
+		ttl = syncHeldFor
+	}
+	u.syncHeld = append(u.syncHeld, heldSync{c: *c, until: now.Add(ttl)})
+}
+
+// applyHeldSyncLocked applies the held connections whose real server now
+// exists (registry lock held; after a real server is added).
+func (u *Userspace) applyHeldSyncLocked() {
+	if len(u.syncHeld) == 0 {
+		return
+	}
+	now := time.Now()
+	tick := u.e.tick(now)
+	g := &u.e.reg
+	u.syncHeld = slices.DeleteFunc(u.syncHeld, func(h heldSync) bool {
+		if now.After(h.until) {
+			return true
+		}
+		s, r := g.syncTargetLocked(&h.c)
+		if r == nil {
+			return false
+		}
+		u.applySyncedLocked(&h.c, s, r, tick)
+		return true
+	})
 }
 
 // syncTargetLocked finds a synced connection's service and real server

@@ -73,6 +73,9 @@ type Userspace struct {
 
 	// failed is why a worker stopped on its own (Err).
 	failed atomic.Pointer[error]
+	// syncHeld are synced connections waiting for their real server
+	// (registry lock).
+	syncHeld []heldSync
 }
 
 var _ Backend = (*Userspace)(nil)
@@ -332,6 +335,7 @@ func (u *Userspace) AddReal(k ServiceKey, c RealConfig) error {
 	}
 	s.reals[ap] = u.newReal(s, c, d)
 	u.publishLocked()
+	u.applyHeldSyncLocked()
 	u.e.log.Info("real server added", zap.Stringer("service", k), zap.Stringer("real", ap), zap.Int32("weight", c.Weight))
 	return nil
 }
