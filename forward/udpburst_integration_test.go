@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ulvs/ulvs/internal/testkit"
 	"github.com/ulvs/ulvs/internal/topo"
 	"github.com/ulvs/ulvs/internal/topo/topotest"
 )
@@ -137,14 +138,10 @@ func udpBurst(t *testing.T, client *topo.Node, rss []*topo.Node, cfg string, fra
 	// The last frames are through within milliseconds; a loaded machine
 	// gets seconds.
 	var got uint64
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	testkit.Poll(10*time.Second, 20*time.Millisecond, func() bool {
 		got = delivered() - before
-		if got >= uint64(frames) || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return got >= uint64(frames)
+	})
 	return fmt.Sprintf("at most %.0f/s", float64(frames)/took.Seconds()), got
 }
 

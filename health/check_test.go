@@ -12,7 +12,6 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -21,6 +20,7 @@ import (
 	"golang.org/x/net/dns/dnsmessage"
 
 	"github.com/ulvs/ulvs/internal/script"
+	"github.com/ulvs/ulvs/internal/testkit"
 )
 
 // The checkers against real sockets on loopback: no root needed.
@@ -390,11 +390,7 @@ func writeScript(t *testing.T, body string) string {
 	if err := os.Chmod(d, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	p := filepath.Join(d, "check.sh")
-	if err := os.WriteFile(p, []byte("#!/bin/sh\n"+body+"\n"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return p
+	return testkit.WriteScript(t, d, "check.sh", body)
 }
 
 func TestMiscProber(t *testing.T) {

@@ -10,6 +10,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"go.uber.org/zap/zaptest"
+
+	"github.com/ulvs/ulvs/internal/testkit"
 )
 
 // TestFileCheckWeights: a FILE_CHECK with a weight moves the real
@@ -98,17 +100,9 @@ func TestMiscDynamicWeight(t *testing.T) {
 	defer func() { cancel(); <-done }()
 	waitPool := func(what string, want []string) {
 		t.Helper()
-		deadline := time.Now().Add(10 * time.Second)
-		for {
-			got := sink.pool(svc)
-			if cmp.Equal(want, got) {
-				return
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("%s: pool %v, want %v", what, got, want)
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
+		testkit.Eventually(t, 10*time.Second, 10*time.Millisecond, what+": pool not as wanted", func() bool {
+			return cmp.Equal(want, sink.pool(svc))
+		})
 	}
 	waitPool("exit 12", []string{"198.18.0.11:80 w=10"})
 	setCode("1")

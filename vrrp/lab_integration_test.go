@@ -19,6 +19,7 @@ import (
 	"github.com/vishvananda/netns"
 	"go.uber.org/zap"
 
+	"github.com/ulvs/ulvs/internal/testkit"
 	"github.com/ulvs/ulvs/internal/topo"
 	"github.com/ulvs/ulvs/internal/topo/topotest"
 )
@@ -92,13 +93,7 @@ func TestULVSChild(t *testing.T) {
 // load the machine the timing tests run on.
 func slowly(t *testing.T, timeout time.Duration, msg string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("after %v: %s", timeout, msg)
-		}
-		time.Sleep(500 * time.Millisecond)
-	}
+	testkit.Eventually(t, timeout, 500*time.Millisecond, msg, cond)
 }
 
 // lab is a switch with VRRP nodes on 198.18.0.0/24 and a client.

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ulvs/ulvs/internal/testkit"
 	"github.com/ulvs/ulvs/internal/topo"
 	"github.com/ulvs/ulvs/internal/topo/topotest"
 )
@@ -103,7 +104,7 @@ func TestNginxScenario(t *testing.T) {
 				}
 				nginx[name] = p
 				notes[name] = filepath.Join(dir, "notify.log")
-				note := writeScript(t, dir, "notify.sh", `echo "$*" >> `+notes[name])
+				note := testkit.WriteScript(t, dir, "notify.sh", `echo "$*" >> `+notes[name])
 				s := sd.script
 				s.Argv = nginxCheck(dir)
 				state, prio := sd.n1State, sd.n1Prio

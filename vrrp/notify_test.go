@@ -16,28 +16,8 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"github.com/ulvs/ulvs/internal/notify"
+	"github.com/ulvs/ulvs/internal/testkit"
 )
-
-// eventually polls cond every 10 ms for up to timeout.
-func eventually(t *testing.T, timeout time.Duration, msg string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("after %v: %s", timeout, msg)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
-func writeScript(t *testing.T, dir, name, body string) string {
-	t.Helper()
-	p := filepath.Join(dir, name)
-	if err := os.WriteFile(p, []byte("#!/bin/sh\n"+body+"\n"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
 
 func readFile(path string) string {
 	b, _ := os.ReadFile(path)
@@ -55,9 +35,9 @@ func TestNotifyRealScripts(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := filepath.Join(dir, "out")
-	master := writeScript(t, dir, "master.sh", `echo "master $*" >> `+out)
-	stop := writeScript(t, dir, "stop.sh", `echo "stop $*" >> `+out)
-	generic := writeScript(t, dir, "notify.sh", `echo "notify $*" >> `+out)
+	master := testkit.WriteScript(t, dir, "master.sh", `echo "master $*" >> `+out)
+	stop := testkit.WriteScript(t, dir, "stop.sh", `echo "stop $*" >> `+out)
+	generic := testkit.WriteScript(t, dir, "notify.sh", `echo "notify $*" >> `+out)
 	fifo := filepath.Join(dir, "fifo")
 
 	lan := NewMemLAN()
@@ -81,7 +61,7 @@ func TestNotifyRealScripts(t *testing.T) {
 	go func() { done <- n.Run(ctx) }()
 
 	// Read the FIFO ulvs creates.
-	eventually(t, 5*time.Second, "fifo not created", func() bool {
+	testkit.Eventually(t, 5*time.Second, 10*time.Millisecond, "fifo not created", func() bool {
 		st, err := os.Stat(fifo)
 		return err == nil && st.Mode()&os.ModeNamedPipe != 0
 	})
@@ -111,7 +91,7 @@ func TestNotifyRealScripts(t *testing.T) {
 	}()
 	// Both MASTER scripts run concurrently: wait for each before stopping,
 	// or the stop would kill the slower one.
-	eventually(t, 5*time.Second, "notify scripts did not run", func() bool {
+	testkit.Eventually(t, 5*time.Second, 10*time.Millisecond, "notify scripts did not run", func() bool {
 		o := readFile(out)
 		return strings.Contains(o, "notify INSTANCE VI_1 MASTER 255") && strings.Contains(o, "master arg one")
 	})
@@ -133,7 +113,7 @@ func TestNotifyRealScripts(t *testing.T) {
 			t.Errorf("script output %q lacks %q", got, want)
 		}
 	}
-	eventually(t, 5*time.Second, "fifo lines", func() bool {
+	testkit.Eventually(t, 5*time.Second, 10*time.Millisecond, "fifo lines", func() bool {
 		mu.Lock()
 		defer mu.Unlock()
 		return len(lines) >= 2
@@ -158,7 +138,7 @@ func TestTrackScriptTimeoutKills(t *testing.T) {
 		t.Fatal(err)
 	}
 	pidf := filepath.Join(dir, "pid")
-	hang := writeScript(t, dir, "hang.sh", "echo $$ > "+pidf+"\nexec sleep 60")
+	hang := testkit.WriteScript(t, dir, "hang.sh", "echo $$ > "+pidf+"\nexec sleep 60")
 	h := NewMemLAN().Host("a", hostA)
 	cfg := &Config{
 		Scripts:   []Script{{Name: "hang", Argv: []string{hang}, Interval: 300 * time.Millisecond, Timeout: 200 * time.Millisecond}},
@@ -173,19 +153,19 @@ func TestTrackScriptTimeoutKills(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- n.Run(ctx) }()
 	defer func() { cancel(); <-done }()
-	eventually(t, 10*time.Second, "instance not in FAULT", func() bool {
+	testkit.Eventually(t, 10*time.Second, 10*time.Millisecond, "instance not in FAULT", func() bool {
 		s := n.Status().Instances[0]
 		return s.State == StateFault && len(s.Trackers) == 1 && s.Trackers[0].Status == "FAILED"
 	})
 	// A run in progress may be rewriting the file: read until it parses.
 	var pid int
-	eventually(t, 5*time.Second, "no pid in the script's file", func() bool {
+	testkit.Eventually(t, 5*time.Second, 10*time.Millisecond, "no pid in the script's file", func() bool {
 		b, _ := os.ReadFile(pidf)
 		p, err := strconv.Atoi(strings.TrimSpace(string(b)))
 		pid = p
 		return err == nil && p > 0
 	})
-	eventually(t, 5*time.Second, "the hung script is still alive", func() bool {
+	testkit.Eventually(t, 5*time.Second, 10*time.Millisecond, "the hung script is still alive", func() bool {
 		return syscall.Kill(pid, 0) != nil
 	})
 }
@@ -243,7 +223,7 @@ func TestInsecureScriptDisabled(t *testing.T) {
 			if err := os.Chmod(dir, 0o777); err != nil { // world-writable, no sticky bit
 				t.Fatal(err)
 			}
-			fail := writeScript(t, dir, "fail.sh", "exit 1")
+			fail := testkit.WriteScript(t, dir, "fail.sh", "exit 1")
 			h := NewMemLAN().Host("a", hostA)
 			cfg := &Config{
 				Global:    Global{EnableScriptSecurity: secure, ScriptUser: "root"},
@@ -263,7 +243,7 @@ func TestInsecureScriptDisabled(t *testing.T) {
 			if secure {
 				want = StateMaster
 			}
-			eventually(t, 5*time.Second, "state "+want.String(), func() bool {
+			testkit.Eventually(t, 5*time.Second, 10*time.Millisecond, "state "+want.String(), func() bool {
 				s := n.Status().Instances[0]
 				return s.State == want && (len(s.Trackers) == 0) == secure
 			})

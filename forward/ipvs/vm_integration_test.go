@@ -14,6 +14,7 @@ import (
 	"github.com/ulvs/ulvs/forward"
 	"github.com/ulvs/ulvs/forward/ipvs"
 	"github.com/ulvs/ulvs/forward/syncmsg"
+	"github.com/ulvs/ulvs/internal/testkit"
 	"github.com/ulvs/ulvs/internal/topo/topotest"
 )
 
@@ -344,14 +345,12 @@ func TestVMIPVS(t *testing.T) {
 // last answer.
 func (l *lab) eventually(ok func([]forward.ServiceStatus) bool) []forward.ServiceStatus {
 	l.t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		st := l.services()
-		if (len(st) > 0 && ok(st)) || time.Now().After(deadline) {
-			return st
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	var st []forward.ServiceStatus
+	testkit.Poll(10*time.Second, 100*time.Millisecond, func() bool {
+		st = l.services()
+		return len(st) > 0 && ok(st)
+	})
+	return st
 }
 
 func hexAddr(a netip.Addr) string {

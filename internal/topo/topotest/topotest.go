@@ -21,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ulvs/ulvs/internal/testkit"
 	"github.com/ulvs/ulvs/internal/topo"
 )
 
@@ -246,18 +247,11 @@ func Reexec(t testing.TB, n *topo.Node, fn string, env ...string) *topo.Proc {
 // Reexec; call it first in such a function and return when false.
 func InReexec(fn string) bool { return os.Getenv("ULVS_REEXEC") == fn }
 
-// Eventually polls cond every 20 ms until it returns true or timeout passes,
-// then fails the test with msg. It is the bounded wait tests use instead of
-// sleeping.
+// Eventually is testkit.Eventually at the interval netns tests poll at,
+// 20 ms.
 func Eventually(t testing.TB, timeout time.Duration, msg string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("after %v: %s", timeout, msg)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	testkit.Eventually(t, timeout, 20*time.Millisecond, msg, cond)
 }
 
 // Curl fetches url from inside the node with curl and returns the body.
