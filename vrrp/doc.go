@@ -25,12 +25,13 @@
 //     TTL 255 sent and checked) and System (addresses with dev/label/scope/
 //     brd, routes and rules through rtnetlink, gratuitous ARP and
 //     unsolicited NA through AF_PACKET, use_vmac macvlans, link state).
-//     SystemNetwork and NewSystem are the Linux implementations; MemLAN /
-//     MemHost are in-memory fakes that record what happens.
+//     SystemNetwork and NewSystem are the Linux implementations; the tests'
+//     MemLAN / MemHost (memnet_test.go) are in-memory fakes that record
+//     what happens.
 //
 // Node ties them together for the daemon: New(cfg) checks a Config (ulvs's
 // own types for global_defs, vrrp_script, track_file, vrrp_sync_group and
-// vrrp_instance; cmd/ulvsd translates package conf's into them), Run(ctx)
+// vrrp_instance; internal/plan translates package conf's into them), Run(ctx)
 // runs until ctx ends and then stops gracefully (priority 0, VIPs, routes
 // and rules removed, notify_stop), Events streams state changes, Apply
 // applies a reloaded Config as a diff that keeps unchanged instances'
