@@ -74,6 +74,6 @@
 // ranges (a group is one service to health, named "[GROUP]:PORT");
 // FILE_CHECK reads its file every Interval instead of using inotify;
 // lvs_flush_on_stop and the daemon's -I (keep IPVS on exit) belong to the
-// Sink's owner. health does not import package conf: cmd/ulvsd translates
+// Sink's owner. health does not import package conf: internal/plan translates
 // keepalived.conf into Config.
 package health

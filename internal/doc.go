@@ -1,5 +1,17 @@
-// Package internal holds small pieces shared by more than one part of ulvs
-// that have no better home: the netns topology builder used by tests and
-// the lab, the script runner with keepalived's script security rules, and
-// the notify FIFOs and smtp_alert mail that VRRP and the checkers share.
+// Package internal holds the pieces of ulvs that are not a subsystem of
+// their own (docs/architecture.md draws the rooms):
+//
+//   - plan: the translation of a keepalived configuration into each
+//     subsystem's Config, run at start-up, on reload and by ulvsd -t;
+//   - lvs: the forwarding reconciler between the configuration, health,
+//     VRRP, ulvsadm and a forward.Backend;
+//   - ctl: the control protocol between ulvsd and ulvsadm;
+//   - ipvsfmt: ipvsadm's exact text formats over ctl's views;
+//   - notify: notify FIFOs and smtp_alert mail, shared by VRRP and the
+//     checkers;
+//   - script: the script runner with keepalived's script security rules;
+//   - topo (and topo/topotest): netns topologies for tests and the lab;
+//   - vm: a Linux kernel under QEMU, to test kernel IPVS;
+//   - testkit: the test helpers every package shares;
+//   - deptest: the import rules of the repository, as a test.
 package internal

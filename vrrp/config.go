@@ -11,7 +11,7 @@ import (
 
 // Config is everything VRRP needs from keepalived.conf (global_defs,
 // vrrp_script, track_file, vrrp_sync_group, vrrp_instance), in ulvs's own
-// types: cmd/ulvsd translates package conf's types into it. Zero values mean
+// types: internal/plan translates package conf's types into it. Zero values mean
 // keepalived's defaults.
 type Config struct {
 	Global     Global

@@ -18,10 +18,7 @@ func (b *Backend) realOp(k forward.ServiceKey, r forward.RealConfig, add bool) e
 	r.Addr = r.Addr.Unmap()
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if err := b.checkLocked(); err != nil {
-		return err
-	}
-	s, err := b.service(normKey(k))
+	s, err := b.serviceLocked(normKey(k))
 	if err != nil {
 		return err
 	}
@@ -72,10 +69,7 @@ func (b *Backend) UpdateReal(k forward.ServiceKey, r forward.RealConfig) error {
 func (b *Backend) DeleteReal(k forward.ServiceKey, ap netip.AddrPort) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if err := b.checkLocked(); err != nil {
-		return err
-	}
-	s, err := b.service(normKey(k))
+	s, err := b.serviceLocked(normKey(k))
 	if err != nil {
 		return err
 	}

@@ -32,7 +32,11 @@ func (s *service) wantSorry() bool {
 	return true
 }
 
-func (b *Backend) service(k forward.ServiceKey) (*service, error) {
+// serviceLocked is the configured service k, on a backend not closed.
+func (b *Backend) serviceLocked(k forward.ServiceKey) (*service, error) {
+	if err := b.checkLocked(); err != nil {
+		return nil, err
+	}
 	s := b.svcs[normKey(k)]
 	if s == nil {
 		return nil, fmt.Errorf("forward/ipvs: service %v: %w", k, forward.ErrNotFound)
@@ -133,10 +137,7 @@ func (b *Backend) UpdateService(c forward.ServiceConfig) error {
 	c.Key = normKey(c.Key)
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if err := b.checkLocked(); err != nil {
-		return err
-	}
-	s, err := b.service(c.Key)
+	s, err := b.serviceLocked(c.Key)
 	if err != nil {
 		return err
 	}
@@ -180,10 +181,7 @@ func (b *Backend) DeleteService(k forward.ServiceKey) error {
 	k = normKey(k)
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if err := b.checkLocked(); err != nil {
-		return err
-	}
-	s, err := b.service(k)
+	s, err := b.serviceLocked(k)
 	if err != nil {
 		return err
 	}
