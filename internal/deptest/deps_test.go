@@ -70,6 +70,8 @@ var rules = []rule{
 		"the netns topology builder serves tests and the lab of every room, so it sits below all of them"},
 	{"internal/vm/...", join(subsystems, daemon, []string{"conf"}),
 		"the VM kit boots kernels for any room's tests, so it sits below all of them"},
+	{"internal/testkit", join(subsystems, daemon, []string{"conf", "sched", "internal/topo/..."}),
+		"the helpers every package's tests share sit below all of them"},
 }
 
 // match reports whether the module path p matches pattern (relative to the
