@@ -19,6 +19,13 @@ import (
 	"github.com/ulvs/ulvs/internal/testkit"
 )
 
+// eventually is testkit.Eventually at 10 ms, the interval vrrp's tests
+// poll at.
+func eventually(t *testing.T, timeout time.Duration, msg string, cond func() bool) {
+	t.Helper()
+	testkit.Eventually(t, timeout, 10*time.Millisecond, msg, cond)
+}
+
 func readFile(path string) string {
 	b, _ := os.ReadFile(path)
 	return string(b)
@@ -61,7 +68,7 @@ func TestNotifyRealScripts(t *testing.T) {
 	go func() { done <- n.Run(ctx) }()
 
 	// Read the FIFO ulvs creates.
-	testkit.Eventually(t, 5*time.Second, 10*time.Millisecond, "fifo not created", func() bool {
+	eventually(t, 5*time.Second, "fifo not created", func() bool {
 		st, err := os.Stat(fifo)
 		return err == nil && st.Mode()&os.ModeNamedPipe != 0
 	})
@@ -91,7 +98,7 @@ func TestNotifyRealScripts(t *testing.T) {
 	}()
 	// Both MASTER scripts run concurrently: wait for each before stopping,
 	// or the stop would kill the slower one.
-	testkit.Eventually(t, 5*time.Second, 10*time.Millisecond, "notify scripts did not run", func() bool {
+	eventually(t, 5*time.Second, "notify scripts did not run", func() bool {
 		o := readFile(out)
 		return strings.Contains(o, "notify INSTANCE VI_1 MASTER 255") && strings.Contains(o, "master arg one")
 	})
@@ -113,7 +120,7 @@ func TestNotifyRealScripts(t *testing.T) {
 			t.Errorf("script output %q lacks %q", got, want)
 		}
 	}
-	testkit.Eventually(t, 5*time.Second, 10*time.Millisecond, "fifo lines", func() bool {
+	eventually(t, 5*time.Second, "fifo lines", func() bool {
 		mu.Lock()
 		defer mu.Unlock()
 		return len(lines) >= 2
@@ -153,19 +160,19 @@ func TestTrackScriptTimeoutKills(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- n.Run(ctx) }()
 	defer func() { cancel(); <-done }()
-	testkit.Eventually(t, 10*time.Second, 10*time.Millisecond, "instance not in FAULT", func() bool {
+	eventually(t, 10*time.Second, "instance not in FAULT", func() bool {
 		s := n.Status().Instances[0]
 		return s.State == StateFault && len(s.Trackers) == 1 && s.Trackers[0].Status == "FAILED"
 	})
 	// A run in progress may be rewriting the file: read until it parses.
 	var pid int
-	testkit.Eventually(t, 5*time.Second, 10*time.Millisecond, "no pid in the script's file", func() bool {
+	eventually(t, 5*time.Second, "no pid in the script's file", func() bool {
 		b, _ := os.ReadFile(pidf)
 		p, err := strconv.Atoi(strings.TrimSpace(string(b)))
 		pid = p
 		return err == nil && p > 0
 	})
-	testkit.Eventually(t, 5*time.Second, 10*time.Millisecond, "the hung script is still alive", func() bool {
+	eventually(t, 5*time.Second, "the hung script is still alive", func() bool {
 		return syscall.Kill(pid, 0) != nil
 	})
 }
@@ -243,7 +250,7 @@ func TestInsecureScriptDisabled(t *testing.T) {
 			if secure {
 				want = StateMaster
 			}
-			testkit.Eventually(t, 5*time.Second, 10*time.Millisecond, "state "+want.String(), func() bool {
+			eventually(t, 5*time.Second, "state "+want.String(), func() bool {
 				s := n.Status().Instances[0]
 				return s.State == want && (len(s.Trackers) == 0) == secure
 			})
