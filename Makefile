@@ -15,7 +15,11 @@ DESTDIR ?=
 SBINDIR := $(PREFIX)/sbin
 BINDIR  := $(PREFIX)/bin
 
-.PHONY: help deps build test unit demo chaos bench fuzz lint clean install ipvs-vm-test
+.PHONY: help deps build test unit demo chaos bench fuzz lint clean install ipvs-vm-test man deb
+VERSION ?= 0.1.0
+# ALTERNATIVES=1: make install also installs keepalived and ipvsadm as
+# alternatives pointing at ulvsd and ulvsadm (ulvs-alternatives(8)).
+ALTERNATIVES ?= 0
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[1m%-10s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -57,7 +61,7 @@ lint: ## gofmt, go vet and staticcheck
 	$(GO) vet ./...
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 
-install: build ## install ulvsd, ulvsadm, genhash, ulvslab, the systemd unit and its defaults file (PREFIX, DESTDIR)
+install: build man ## install the commands, manual pages, systemd unit and defaults file (PREFIX, DESTDIR; ALTERNATIVES=1: as keepalived and ipvsadm too)
 	install -D -m 0755 $(BIN)/ulvsd $(DESTDIR)$(SBINDIR)/ulvsd
 	install -D -m 0755 $(BIN)/ulvsadm $(DESTDIR)$(SBINDIR)/ulvsadm
 	install -D -m 0755 $(BIN)/genhash $(DESTDIR)$(BINDIR)/ulvs-genhash
@@ -66,8 +70,19 @@ install: build ## install ulvsd, ulvsadm, genhash, ulvslab, the systemd unit and
 	sed 's#@SBINDIR@#$(SBINDIR)#g' packaging/ulvsd.service > $(DESTDIR)/etc/systemd/system/ulvsd.service
 	@if [ ! -e $(DESTDIR)/etc/default/ulvsd ]; then install -m 0644 packaging/ulvsd.default $(DESTDIR)/etc/default/ulvsd; fi
 	install -D -m 0644 README.md $(DESTDIR)$(PREFIX)/share/doc/ulvs/README.md
+	install -D -m 0755 packaging/ulvs-alternatives $(DESTDIR)$(SBINDIR)/ulvs-alternatives
+	for p in build/man/man*/* packaging/ulvs-alternatives.8; do \
+		s=$${p##*.}; install -D -m 0644 $$p $(DESTDIR)$(PREFIX)/share/man/man$$s/$${p##*/}; done
+	@if [ "$(ALTERNATIVES)" = 1 ]; then \
+		DPKG_ROOT=$(DESTDIR) $(DESTDIR)$(SBINDIR)/ulvs-alternatives enable --sbindir $(SBINDIR); fi
 	@echo "installed; start with: systemctl daemon-reload && systemctl enable --now ulvsd"
 
+man: ## render the manual pages from the commands' flag definitions into build/man
+	ULVS_MAN_DIR=$(CURDIR)/build/man ULVS_VERSION=$(VERSION) $(GO) test -count=1 -run '^TestManPage$$' ./cmd/... >/dev/null
+
+deb: ## build the Debian package (dpkg-deb) into build/: commands, unit, conffile, manual pages, docs
+	@VERSION=$(VERSION) scripts/deb.sh build
+
 clean: ## remove built binaries and test caches
-	rm -rf $(BIN)
+	rm -rf $(BIN) build
 	$(GO) clean -testcache

@@ -54,21 +54,15 @@ func main() {
 
 func run(args []string, stdout, stderr io.Writer) int {
 	g := &globals{prefix: envOr("ULVSLAB_PREFIX", defaultPrefix), stateDir: envOr("ULVSLAB_STATE_DIR", defaultStateDir)}
-	// Global options come before the command.
-	fs := pflag.NewFlagSet("ulvslab", pflag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.SetInterspersed(false)
-	fs.StringVar(&g.prefix, "prefix", g.prefix, "namespace name prefix of the lab (env ULVSLAB_PREFIX)")
-	fs.StringVar(&g.stateDir, "state-dir", g.stateDir, "where labs keep state, configs and logs (env ULVSLAB_STATE_DIR)")
-	fs.BoolVarP(&g.verbose, "verbose", "v", false, "print every command run (ip, nginx, ulvsd)")
-	help := fs.BoolP("help", "h", false, "this help")
+	var help bool
+	fs := globalFlags(g, &help, stderr)
 	fs.Usage = func() { usage(stderr, fs) }
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	if *help || fs.NArg() == 0 {
+	if help || fs.NArg() == 0 {
 		usage(stdout, fs)
-		if *help {
+		if help {
 			return 0
 		}
 		return 2
@@ -100,6 +94,18 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fmt.Fprintf(stderr, "ulvslab: unknown command %q\n", name)
 	usage(stderr, fs)
 	return 2
+}
+
+// globalFlags are the options before the command.
+func globalFlags(g *globals, help *bool, out io.Writer) *pflag.FlagSet {
+	fs := pflag.NewFlagSet("ulvslab", pflag.ContinueOnError)
+	fs.SetOutput(out)
+	fs.SetInterspersed(false)
+	fs.StringVar(&g.prefix, "prefix", g.prefix, "namespace name prefix of the lab (env ULVSLAB_PREFIX)")
+	fs.StringVar(&g.stateDir, "state-dir", g.stateDir, "where labs keep state, configs and logs (env ULVSLAB_STATE_DIR)")
+	fs.BoolVarP(&g.verbose, "verbose", "v", false, "print every command run (ip, nginx, ulvsd)")
+	fs.BoolVarP(help, "help", "h", false, "this help")
+	return fs
 }
 
 // usageError is a mistake on the command line (exit status 2).
