@@ -15,6 +15,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/ulvs/ulvs/forward"
+	"github.com/ulvs/ulvs/health"
 	"github.com/ulvs/ulvs/internal/ctl"
 	"github.com/ulvs/ulvs/internal/netcap"
 	"github.com/ulvs/ulvs/internal/nodeipvs"
@@ -58,6 +59,11 @@ var (
 		[]string{"service", "real_server", "type", "target"}, nil)
 	mCheckerFailures = prometheus.NewDesc("ulvs_checker_consecutive_failures", "Failed attempts since the last success.",
 		[]string{"service", "real_server", "type", "target"}, nil)
+	mRealUp = prometheus.NewDesc("ulvs_real_server_up", "1 while every checker of the real server is up (health's view; labelled as ulvs_checker_up).",
+		[]string{"service", "real_server"}, nil)
+	mQuorumUp = prometheus.NewDesc("ulvs_service_quorum_up",
+		"1 while the alive real servers' weight meets the virtual server's quorum (labelled as ulvs_checker_up).",
+		[]string{"service"}, nil)
 	mSvcConns = prometheus.NewDesc("ulvs_service_connections_total", "Connections scheduled to the virtual service.",
 		[]string{"service"}, nil)
 	mSvcPackets = prometheus.NewDesc("ulvs_service_packets_total", "Packets of the virtual service, by direction.",
@@ -111,7 +117,7 @@ type collector struct{ d *daemon }
 
 func (c collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{mVRRPState, mVRRPPriority, mVRRPEffPriority, mCheckerUp, mCheckerLatency,
-		mCheckerFailures, mSvcConns, mSvcPackets, mSvcBytes, mSvcEnabled, mRSConns, mRSActive, mRSInactive, mRSWeight,
+		mCheckerFailures, mRealUp, mQuorumUp, mSvcConns, mSvcPackets, mSvcBytes, mSvcEnabled, mRSConns, mRSActive, mRSInactive, mRSWeight,
 		mRSPackets, mRSBytes, mConnEntries, mConnCapacity, mConnEvents, mDrops, mReloads, mCanServe, mSyncRole, mSyncConns, mSyncMessages} {
 		ch <- d
 	}
@@ -160,6 +166,17 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 			gauge(mCheckerUp, up, l...)
 			gauge(mCheckerLatency, ck.LatencyMS/1000, l...)
 			gauge(mCheckerFailures, float64(ck.Failures), l...)
+		}
+	}
+	if c.d.hr != nil {
+		if st, err := c.d.hr.Status(ctx); err == nil {
+			b := map[bool]float64{true: 1}
+			for _, s := range st {
+				gauge(mQuorumUp, b[s.QuorumUp], s.Service)
+				for _, r := range s.Reals {
+					gauge(mRealUp, b[r.Alive], s.Service, health.RSKey(r.Addr))
+				}
+			}
 		}
 	}
 	if c.d.lvs != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -143,12 +144,17 @@ func (l *lab) startDecap(n *nodeState) error {
 	})
 }
 
+// labMetricsPort is where each director's ulvsd serves its metrics.
+const labMetricsPort = 9650
+
 // startUlvsd starts ulvsd on a director and waits for its control socket.
 func (l *lab) startUlvsd(n *nodeState) error {
 	base := filepath.Join(l.st.Dir, n.Name)
 	_ = os.Remove(n.Socket)
 	argv := []string{l.st.Bins.Ulvsd, "-n", "-l", "-f", n.Config, "-p", base + ".pid", "-r", base + "-vrrp.pid",
-		"-c", base + "-checkers.pid", "--control", n.Socket, "--interfaces", "eth0"}
+		"-c", base + "-checkers.pid", "--control", n.Socket, "--interfaces", "eth0",
+		// Prometheus metrics on the director's lab address, for a scraper in another node.
+		"--metrics", netip.AddrPortFrom(n.addr4(), labMetricsPort).String()}
 	if n.BGP != "" {
 		argv = append(argv, "--bgp", n.BGP)
 	}
