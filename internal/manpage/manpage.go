@@ -269,7 +269,8 @@ func Text(s string) string {
 				s = s[2+end:]
 				continue
 			}
-		case s[0] == '*':
+		case s[0] == '*' && !wordBefore(b.String()) && len(s) > 1 && s[1] != ' ':
+			// *word* opens only where a word may start: ulvs_* stays a star.
 			if end := strings.IndexByte(s[1:], '*'); end > 0 {
 				b.WriteString(`\fI` + escape(s[1:1+end]) + `\fR`)
 				s = s[2+end:]
@@ -286,6 +287,16 @@ func Text(s string) string {
 		s = s[n:]
 	}
 	return b.String()
+}
+
+// wordBefore reports whether the text so far ends in a letter, a digit or
+// an underscore.
+func wordBefore(s string) bool {
+	if s == "" {
+		return false
+	}
+	c := s[len(s)-1]
+	return c == '_' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
 }
 
 // escape makes s literal roff text: backslashes doubled as \e, hyphens as
