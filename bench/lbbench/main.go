@@ -38,7 +38,7 @@ import (
 
 func main() {
 	if len(os.Args) > 1 {
-		sub := map[string]func([]string) error{"pace": paceMain, "rawpace": rawPaceMain, "decap": decapMain}[os.Args[1]]
+		sub := map[string]func([]string) error{"pace": paceMain, "rawpace": rawPaceMain, "decap": decapMain, "flame": flameMain}[os.Args[1]]
 		if sub != nil {
 			if err := sub(os.Args[2:]); err != nil {
 				fmt.Fprintln(os.Stderr, "lbbench "+os.Args[1]+":", err)
@@ -67,6 +67,8 @@ func run() error {
 	vmCache := flag.String("vm-cache", ".cache/ipvs-vm", "the VM kit (scripts/ipvs-vm.sh fetch)")
 	vmAgent := flag.String("vm-agent", "bin/ipvsagent", "the guest agent, built static from ./forward/ipvs/internal/ipvsagent")
 	loadsFlag := flag.String("loads", "", "comma-separated load names (default all)")
+	perfDir := flag.String("perf", "", "record perf profiles of the -perf-loads into this directory (see `lbbench flame`)")
+	perfLoads := flag.String("perf-loads", "cpu per packet,udp flood", "comma-separated loads that -perf profiles")
 	flag.Parse()
 	if *out == "" {
 		return fmt.Errorf("-out is required")
@@ -91,7 +93,11 @@ func run() error {
 		if vo == nil {
 			scs = slices.DeleteFunc(scs, func(s scenario) bool { return s.vm })
 		}
-		if err := runRounds(res, *rounds, *d, *conns, *pps, *cps, *ulvsd, vo, scs, pickLoads(*loadsFlag)); err != nil {
+		prof, err := newProfiler(*perfDir, *perfLoads, func(f string, a ...any) { fmt.Fprintf(os.Stderr, f+"\n", a...) })
+		if err != nil {
+			return err
+		}
+		if err := runRounds(res, *rounds, *d, *conns, *pps, *cps, *ulvsd, vo, scs, pickLoads(*loadsFlag), prof); err != nil {
 			return err
 		}
 	}
@@ -134,7 +140,7 @@ func pickLoads(list string) []load {
 	return out
 }
 
-func runRounds(res *Results, rounds int, d time.Duration, conns, pps, cps int, ulvsd string, vo *vmOptions, scs []scenario, lds []load) error {
+func runRounds(res *Results, rounds int, d time.Duration, conns, pps, cps int, ulvsd string, vo *vmOptions, scs []scenario, lds []load, prof *profiler) error {
 	if os.Geteuid() != 0 {
 		return fmt.Errorf("needs root (network namespaces)")
 	}
@@ -212,7 +218,7 @@ func runRounds(res *Results, rounds int, d time.Duration, conns, pps, cps int, u
 			}
 			got := map[string]float64{}
 			for _, ld := range lds {
-				vals, err := ld.run(r, t)
+				vals, err := prof.around(s.name, ld.name, func() (map[string]float64, error) { return ld.run(r, t) })
 				if err != nil {
 					res.Errors = append(res.Errors, fmt.Sprintf("round %d %s %s: %v", round, s.name, ld.name, err))
 					logf("  %s: %v", ld.name, err)
