@@ -1,0 +1,296 @@
+//go:build ignore
+
+// SPDX-License-Identifier: (MIT OR GPL-2.0-only)
+//
+// ulvs's XDP program: it steers exactly the frames that the kernel guard
+// (forward/guard) covers into the AF_XDP socket of their receive queue, and
+// passes every other frame to the kernel. Covered are:
+//
+//   - packets to a service's VIP, protocol and port (any port for port-0
+//     services), with the later IP fragments of UDP and SCTP services;
+//   - ICMP errors to a VIP;
+//   - in NAT mode, packets from a real server's address and port, with
+//     their later fragments (UDP, SCTP) and ICMP errors, whose destination
+//     is not one of the director's own addresses (so its health checks'
+//     replies still reach its stack).
+//
+// Covered traffic whose queue has no socket is dropped, not passed: the
+// forwarder is down or starting, and the kernel must not answer for it
+// (fail closed). Frames to a multicast or broadcast MAC (ARP, VRRP) and
+// 802.1Q-tagged frames always pass.
+//
+// Addresses in the maps are 16 bytes, IPv4 mapped into IPv6 (::ffff:a.b.c.d)
+// as forward/conntab stores them.
+
+#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <linux/in.h>
+
+#ifndef IPPROTO_ICMPV6
+#define IPPROTO_ICMPV6 58
+#endif
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+
+struct tuple {
+	__u8 addr[16];
+	__u8 proto;
+	__u8 pad;
+	__u16 port; // network order; 0 is every port
+};
+
+// Protocol bits of the vips and nat_addrs values: which protocols'
+// later fragments are covered.
+#define COVER_ANY 1
+#define COVER_FRAG_UDP 2
+#define COVER_FRAG_SCTP 4
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct tuple);
+	__type(value, __u8);
+} services SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct tuple);
+	__type(value, __u8);
+} nat_reals SEC(".maps");
+
+struct addr {
+	__u8 a[16];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct addr);
+	__type(value, __u8);
+} vips SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct addr);
+	__type(value, __u8);
+} nat_addrs SEC(".maps");
+
+// locals are the director's own addresses: a NAT real server's packet to
+// one of them is the director's own traffic and passes.
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct addr);
+	__type(value, __u8);
+} locals SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_XSKMAP);
+	__uint(max_entries, 256);
+	__type(key, __u32);
+	__type(value, __u32);
+} xsks SEC(".maps");
+
+// Counters, per CPU: frames steered, passed, and dropped for want of a
+// socket on their queue.
+enum { STAT_STEERED, STAT_PASSED, STAT_NO_SOCKET, STAT_MAX };
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, STAT_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} stats SEC(".maps");
+
+static __always_inline void count(__u32 what)
+{
+	__u64 *v = bpf_map_lookup_elem(&stats, &what);
+	if (v)
+		*v += 1;
+}
+
+static __always_inline int pass(void)
+{
+	count(STAT_PASSED);
+	return XDP_PASS;
+}
+
+static __always_inline int steer(struct xdp_md *ctx)
+{
+	__u32 q = ctx->rx_queue_index;
+	if (!bpf_map_lookup_elem(&xsks, &q)) {
+		count(STAT_NO_SOCKET);
+		return XDP_DROP;
+	}
+	count(STAT_STEERED);
+	return bpf_redirect_map(&xsks, q, XDP_DROP);
+}
+
+static __always_inline void map4(__u8 *dst, __be32 a)
+{
+	__builtin_memset(dst, 0, 10);
+	dst[10] = 0xff;
+	dst[11] = 0xff;
+	__builtin_memcpy(dst + 12, &a, 4);
+}
+
+static __always_inline __u8 frag_bit(__u8 proto)
+{
+	if (proto == IPPROTO_UDP)
+		return COVER_FRAG_UDP;
+	if (proto == IPPROTO_SCTP)
+		return COVER_FRAG_SCTP;
+	return 0;
+}
+
+static __always_inline int is_icmp_error(__u8 proto, __u8 type)
+{
+	if (proto == IPPROTO_ICMP)
+		return type == 3 || type == 4 || type == 11 || type == 12;
+	if (proto == IPPROTO_ICMPV6)
+		return type >= 1 && type <= 4;
+	return 0;
+}
+
+// classify decides for an IP packet whose addresses are in src and dst
+// (16 bytes each), protocol proto, with its transport header at l4 (NULL
+// for a later fragment).
+static __always_inline int classify(struct xdp_md *ctx, struct addr *src, struct addr *dst, __u8 proto,
+				    void *l4, void *end)
+{
+	// The map values, not the pointers: the verifier refuses the "vip |
+	// nat" that clang makes of a test of two pointers.
+	__u8 vip = 0, nat = 0;
+	__u8 *v = bpf_map_lookup_elem(&vips, dst);
+	if (v)
+		vip = *v;
+	v = bpf_map_lookup_elem(&nat_addrs, src);
+	if (v)
+		nat = *v;
+	if (!vip && !nat)
+		return pass();
+	if (!l4) {
+		// A later fragment: no ports.
+		__u8 bit = frag_bit(proto);
+		if (vip & bit)
+			return steer(ctx);
+		if ((nat & bit) && !bpf_map_lookup_elem(&locals, dst))
+			return steer(ctx);
+		return pass();
+	}
+	if (proto == IPPROTO_ICMP || proto == IPPROTO_ICMPV6) {
+		__u8 *t = l4;
+		if ((void *)(t + 1) > end || !is_icmp_error(proto, *t))
+			return pass();
+		if (vip)
+			return steer(ctx);
+		if (!bpf_map_lookup_elem(&locals, dst))
+			return steer(ctx);
+		return pass();
+	}
+	if (proto != IPPROTO_TCP && proto != IPPROTO_UDP && proto != IPPROTO_SCTP)
+		return pass();
+	__u16 *ports = l4;
+	if ((void *)(ports + 2) > end)
+		return pass();
+	struct tuple k = {};
+	k.proto = proto;
+	if (vip) {
+		__builtin_memcpy(k.addr, dst->a, 16);
+		k.port = ports[1];
+		if (bpf_map_lookup_elem(&services, &k))
+			return steer(ctx);
+		k.port = 0;
+		if (bpf_map_lookup_elem(&services, &k))
+			return steer(ctx);
+	}
+	if (nat) {
+		__builtin_memcpy(k.addr, src->a, 16);
+		k.port = ports[0];
+		int hit = bpf_map_lookup_elem(&nat_reals, &k) != 0;
+		if (!hit) {
+			k.port = 0;
+			hit = bpf_map_lookup_elem(&nat_reals, &k) != 0;
+		}
+		if (hit && !bpf_map_lookup_elem(&locals, dst))
+			return steer(ctx);
+	}
+	return pass();
+}
+
+struct ip4 {
+	__u8 vihl, tos;
+	__be16 len, id, frag;
+	__u8 ttl, proto;
+	__be16 check;
+	__be32 src, dst;
+};
+
+struct ip6 {
+	__be32 vtf;
+	__be16 len;
+	__u8 next, hops;
+	__u8 src[16], dst[16];
+};
+
+SEC("xdp")
+int ulvs_steer(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data;
+	void *end = (void *)(long)ctx->data_end;
+	struct ethhdr *eth = data;
+	if ((void *)(eth + 1) > end || (eth->h_dest[0] & 1))
+		return pass();
+	struct addr src, dst;
+	if (eth->h_proto == bpf_htons(ETH_P_IP)) {
+		struct ip4 *ip = (void *)(eth + 1);
+		if ((void *)(ip + 1) > end || (ip->vihl >> 4) != 4 || (ip->vihl & 0xf) < 5)
+			return pass();
+		map4(src.a, ip->src);
+		map4(dst.a, ip->dst);
+		void *l4 = (void *)ip + (ip->vihl & 0xf) * 4;
+		if (bpf_ntohs(ip->frag) & 0x1fff)
+			l4 = 0;
+		return classify(ctx, &src, &dst, ip->proto, l4, end);
+	}
+	if (eth->h_proto == bpf_htons(ETH_P_IPV6)) {
+		struct ip6 *ip = (void *)(eth + 1);
+		if ((void *)(ip + 1) > end)
+			return pass();
+		__builtin_memcpy(src.a, ip->src, 16);
+		__builtin_memcpy(dst.a, ip->dst, 16);
+		__u8 next = ip->next;
+		void *l4 = ip + 1;
+		// Hop-by-hop, routing and destination options, then a fragment
+		// header: as far as nft's meta l4proto looks.
+#pragma unroll
+		for (int i = 0; i < 4; i++) {
+			if (next == 0 || next == 43 || next == 60) {
+				__u8 *h = l4;
+				if ((void *)(h + 2) > end)
+					return pass();
+				next = h[0];
+				l4 = (void *)h + (h[1] + 1) * 8;
+				continue;
+			}
+			if (next == 44) {
+				__u8 *h = l4;
+				if ((void *)(h + 8) > end)
+					return pass();
+				next = h[0];
+				__u16 off = ((__u16)h[2] << 8 | h[3]) & 0xfff8;
+				l4 = (void *)h + 8;
+				if (off)
+					return classify(ctx, &src, &dst, next, 0, end);
+				continue;
+			}
+			break;
+		}
+		return classify(ctx, &src, &dst, next, l4, end);
+	}
+	return pass();
+}
+
+char LICENSE[] SEC("license") = "Dual MIT/GPL";
