@@ -93,6 +93,10 @@ type worker struct {
 		proto    uint8
 	}
 	heldFrame ring.Frame
+	// complete is set for an AF_XDP worker on a veth: its frames may carry
+	// partial checksums (the peer's TX offload) with nothing saying so,
+	// and are completed before they are forwarded.
+	complete bool
 }
 
 const (
@@ -181,6 +185,9 @@ func (w *worker) handleFrame(f *ring.Frame) {
 			w.e.drops.malformed.Add(1)
 		}
 		return
+	}
+	if w.complete {
+		p.CompletePartial()
 	}
 	partial := f.Vnet.Flags&ring.VnetNeedsCsum != 0 || f.CsumNotReady
 	if p.Has(frame.FlagICMPError) {

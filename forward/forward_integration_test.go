@@ -51,6 +51,13 @@ func rsAddr(mode Method, i int) netip.Prefix {
 // client. Offloads are off on client and real servers so that every
 // checksum on the wire is complete and tshark can judge the director's.
 func newLab(t *testing.T, mode Method, n int, svc ServiceConfig, sorry bool, timeouts Timeouts) *lab {
+	return newLabIO(t, mode, n, svc, sorry, timeouts, IOAFPacket)
+}
+
+// newLabIO is newLab with the forwarder on the given frame I/O. Over
+// AF_XDP the client keeps its TX checksum offload: its frames reach the
+// director's XDP with partial checksums, which the forwarder must complete.
+func newLabIO(t *testing.T, mode Method, n int, svc ServiceConfig, sorry bool, timeouts Timeouts, io string) *lab {
 	topotest.Require(t, "nginx", "curl", "tshark", "nft", "ethtool", "socat", "wrk")
 	l := &lab{t: t, tp: topotest.New(t), mode: mode, key: svc.Key}
 	l.client = topotest.AddNode(t, l.tp, "client", topo.NodeConfig{Addrs: []netip.Prefix{labClient, labClient2}})
@@ -99,8 +106,12 @@ func newLab(t *testing.T, mode Method, n int, svc ServiceConfig, sorry bool, tim
 	}
 	// GRO would merge received segments, and tshark would judge the merged
 	// frame's checksum: the capture must see frames as they were sent.
-	topotest.Run(t, l.client, "ethtool", "-K", "eth0", "tx", "off", "gro", "off")
-	l.ctl, l.fwd = startForwarder(t, l.dir, childConfig{Config: Config{Interfaces: []string{"eth0"}, Workers: 1},
+	if io == IOXDP {
+		topotest.Run(t, l.client, "ethtool", "-K", "eth0", "gro", "off")
+	} else {
+		topotest.Run(t, l.client, "ethtool", "-K", "eth0", "tx", "off", "gro", "off")
+	}
+	l.ctl, l.fwd = startForwarder(t, l.dir, childConfig{Config: Config{Interfaces: []string{"eth0"}, Workers: 1, IO: io},
 		Timeouts: timeouts, Services: []childService{{Service: svc, Reals: reals}}})
 	return l
 }
@@ -251,12 +262,26 @@ func (l *lab) delete(r RealConfig) {
 	}
 }
 
-func TestModesEndToEnd(t *testing.T) {
+func TestModesEndToEnd(t *testing.T) { testModesEndToEnd(t, IOAFPacket) }
+
+// TestModesEndToEndXDP is TestModesEndToEnd with the forwarder on AF_XDP
+// (native XDP on the director's veth, copy mode), and the client's
+// checksums left to its offload.
+func TestModesEndToEndXDP(t *testing.T) { testModesEndToEnd(t, IOXDP) }
+
+func testModesEndToEnd(t *testing.T, io string) {
 	for _, mode := range []Method{DR, NAT, TUN} {
 		t.Run(mode.String(), func(t *testing.T) {
 			t.Parallel()
 			key := ServiceKey{Addr: labVIP, Port: 80, Proto: TCP}
-			l := newLab(t, mode, 2, ServiceConfig{Key: key, Scheduler: "rr", Method: mode}, false, Timeouts{})
+			l := newLabIO(t, mode, 2, ServiceConfig{Key: key, Scheduler: "rr", Method: mode}, false, Timeouts{}, io)
+			var st []IOStatus
+			if err := l.ctl.Call("Ctl.IO", true, &st); err != nil {
+				t.Fatal(err)
+			}
+			if len(st) != 1 || st[0].IO != io {
+				t.Fatalf("forwarder I/O %+v, want %s", st, io)
+			}
 			before := ""
 			// Phase 1: the VIP is routed to the director, not on it. rr
 			// alternates exactly while every connection is new.

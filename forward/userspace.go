@@ -48,8 +48,42 @@ type Config struct {
 	// "ulvs-local"; created when the first such real server appears); two
 	// forwarders in one network namespace need two names.
 	LocalDevice string
+	// IO is the frame I/O: IOAFPacket (the default), IOXDP (AF_XDP on
+	// every interface; starting fails where native XDP does not attach)
+	// or IOAuto (AF_XDP where it attaches, AF_PACKET elsewhere, with the
+	// reason logged and reported by IO).
+	IO string
 	// Logger receives the backend's logs (nil: none).
 	Logger *zap.Logger
+}
+
+// Frame I/O layers (Config.IO).
+const (
+	IOAFPacket = "afpacket"
+	IOXDP      = "xdp"
+	IOAuto     = "auto"
+)
+
+// IOStatus is how one interface's frames come and go.
+type IOStatus struct {
+	Interface string
+	// IO is IOAFPacket or IOXDP.
+	IO string
+	// Mode is the AF_XDP socket mode ("zero-copy" or "copy") or the
+	// AF_PACKET ring ("TPACKET_V2").
+	Mode string
+	// Workers is the number of workers (for AF_XDP: receive queues, one
+	// socket each).
+	Workers int
+	// Reason says why an interface runs AF_PACKET when AF_XDP was asked
+	// for where possible (Config.IO IOAuto).
+	Reason string
+}
+
+// IOReporter is implemented by backends that report their frame I/O per
+// interface (the userspace backend).
+type IOReporter interface {
+	IO() []IOStatus
 }
 
 // Userspace is the userspace backend: AF_PACKET workers forwarding with
@@ -67,6 +101,9 @@ type Userspace struct {
 	closeOnce sync.Once
 	closeFn   func() error
 
+	// ioStatus is the frame I/O of every interface, fixed at start.
+	ioStatus []IOStatus
+
 	// syncMu guards syncD, the running lvs_sync_daemon side.
 	syncMu sync.Mutex
 	syncD  *syncDaemon
@@ -78,7 +115,13 @@ type Userspace struct {
 	syncHeld []heldSync
 }
 
-var _ Backend = (*Userspace)(nil)
+var (
+	_ Backend    = (*Userspace)(nil)
+	_ IOReporter = (*Userspace)(nil)
+)
+
+// IO returns each interface's frame I/O.
+func (u *Userspace) IO() []IOStatus { return slices.Clone(u.ioStatus) }
 
 func newEngine(cfg *Config, workers int) *engine {
 	log := cfg.Logger

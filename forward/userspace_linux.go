@@ -17,6 +17,7 @@ import (
 	"github.com/ulvs/ulvs/forward/conntab"
 	"github.com/ulvs/ulvs/forward/guard"
 	"github.com/ulvs/ulvs/forward/ring"
+	"github.com/ulvs/ulvs/forward/xsk"
 )
 
 // NewUserspace starts the userspace backend on cfg.Interfaces: one receive
@@ -34,10 +35,14 @@ func NewUserspace(cfg *Config) (*Userspace, error) {
 	if c.RingVersion == 0 {
 		c.RingVersion = 2
 	}
-	nw := c.Workers * len(c.Interfaces)
-	e := newEngine(&c, nw)
-	u := &Userspace{e: e, workers: nw}
-	io := &uio{u: u, stop: make(chan struct{}), kick: make(chan struct{}, 1), pending: map[*real]bool{}}
+	switch c.IO {
+	case "":
+		c.IO = IOAFPacket
+	case IOAFPacket, IOXDP, IOAuto:
+	default:
+		return nil, fmt.Errorf("forward: I/O %q (%s, %s or %s)", c.IO, IOAFPacket, IOXDP, IOAuto)
+	}
+	var ifaces []iface
 	for i, name := range c.Interfaces {
 		ifc, err := net.InterfaceByName(name)
 		if err != nil {
@@ -48,10 +53,50 @@ func NewUserspace(cfg *Config) (*Userspace, error) {
 		}
 		x := iface{index: ifc.Index, slot: uint8(i), name: name, mtu: ifc.MTU}
 		copy(x.mac[:], ifc.HardwareAddr)
-		e.ifaces = append(e.ifaces, x)
+		ifaces = append(ifaces, x)
 	}
+	// AF_XDP where asked for and possible: one worker per receive queue;
+	// AF_PACKET elsewhere: c.Workers per interface.
+	type plan struct {
+		prog   *xsk.Program
+		queues int
+		status IOStatus
+	}
+	plans := make([]plan, len(ifaces))
+	nw := 0
+	closePlans := func() {
+		for _, p := range plans {
+			if p.prog != nil {
+				p.prog.Close()
+			}
+		}
+	}
+	for i, x := range ifaces {
+		p := &plans[i]
+		p.status = IOStatus{Interface: x.name, IO: IOAFPacket, Mode: fmt.Sprintf("TPACKET_V%d", c.RingVersion)}
+		if c.IO != IOAFPacket {
+			prog, queues, err := planXDP(x)
+			if err == nil {
+				p.prog, p.queues = prog, queues
+				p.status.IO, p.status.Mode = IOXDP, ""
+				nw += queues
+				continue
+			}
+			if c.IO == IOXDP {
+				closePlans()
+				return nil, fmt.Errorf("forward: interface %s: AF_XDP: %w", x.name, err)
+			}
+			p.status.Reason = err.Error()
+		}
+		nw += c.Workers
+	}
+	e := newEngine(&c, nw)
+	e.ifaces = ifaces
+	u := &Userspace{e: e, workers: nw}
+	io := &uio{u: u, stop: make(chan struct{}), kick: make(chan struct{}, 1), pending: map[*real]bool{}}
 	g, err := guard.New(guard.Config{Table: c.GuardTable, Interfaces: c.Interfaces, Logger: e.log})
 	if err != nil {
+		closePlans()
 		return nil, fmt.Errorf("forward: %w", err)
 	}
 	io.guard = g
@@ -62,6 +107,11 @@ func NewUserspace(cfg *Config) (*Userspace, error) {
 	inj := &localInjector{}
 	e.inject = inj
 	io.local = localState{name: c.LocalDevice, inj: inj, seen: map[uint32]netip.Addr{}, why: map[uint32]string{}}
+	for i := range plans {
+		if plans[i].prog != nil {
+			io.xdp = append(io.xdp, &xdpIface{prog: plans[i].prog})
+		}
+	}
 	fail := func(err error) (*Userspace, error) {
 		io.close()
 		return nil, err
@@ -72,8 +122,58 @@ func NewUserspace(cfg *Config) (*Userspace, error) {
 	}
 	filter := buildFilter(e.reg.load())
 	fanout := uint16(os.Getpid())
-	for _, x := range e.ifaces {
-		for k := range c.Workers {
+	xi := 0
+	for i, x := range e.ifaces {
+		p := &plans[i]
+		if p.prog != nil {
+			xd := io.xdp[xi]
+			xi++
+			frameSize := 2048
+			if x.mtu+18 > 2048-256 {
+				frameSize = 4096
+			}
+			veth := isVeth(x.index)
+			for q := range p.queues {
+				s, err := xsk.Open(xsk.Config{Ifindex: x.index, Queue: q, FrameSize: frameSize})
+				if err != nil {
+					return fail(fmt.Errorf("forward: interface %s: %w", x.name, err))
+				}
+				xd.sockets = append(xd.sockets, s)
+				xd.last = append(xd.last, xsk.Stats{})
+				io.sources = append(io.sources, &xskRx{s: s, bufs: make([][]byte, 64), ifindex: x.index})
+				other, err := ring.NewSender(ring.SenderConfig{Batch: 64, VnetHdr: true, QdiscBypass: !c.NoQdiscBypass})
+				if err != nil {
+					return fail(fmt.Errorf("forward: interface %s: %w", x.name, err))
+				}
+				io.senders = append(io.senders, other)
+				tx := &xskTx{s: s, ifindex: x.index, other: other}
+				io.fails = append(io.fails, tx.failures)
+				w := newWorker(e, len(io.workers), tx)
+				w.complete = veth
+				io.workers = append(io.workers, w)
+				if err := xd.prog.Register(q, s); err != nil {
+					return fail(fmt.Errorf("forward: interface %s: %w", x.name, err))
+				}
+				if s.ZeroCopy {
+					p.status.Mode = "zero-copy"
+				} else {
+					p.status.Mode = "copy"
+				}
+			}
+			p.status.Workers = p.queues
+			e.log.Info("AF_XDP", zap.String("interface", x.name), zap.Int("queues", p.queues), zap.String("mode", p.status.Mode),
+				zap.Bool("complete_partial_checksums", veth))
+			if veth {
+				e.log.Info("veth: partial checksums from the peer (TX checksum offload) are completed in user space, since XDP cannot see them",
+					zap.String("interface", x.name))
+			}
+			io.status = append(io.status, p.status)
+			continue
+		}
+		if p.status.Reason != "" {
+			e.log.Warn("AF_XDP not available: AF_PACKET instead", zap.String("interface", x.name), zap.String("reason", p.status.Reason))
+		}
+		for range c.Workers {
 			r, err := ring.Open(ring.Config{Ifindex: x.index, Version: c.RingVersion, VnetHdr: true,
 				FanoutGroup: fanout + uint16(x.index)<<8, Filter: filter, FrameSize: ring.FrameSizeFor(x.mtu),
 				Frames: c.RingFrames})
@@ -86,11 +186,15 @@ func NewUserspace(cfg *Config) (*Userspace, error) {
 				return fail(fmt.Errorf("forward: interface %s: %w", x.name, err))
 			}
 			io.rings = append(io.rings, r)
+			io.sources = append(io.sources, ringRx{r})
 			io.senders = append(io.senders, s)
+			io.fails = append(io.fails, func() (uint64, error) { return s.Failed, s.LastErr })
 			io.workers = append(io.workers, newWorker(e, len(io.workers), s))
-			_ = k
 		}
+		p.status.Workers = c.Workers
+		io.status = append(io.status, p.status)
 	}
+	u.ioStatus = io.status
 	u.changed = io.sync
 	u.closeFn = io.close
 	u.pollIO = io.pollStats
@@ -102,7 +206,7 @@ func NewUserspace(cfg *Config) (*Userspace, error) {
 	go io.housekeeping()
 	go io.resolver()
 	e.log.Info("userspace forwarder started", zap.Strings("interfaces", c.Interfaces), zap.Int("workers", nw),
-		zap.Int("tpacket_version", c.RingVersion))
+		zap.String("io", c.IO))
 	return u, nil
 }
 
@@ -125,11 +229,17 @@ func (u *Userspace) Close() error {
 
 // uio is the Linux I/O side of the userspace backend.
 type uio struct {
-	u       *Userspace
-	guard   *guard.Guard
+	u     *Userspace
+	guard *guard.Guard
+	// sources, fails and workers are per worker; rings are the AF_PACKET
+	// ones among the sources, xdp the interfaces on AF_XDP.
+	sources []rxSource
+	fails   []func() (uint64, error)
 	rings   []*ring.Ring
 	senders []*ring.Sender
 	workers []*worker
+	xdp     []*xdpIface
+	status  []IOStatus
 	stop    chan struct{}
 	wg      sync.WaitGroup
 
@@ -141,17 +251,22 @@ type uio struct {
 	// statsMu serialises pollStats: PACKET_STATISTICS resets on read.
 	statsMu sync.Mutex
 
+	// xdpMu guards the XDP programs' last tuples, which the resolver
+	// re-applies every second with the director's current addresses.
+	xdpMu           sync.Mutex
+	xdpSvcs, xdpNAT []xsk.Tuple
+
 	local localState
 }
 
 func (io *uio) run(i int) {
 	defer io.wg.Done()
-	w, r, s := io.workers[i], io.rings[i], io.senders[i]
+	w, r, fails := io.workers[i], io.sources[i], io.fails[i]
 	frames := make([]ring.Frame, 64)
 	var failed uint64
 	for {
-		// No timeout: close wakes the ring.
-		n, err := r.Recv(frames, 0)
+		// No timeout: close wakes the source.
+		n, err := r.recv(frames)
 		if err != nil {
 			if !errors.Is(err, ring.ErrClosed) {
 				io.u.e.log.Error("receive failed; worker stops", zap.Int("worker", i), zap.Error(err))
@@ -168,10 +283,10 @@ func (io *uio) run(i int) {
 		}
 		// Frames alias the ring: send them before Recv gives them back.
 		w.flush()
-		if s.Failed != failed {
-			io.u.e.drops.txError.Add(s.Failed - failed)
-			failed = s.Failed
-			io.u.e.log.Debug("transmit refused", zap.Uint64("failed", failed), zap.Error(s.LastErr))
+		if f, lastErr := fails(); f != failed {
+			io.u.e.drops.txError.Add(f - failed)
+			failed = f
+			io.u.e.log.Debug("transmit refused", zap.Uint64("failed", failed), zap.Error(lastErr))
 		}
 	}
 }
@@ -186,6 +301,7 @@ func (io *uio) pollStats() {
 			io.u.e.drops.rxOverflow.Add(st.Drops + st.CopyLost)
 		}
 	}
+	io.pollXDP()
 }
 
 // sync re-applies the guard and the filters after a change (control lock
@@ -193,15 +309,24 @@ func (io *uio) pollStats() {
 func (io *uio) sync() {
 	snap := io.u.e.reg.load()
 	var svcs, nat []guard.Tuple
+	var xs, xn []xsk.Tuple
 	for k, s := range snap.svcs {
 		if snap.vips[k.addr] {
 			svcs = append(svcs, guard.Tuple{Addr: s.cfg.Key.Addr, Proto: k.proto, Port: k.port})
+			xs = append(xs, xsk.Tuple{Addr: s.cfg.Key.Addr, Proto: k.proto, Port: k.port})
 		}
 	}
 	for k := range snap.natReals {
-		nat = append(nat, guard.Tuple{Addr: netip.AddrFrom16(k.addr).Unmap(), Proto: k.proto, Port: k.port})
+		a := netip.AddrFrom16(k.addr).Unmap()
+		nat = append(nat, guard.Tuple{Addr: a, Proto: k.proto, Port: k.port})
+		xn = append(xn, xsk.Tuple{Addr: a, Proto: k.proto, Port: k.port})
 	}
 	log := io.u.e.log
+	// XDP first: what it steers the guard may then drop in the kernel.
+	io.xdpMu.Lock()
+	io.xdpSvcs, io.xdpNAT = xs, xn
+	io.syncXDP(xs, xn)
+	io.xdpMu.Unlock()
 	if err := io.guard.Sync(svcs, nat); err != nil {
 		log.Error("kernel guard not applied: the director's kernel may answer forwarded traffic", zap.Error(err))
 	}
@@ -335,6 +460,11 @@ func (io *uio) resolver() {
 		if changed || all {
 			io.syncLocal(changed)
 		}
+		if all {
+			io.xdpMu.Lock()
+			io.syncXDP(io.xdpSvcs, io.xdpNAT)
+			io.xdpMu.Unlock()
+		}
 	}
 }
 
@@ -424,17 +554,24 @@ func (io *uio) close() error {
 	default:
 		close(io.stop)
 	}
-	for _, r := range io.rings {
-		r.Wake()
+	for _, r := range io.sources {
+		r.wake()
 	}
 	io.wg.Wait()
 	// The last counts, then no more reads of the sockets.
 	io.pollStats()
 	io.statsMu.Lock()
 	var errs []error
-	for _, r := range io.rings {
-		errs = append(errs, r.Close())
+	// Detach XDP first: covered frames then reach the kernel, whose guard
+	// drops them until it goes too.
+	for _, x := range io.xdp {
+		errs = append(errs, x.prog.Close())
 	}
+	io.xdp = nil
+	for _, r := range io.sources {
+		errs = append(errs, r.close())
+	}
+	io.sources = nil
 	for _, s := range io.senders {
 		errs = append(errs, s.Close())
 	}

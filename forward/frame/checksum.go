@@ -160,3 +160,26 @@ func (p *Packet) ChecksumValid() bool {
 	want, ok := p.TransportChecksum()
 	return !ok || got == want
 }
+
+// CompletePartial completes a TCP or UDP checksum that a sender left
+// partial (its field holds the folded pseudo-header sum, uncomplemented,
+// as Linux leaves a CHECKSUM_PARTIAL packet for the device), and reports
+// whether it did. XDP sees no checksum metadata, so frames a veth peer
+// offloaded reach AF_XDP in that state, and would reach the real server
+// broken. A complete checksum that equals the partial value by chance
+// (one in 65,536) is recomputed: a valid packet gets the same value back.
+func (p *Packet) CompletePartial() bool {
+	if p.Proto != ProtoTCP && p.Proto != ProtoUDP || p.Flags&(FlagFragment|FlagTruncated) != 0 {
+		return false
+	}
+	at := p.L4Checksum()
+	if at < 0 || at+2 > p.End || binary.BigEndian.Uint16(p.B[at:]) != Fold(p.pseudoSum(p.End-p.L4)) {
+		return false
+	}
+	c, ok := p.TransportChecksum()
+	if !ok {
+		return false
+	}
+	binary.BigEndian.PutUint16(p.B[at:], c)
+	return true
+}

@@ -111,6 +111,11 @@ func TestSteerAndTransmit(t *testing.T) {
 	if n, _, err := kernel.ReadFromUDP(buf); err == nil {
 		t.Fatalf("the kernel got a covered datagram too: %q", buf[:n])
 	}
+	// a's kernel offloaded the checksum to its veth, and XDP sees what it
+	// left: the pseudo-header sum, which the forwarder must complete.
+	if !p.CompletePartial() || !p.ChecksumValid() {
+		t.Errorf("the veth peer's datagram did not arrive with a partial checksum that completes: %x", frames[0])
+	}
 
 	// Answer in place: swap MACs, addresses and ports, and send it back.
 	f := frames[0]
