@@ -57,7 +57,10 @@ func newLab(t *testing.T, mode Method, n int, svc ServiceConfig, sorry bool, tim
 // newLabIO is newLab with the forwarder on the given frame I/O. Over
 // AF_XDP the client keeps its TX checksum offload: its frames reach the
 // director's XDP with partial checksums, which the forwarder must complete.
-func newLabIO(t *testing.T, mode Method, n int, svc ServiceConfig, sorry bool, timeouts Timeouts, io string) *lab {
+//
+// Each name in bridges becomes a bridge device (an Ethernet interface with
+// no native XDP) on the director that the forwarder serves beside eth0.
+func newLabIO(t *testing.T, mode Method, n int, svc ServiceConfig, sorry bool, timeouts Timeouts, io string, bridges ...string) *lab {
 	topotest.Require(t, "nginx", "curl", "tshark", "nft", "ethtool", "socat", "wrk")
 	l := &lab{t: t, tp: topotest.New(t), mode: mode, key: svc.Key}
 	l.client = topotest.AddNode(t, l.tp, "client", topo.NodeConfig{Addrs: []netip.Prefix{labClient, labClient2}})
@@ -111,7 +114,13 @@ func newLabIO(t *testing.T, mode Method, n int, svc ServiceConfig, sorry bool, t
 	} else {
 		topotest.Run(t, l.client, "ethtool", "-K", "eth0", "tx", "off", "gro", "off")
 	}
-	l.ctl, l.fwd = startForwarder(t, l.dir, childConfig{Config: Config{Interfaces: []string{"eth0"}, Workers: 1, IO: io},
+	ifaces := []string{"eth0"}
+	for _, d := range bridges {
+		topotest.Run(t, l.dir, "ip", "link", "add", d, "type", "bridge")
+		topotest.Run(t, l.dir, "ip", "link", "set", d, "up")
+		ifaces = append(ifaces, d)
+	}
+	l.ctl, l.fwd = startForwarder(t, l.dir, childConfig{Config: Config{Interfaces: ifaces, Workers: 1, IO: io},
 		Timeouts: timeouts, Services: []childService{{Service: svc, Reals: reals}}})
 	return l
 }
@@ -342,6 +351,37 @@ func testModesEndToEnd(t *testing.T, io string) {
 			before = l.stateWithoutForwarder()
 			l.stopAndCheckClean(before)
 		})
+	}
+}
+
+// TestIOAutoFallback: with --io auto, an interface where native XDP
+// cannot attach (a bridge device) runs AF_PACKET and says why, while the
+// veth beside it runs AF_XDP and forwards.
+func TestIOAutoFallback(t *testing.T) {
+	key := ServiceKey{Addr: labVIP, Port: 80, Proto: TCP}
+	l := newLabIO(t, DR, 2, ServiceConfig{Key: key, Scheduler: "rr", Method: DR}, false, Timeouts{}, IOAuto, "br9")
+	var st []IOStatus
+	if err := l.ctl.Call("Ctl.IO", true, &st); err != nil {
+		t.Fatal(err)
+	}
+	if len(st) != 2 || st[0].Interface != "eth0" || st[0].IO != IOXDP || st[0].Reason != "" ||
+		st[1].Interface != "br9" || st[1].IO != IOAFPacket || !strings.Contains(st[1].Reason, "XDP") {
+		t.Fatalf("I/O %+v, want eth0 on %s and br9 on %s with the reason", st, IOXDP, IOAFPacket)
+	}
+	t.Logf("br9: %s", st[1].Reason)
+	if !strings.Contains(l.fwd.Log(), "AF_XDP not available: AF_PACKET instead") {
+		t.Errorf("the fallback was not logged:\n%s", l.fwd.Log())
+	}
+	got := l.curls(40, "/")
+	if got["rs1"] != 20 || got["rs2"] != 20 {
+		t.Fatalf("40 requests through rr gave %v, want 20 each", got)
+	}
+	if out := topotest.Run(t, l.dir, "ip", "link", "show", "eth0"); !strings.Contains(out, "xdp") {
+		t.Errorf("no XDP program on eth0 while the forwarder runs: %s", out)
+	}
+	l.stopAndCheckClean(l.stateWithoutForwarder())
+	if out := topotest.Run(t, l.dir, "ip", "link", "show", "eth0"); strings.Contains(out, "xdp") {
+		t.Errorf("the XDP program stayed after the forwarder stopped: %s", out)
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 
 	"github.com/cilium/ebpf/link"
 	"github.com/cilium/ebpf/rlimit"
+	"golang.org/x/sys/unix"
 )
 
 // Program is the steering XDP program attached to one interface, with its
@@ -46,6 +47,9 @@ func Attach(ifindex int) (*Program, error) {
 	l, err := link.AttachXDP(link.XDPOptions{Program: p.objs.UlvsSteer, Interface: ifindex, Flags: link.XDPDriverMode})
 	if err != nil {
 		p.objs.Close()
+		if errors.Is(err, unix.EOPNOTSUPP) {
+			return nil, fmt.Errorf("xsk: ifindex %d: the driver has no native XDP (generic XDP would save nothing): %w", ifindex, err)
+		}
 		return nil, fmt.Errorf("xsk: native XDP on ifindex %d: %w", ifindex, err)
 	}
 	p.link = l
