@@ -120,4 +120,7 @@ func printStatus(w io.Writer, s *ctl.Status) {
 	for _, r := range s.CannotServe {
 		fmt.Fprintf(w, "cannot serve: %s\n", r)
 	}
+	for _, l := range s.IO {
+		fmt.Fprintf(w, "io: %s\n", l)
+	}
 }

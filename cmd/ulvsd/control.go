@@ -87,6 +87,15 @@ func (d *daemon) status() *ctl.Status {
 	}
 	s.Sync = d.sync.Load().Status()
 	s.CannotServe = d.cannotServe()
+	if r, ok := d.be.(forward.IOReporter); ok {
+		for _, x := range r.IO() {
+			line := fmt.Sprintf("%s: %s (%s, %d workers)", x.Interface, x.IO, x.Mode, x.Workers)
+			if x.Reason != "" {
+				line += "; AF_XDP not available: " + x.Reason
+			}
+			s.IO = append(s.IO, line)
+		}
+	}
 	return s
 }
 

@@ -93,6 +93,8 @@ var (
 		[]string{"table", "event"}, nil)
 	mDrops = prometheus.NewDesc("ulvs_forward_dropped_packets_total", "Packets the userspace forwarder dropped, by reason.",
 		[]string{"reason"}, nil)
+	mIO = prometheus.NewDesc("ulvs_forward_io", "The userspace forwarder's frame I/O per interface (1): afpacket or xdp, its mode and workers.",
+		[]string{"interface", "io", "mode", "workers"}, nil)
 	mReloads  = prometheus.NewDesc("ulvs_reloads_total", "Configuration reloads applied.", nil, nil)
 	mCanServe = prometheus.NewDesc("ulvs_can_serve",
 		"0 while this director cannot serve (forwarder stopped, no socket can be opened, connection table refusing) and its VRRP instances gave up mastership.",
@@ -118,7 +120,7 @@ type collector struct{ d *daemon }
 func (c collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{mVRRPState, mVRRPPriority, mVRRPEffPriority, mCheckerUp, mCheckerLatency,
 		mCheckerFailures, mRealUp, mQuorumUp, mSvcConns, mSvcPackets, mSvcBytes, mSvcEnabled, mRSConns, mRSActive, mRSInactive, mRSWeight,
-		mRSPackets, mRSBytes, mConnEntries, mConnCapacity, mConnEvents, mDrops, mReloads, mCanServe, mSyncRole, mSyncConns, mSyncMessages} {
+		mRSPackets, mRSBytes, mConnEntries, mConnCapacity, mConnEvents, mDrops, mIO, mReloads, mCanServe, mSyncRole, mSyncConns, mSyncMessages} {
 		ch <- d
 	}
 	for _, d := range mVRRPCounters {
@@ -222,6 +224,11 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	if dc, ok := c.d.be.(forward.DropCounter); ok {
 		dc.Drops().Each(func(reason string, n uint64) { counter(mDrops, n, reason) })
+	}
+	if r, ok := c.d.be.(forward.IOReporter); ok {
+		for _, x := range r.IO() {
+			gauge(mIO, 1, x.Interface, x.IO, x.Mode, strconv.Itoa(x.Workers))
+		}
 	}
 	c.d.mu.Lock()
 	reloads := c.d.reloads

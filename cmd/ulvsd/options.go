@@ -57,6 +57,7 @@ type options struct {
 	jsonLogs   bool
 	interfaces []string
 	sloppyTCP  bool
+	io         string
 	maxConns   int
 	// bgpFile is --bgp: the BGP file (route announcements); sloppySet
 	// records an explicit --sloppy-tcp (ECMP mode turns it on otherwise).
@@ -132,6 +133,7 @@ func newFlagSet(o *options, out io.Writer) *pflag.FlagSet {
 	fs.IntVar(&o.maxConns, "max-conns", 1<<20, "`N`, the size of the userspace connection table (and of the persistence template table)")
 	fs.StringVar(&o.bgpFile, "bgp", "", "announce virtual addresses over BGP as the BGP `FILE` says (docs/ecmp.md)")
 	fs.StringVar(&o.cannotServe, "cannot-serve", "fault", "while this director cannot serve (forwarder stopped, no socket can be opened, connection table refusing), its VRRP instances go to FAULT (fault), lose priority (a weight such as -50), or stay (off)")
+	fs.StringVar(&o.io, "io", "afpacket", "frame I/O of the userspace forwarder: afpacket, xdp (AF_XDP; native XDP only, fails where it does not attach) or auto (AF_XDP where it attaches, AF_PACKET elsewhere)")
 	fs.BoolVar(&o.sloppyTCP, "sloppy-tcp", false, "schedule TCP connections on any packet, not only SYN (IPVS's sloppy_tcp), so connections survive a failover")
 	return fs
 }

@@ -120,6 +120,8 @@ type Status struct {
 	// CannotServe says why this director cannot serve (its VRRP instances
 	// gave up mastership); empty while it can.
 	CannotServe []string `json:"cannot_serve,omitempty"`
+	// IO is the userspace forwarder's frame I/O, one line per interface.
+	IO []string `json:"io,omitempty"`
 }
 
 // Response answers a Request; exactly the field for the Op is set.
