@@ -42,6 +42,20 @@
 //     descheduled; a larger frame (a GRO super-frame, a jumbo frame) comes
 //     whole through the socket's queue (PACKET_COPY_THRESH). Workers wait
 //     in the Go runtime's poller, not in a blocking system call.
+//   - AF_XDP I/O (forward/xsk; Config.IO, ulvsd --io xdp|auto): an XDP
+//     program steers exactly what the guard covers into one AF_XDP socket
+//     per receive queue (one worker each), so the kernel's copy of a
+//     forwarded frame dies before its stack; covered frames on a queue
+//     without a socket are dropped (fail closed) and the guard stays
+//     installed. Frames leave in place through the socket of the
+//     interface they came in on (an AF_PACKET sender for any other).
+//     Native XDP only; with IOAuto an interface where it does not attach
+//     runs AF_PACKET, the reason logged and reported by IO. XDP sees no
+//     checksum metadata, so on a veth the peer's partial checksums are
+//     completed before forwarding (frame.CompletePartial); other drivers
+//     hand XDP complete checksums (virtio-net refuses XDP while the host
+//     offloads them). Socket and program drops count as receive_overflow
+//     and transmit_error.
 //   - Next hops are resolved when a real server is added and, while its
 //     neighbour is unresolved, again after 5 ms, doubling up to a second;
 //     packets to it meanwhile are dropped (no_route), not queued.

@@ -221,19 +221,3 @@ func (io *uio) pollXDP() {
 		}
 	}
 }
-
-func xskTuples(ts []tuple) []xsk.Tuple {
-	out := make([]xsk.Tuple, len(ts))
-	for i, t := range ts {
-		out[i] = xsk.Tuple{Addr: t.Addr, Proto: t.Proto, Port: t.Port}
-	}
-	return out
-}
-
-// tuple is a covered service or NAT real server, as the guard and the XDP
-// program take them.
-type tuple struct {
-	Addr  netip.Addr
-	Proto uint8
-	Port  uint16
-}

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 
@@ -157,6 +158,18 @@ func nft(n *topo.Node, rules string) error {
 	f.Close()
 	if out, err := n.Output(context.Background(), "nft", "-f", f.Name()); err != nil {
 		return fmt.Errorf("nft on %s: %w\n%s\n%s", n.Name, err, out, rules)
+	}
+	return nil
+}
+
+// rps sets the receive packet steering CPU mask of the client's port on
+// the switch ("0": off), so that what the client sends is processed from
+// the bridge on by those CPUs.
+func (l *lab) rps(mask string) error {
+	path := fmt.Sprintf("/sys/class/net/%s/queues/rx-0/rps_cpus", l.client.Port)
+	out, err := exec.Command("ip", "netns", "exec", l.tp.Switch, "sh", "-c", "echo "+mask+" > "+path).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("rps on %s: %w: %s", l.client.Port, err, out)
 	}
 	return nil
 }

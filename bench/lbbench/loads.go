@@ -32,6 +32,8 @@ type runner struct {
 	// acct counts the CPU of the lab's processes; nil falls back to the
 	// machine's busy time beyond a quiet window.
 	acct *cpuAccount
+	// pinGen runs the loss-free search's generator on CPU 0.
+	pinGen bool
 }
 
 // cpu measures the cores the lab used while fn ran.
@@ -73,12 +75,13 @@ var metrics = map[string]metricInfo{
 	"udp_loss_pct":        {"%", false, "udp flood"},
 	"cpu_ns_per_packet":   {"ns CPU/pkt", false, "cpu per packet"},
 	"cpu_us_per_conn":     {"µs CPU/conn", false, "cpu per connection"},
+	"sat_ns_per_packet":   {"ns CPU/pkt", false, "udp flood"},
 	"pinned_lossfree_pps": {"pkt/s", true, "pinned loss-free"},
 }
 
 // metricOrder is the order of columns in reports.
 var metricOrder = []string{"keepalive_rps", "keepalive_p50_ms", "keepalive_p99_ms", "close_rps", "close_p50_ms",
-	"close_p99_ms", "iperf3_gbps", "udp_delivered_pps", "udp_loss_pct", "cpu_ns_per_packet", "cpu_us_per_conn", "pinned_lossfree_pps"}
+	"close_p99_ms", "iperf3_gbps", "udp_delivered_pps", "udp_loss_pct", "cpu_ns_per_packet", "sat_ns_per_packet", "cpu_us_per_conn", "pinned_lossfree_pps"}
 
 func (r *runner) ctx() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), r.d+60*time.Second)
@@ -153,7 +156,13 @@ func (r *runner) flood(t *target) (map[string]float64, error) {
 	if !t.udp.IsValid() {
 		return nil, nil
 	}
-	sent, got, secs, err := r.trafgen(t, "")
+	var sent, got uint64
+	var secs float64
+	cores, err := r.cpu(func() error {
+		var err error
+		sent, got, secs, err = r.trafgen(t, "")
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -161,7 +170,11 @@ func (r *runner) flood(t *target) (map[string]float64, error) {
 	if sent > 0 && got < sent {
 		loss = 100 * float64(sent-got) / float64(sent)
 	}
-	return map[string]float64{"udp_delivered_pps": float64(got) / secs, "udp_loss_pct": loss}, nil
+	vals := map[string]float64{"udp_delivered_pps": float64(got) / secs, "udp_loss_pct": loss}
+	if got > 0 {
+		vals["sat_ns_per_packet"] = cores / (float64(got) / secs) * 1e9
+	}
+	return vals, nil
 }
 
 // trafgen runs trafgen from the client (at rate, e.g. "50000pps", or
@@ -324,8 +337,12 @@ func (r *runner) rawPace(t *target, rate int) (sent, got uint64, secs float64, e
 	ctx, cancel := r.ctx()
 	defer cancel()
 	start := time.Now()
-	out, err := r.l.client.Output(ctx, r.self, "rawpace", "-dst", t.udp.String(), "-src", t.src.String(),
-		"-dstmac", t.udpMAC.String(), "-rate", strconv.Itoa(rate), "-d", r.d.String())
+	name, args := r.self, []string{"rawpace", "-dst", t.udp.String(), "-src", t.src.String(),
+		"-dstmac", t.udpMAC.String(), "-rate", strconv.Itoa(rate), "-d", r.d.String()}
+	if r.pinGen {
+		name, args = "taskset", append([]string{"-c", "0", r.self}, args...)
+	}
+	out, err := r.l.client.Output(ctx, name, args...)
 	if err != nil {
 		return 0, 0, 0, fmt.Errorf("rawpace: %w: %s", err, out)
 	}
@@ -348,19 +365,32 @@ func (r *runner) rawPace(t *target, rate int) (sent, got uint64, secs float64, e
 }
 
 // lossFree finds the highest rate of 60-byte UDP frames the balancer
-// forwards with under 0.1 % loss while all its threads are pinned to the
-// last CPU: rates double until frames are lost (or the generator cannot
-// keep up), then a binary search narrows the edge. Probes are 2 s of
-// steadily paced frames (rawpace, not trafgen's once-a-second bursts).
+// forwards with under 0.1 % loss with the whole forwarding path on one
+// core: the generator runs on CPU 0, and everything after it on the last
+// CPU — the client's switch port steers its received frames there (RPS),
+// so the bridge, the director's kernel (nftables, the AF_PACKET tap, XDP)
+// and the real servers' receive run there, and the balancer's threads, if
+// it has any, are pinned there. Rates double until frames are lost (or the
+// generator cannot keep up), then a binary search narrows the edge. Probes
+// are 2 s of steadily paced frames (rawpace, not trafgen's once-a-second
+// bursts).
 func (r *runner) lossFree(t *target) (map[string]float64, error) {
-	if !t.pin || !t.udp.IsValid() || t.balancer == 0 {
+	if !t.lossFree || !t.udp.IsValid() {
 		return nil, nil
 	}
-	cpu := strconv.Itoa(numCPU() - 1)
-	if out, err := exec.Command("taskset", "-a", "-p", "-c", cpu, strconv.Itoa(t.balancer)).CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("taskset: %w: %s", err, out)
+	last := numCPU() - 1
+	if t.balancer != 0 {
+		if out, err := exec.Command("taskset", "-a", "-p", "-c", strconv.Itoa(last), strconv.Itoa(t.balancer)).CombinedOutput(); err != nil {
+			return nil, fmt.Errorf("taskset: %w: %s", err, out)
+		}
+		defer exec.Command("taskset", "-a", "-p", "-c", fmt.Sprintf("0-%d", last), strconv.Itoa(t.balancer)).Run()
 	}
-	defer exec.Command("taskset", "-a", "-p", "-c", fmt.Sprintf("0-%d", numCPU()-1), strconv.Itoa(t.balancer)).Run()
+	if err := r.l.rps(fmt.Sprintf("%x", 1<<last)); err != nil {
+		return nil, err
+	}
+	defer r.l.rps("0")
+	r.pinGen = true
+	defer func() { r.pinGen = false }()
 	saved := r.d
 	r.d = 2 * time.Second
 	defer func() { r.d = saved }()

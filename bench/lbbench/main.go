@@ -197,7 +197,11 @@ func runRounds(res *Results, rounds int, d time.Duration, conns, pps, cps int, u
 	if slices.ContainsFunc(scs, func(s scenario) bool { return strings.HasPrefix(s.name, "ulvs") && !s.vm }) {
 		res.Notes = append(res.Notes, "ulvs DR/NAT/TUN: ulvsd -f with a generated keepalived.conf (three virtual servers, "+
 			"no checkers) on the director's eth0, userspace backend; TUN's real servers decapsulate with ulvs's forward/tunnel "+
-			"(lbbench decap). The pinned loss-free rate pins every ulvsd thread to the last CPU.")
+			"(lbbench decap). ulvs … XDP: the same with --io xdp (AF_XDP in copy mode behind native XDP on the veth). "+
+			"The loss-free rate (pinned_lossfree_pps) puts the whole forwarding path on the last CPU and the generator on CPU 0: "+
+			"the client's switch port steers what it receives to the last CPU (RPS), so bridge, director kernel and real servers' "+
+			"receive run there, and the balancer's threads, if any, are pinned there. sat_ns_per_packet is the lab's whole CPU "+
+			"(generator and sinks included) per packet delivered during the UDP flood.")
 	}
 	record := func(s, metric string, v float64) {
 		m := res.Metrics[metric]

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -67,7 +68,9 @@ func (p *profiler) around(scenario, load string, fn func() (map[string]float64, 
 	vals, err := fn()
 	secs := time.Since(start).Seconds()
 	_ = cmd.Process.Signal(syscall.SIGINT)
-	if werr := cmd.Wait(); werr != nil {
+	// perf re-raises the SIGINT it handled: that exit is the normal one.
+	var ee *exec.ExitError
+	if werr := cmd.Wait(); werr != nil && !(errors.As(werr, &ee) && ee.ExitCode() == -1) {
 		p.logf("perf record: %v", werr)
 	}
 	meta := profileMeta{Scenario: scenario, Load: load, Seconds: secs, PeriodNs: samplePeriod, Values: vals,

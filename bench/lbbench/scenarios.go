@@ -33,10 +33,11 @@ type target struct {
 	http, iperf, udp netip.AddrPort
 	udpMAC           net.HardwareAddr
 	// balancer is the process doing the work, when it is one process; 0
-	// for the kernel's peers. pin asks for the loss-free rate search with
-	// that process pinned to one core (the ulvs scenarios).
+	// for the kernel's peers. lossFree asks for the loss-free rate search
+	// on one core (the ulvs and nftables scenarios), with the balancer, if
+	// any, pinned to it.
 	balancer int
-	pin      bool
+	lossFree bool
 	teardown func() error
 }
 
@@ -48,11 +49,14 @@ var scenarios = []scenario{
 	{name: "nft NAT", setup: nftNAT},
 	{name: "HAProxy", setup: haproxy},
 	{name: "nginx stream", setup: nginxStream},
-	{name: "ulvs DR", setup: ulvsScenario("DR")},
-	{name: "ulvs NAT", setup: ulvsScenario("NAT")},
-	{name: "ulvs TUN", setup: ulvsScenario("TUN")},
+	{name: "ulvs DR", setup: ulvsScenario("DR", "afpacket")},
+	{name: "ulvs NAT", setup: ulvsScenario("NAT", "afpacket")},
+	{name: "ulvs TUN", setup: ulvsScenario("TUN", "afpacket")},
+	{name: "ulvs DR XDP", setup: ulvsScenario("DR", "xdp")},
+	{name: "ulvs NAT XDP", setup: ulvsScenario("NAT", "xdp")},
 	{name: "IPVS DR (VM)", setup: vmScenario("ipvs"), vm: true},
 	{name: "ulvs DR (VM)", setup: vmScenario("ulvs"), vm: true},
+	{name: "ulvs DR XDP (VM)", setup: vmScenario("ulvs-xdp"), vm: true},
 }
 
 func vipTarget(l *lab) *target {
@@ -90,6 +94,7 @@ func nftDR(l *lab) (*target, error) {
 		return nil, err
 	}
 	t := vipTarget(l)
+	t.lossFree = true
 	t.teardown = func() error { return nftDelete(l.director, "netdev", "lbbench_dr") }
 	return t, nil
 }
@@ -118,6 +123,7 @@ func nftNAT(l *lab) (*target, error) {
 		return nil, err
 	}
 	t := vipTarget(l)
+	t.lossFree = true
 	t.teardown = func() error {
 		err := nftDelete(l.director, "ip", "lbbench_nat")
 		if e := l.natRoutes(false); err == nil {

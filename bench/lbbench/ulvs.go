@@ -19,7 +19,8 @@ import (
 // connections meet, the UDP sink rr) and no health checkers, so its real
 // servers are up from the start. TUN's real servers run ulvs's userspace
 // IPIP decapsulator (this kernel has no ipip module).
-func ulvsScenario(method string) func(l *lab) (*target, error) {
+// io is ulvsd's --io (afpacket or xdp).
+func ulvsScenario(method, io string) func(l *lab) (*target, error) {
 	return func(l *lab) (*target, error) {
 		if l.ulvsd == "" {
 			return nil, fmt.Errorf("no ulvsd binary (-ulvsd)")
@@ -51,7 +52,7 @@ func ulvsScenario(method string) func(l *lab) (*target, error) {
 				return nil, err
 			}
 		}
-		base := filepath.Join(l.dir, "ulvsd-"+method)
+		base := filepath.Join(l.dir, "ulvsd-"+method+"-"+io)
 		if err := os.WriteFile(base+".conf", []byte(ulvsConfig(method)), 0o644); err != nil {
 			undo()
 			return nil, err
@@ -59,7 +60,7 @@ func ulvsScenario(method string) func(l *lab) (*target, error) {
 		sock := base + ".sock"
 		_ = os.Remove(sock)
 		args := []string{"-n", "-l", "-f", base + ".conf", "-p", base + ".pid",
-			"-r", base + "-vrrp.pid", "-c", base + "-check.pid", "--control", sock, "--interfaces", "eth0"}
+			"-r", base + "-vrrp.pid", "-c", base + "-check.pid", "--control", sock, "--interfaces", "eth0", "--io", io}
 		debug := os.Getenv("LBBENCH_DEBUG") != ""
 		if debug {
 			args = append(args, "--metrics", debugMetrics)
@@ -75,7 +76,7 @@ func ulvsScenario(method string) func(l *lab) (*target, error) {
 			return nil, err
 		}
 		t := vipTarget(l)
-		t.balancer, t.pin = p.Pid(), true
+		t.balancer, t.lossFree = p.Pid(), true
 		t.teardown = func() error {
 			if debug {
 				l.log("ulvsd drops and tables:\n%s", l.ulvsdMetrics())

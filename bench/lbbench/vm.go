@@ -89,7 +89,8 @@ func (l *lab) moveVIP(toGuest bool) error {
 	return nil
 }
 
-// vmScenario runs kernel IPVS ("ipvs") or ulvs ("ulvs") in DR mode in the
+// vmScenario runs kernel IPVS ("ipvs"), ulvs ("ulvs") or ulvs over AF_XDP
+// ("ulvs-xdp": native XDP on the guest's virtio-net) in DR mode in the
 // guest, with the bench's TCP services.
 func vmScenario(kind string) func(l *lab) (*target, error) {
 	return func(l *lab) (*target, error) {
@@ -102,6 +103,8 @@ func vmScenario(kind string) func(l *lab) (*target, error) {
 		switch kind {
 		case "ipvs":
 			err = l.vm.Call(ctx, "ipvs.new", ipvs.Config{Flush: true}, nil)
+		case "ulvs-xdp":
+			err = l.vm.Call(ctx, "userspace.new", map[string]any{"Interfaces": []string{"eth0"}, "Workers": 1, "IO": forward.IOXDP}, nil)
 		default:
 			err = l.vm.Call(ctx, "userspace.new", map[string]any{"Interfaces": []string{"eth0"}, "Workers": 1}, nil)
 		}
