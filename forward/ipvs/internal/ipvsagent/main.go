@@ -44,6 +44,8 @@ type (
 	UserspaceArgs struct {
 		Interfaces []string
 		Workers    int
+		// IO is forward.Config.IO (lbbench's ulvs-over-XDP scenario).
+		IO string
 	}
 )
 
@@ -117,7 +119,7 @@ func main() {
 			_ = s.b.Close()
 			s.b = nil
 		}
-		b, err := forward.NewUserspace(&forward.Config{Interfaces: cfg.Interfaces, Workers: cfg.Workers})
+		b, err := forward.NewUserspace(&forward.Config{Interfaces: cfg.Interfaces, Workers: cfg.Workers, IO: cfg.IO})
 		if err != nil {
 			return nil, err
 		}
