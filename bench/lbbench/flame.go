@@ -18,7 +18,8 @@ import (
 
 // flameMain is `lbbench flame -out PREFIX A.data B.data …`: it reads the
 // profiles that -perf recorded (through `perf script`), folds their stacks
-// and writes PREFIX-<profile>.svg, a flame graph of each (idle left out),
+// and writes PREFIX-<profile>.svg, a flame graph of each (the lab's
+// processes only: idle, perf and the shared machine's other work left out),
 // and PREFIX.md, a table of where the CPU went per forwarded packet, by
 // category, one column per profile.
 //
@@ -249,6 +250,11 @@ func (p *profile) fold(r io.Reader) error {
 		} else {
 			c := classify(comm, frames)
 			p.byCat[c]++
+			if c == catNotLab || c == catPerf {
+				// Counted, not drawn: other work on the shared machine.
+				comm, frames = "", frames[:0]
+				return
+			}
 			base := comm
 			if i := strings.IndexByte(base, '/'); i > 0 {
 				base = base[:i]
@@ -347,7 +353,7 @@ func profileTable(title, out string, profs []*profile) string {
 	for _, p := range profs {
 		fmt.Fprintf(&b, " %d (%d) |", p.total, p.idle)
 	}
-	b.WriteString("\n\nFlame graphs (idle left out; hover a frame for its samples): ")
+	b.WriteString("\n\nFlame graphs (the lab's processes only; hover a frame for its samples): ")
 	var links []string
 	for _, p := range profs {
 		links = append(links, fmt.Sprintf("[%s](%s-%s.svg)", p.name, filepath.Base(out), p.name))
@@ -409,7 +415,7 @@ func (p *profile) flameSVG() string {
 	fmt.Fprintf(&b, `<rect width="100%%" height="100%%" fill="#f8f8f0"/>`+"\n")
 	ms := float64(root.samples) * float64(p.meta.PeriodNs) / 1e6
 	fmt.Fprintf(&b, `<text x="%.0f" y="20" font-size="15">%s</text>`+"\n", pad, html.EscapeString(p.name))
-	fmt.Fprintf(&b, `<text x="%.0f" y="38">%d samples, %.0f ms of CPU, idle left out; %s</text>`+"\n", pad, root.samples, ms,
+	fmt.Fprintf(&b, `<text x="%.0f" y="38">%d samples, %.0f ms of CPU (the lab only: idle, perf and other processes left out); %s</text>`+"\n", pad, root.samples, ms,
 		html.EscapeString(fmt.Sprintf("%.0f packets", p.packets)))
 	scale := (width - 2*pad) / float64(max(root.samples, 1))
 	var draw func(n *node, x float64, d int)
