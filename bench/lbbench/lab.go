@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/ulvs/ulvs/internal/topo"
@@ -112,6 +113,16 @@ func newLab(prefix, dir string, log func(string, ...any)) (*lab, error) {
 		if _, err := n.Output(context.Background(), "ethtool", "-K", "eth0", "gro", "off", "gso", "off", "tso", "off"); err != nil {
 			l.log("ethtool on %s: %v", n.Name, err)
 		}
+	}
+	// The director's veth gets one receive queue per CPU, as a NIC would
+	// (and its switch port as many transmit queues, which spread flows
+	// over them): what runs in the kernel does not care, and AF_XDP needs
+	// a socket and a worker per queue.
+	q := strconv.Itoa(numCPU())
+	if _, err := l.director.Output(context.Background(), "ethtool", "-L", "eth0", "rx", q, "tx", q); err != nil {
+		l.log("ethtool -L on the director: %v (AF_XDP gets one queue)", err)
+	} else if out, err := exec.Command("ip", "netns", "exec", l.tp.Switch, "ethtool", "-L", l.director.Port, "rx", q, "tx", q).CombinedOutput(); err != nil {
+		l.log("ethtool -L on the director's switch port: %v: %s", err, out)
 	}
 	for _, n := range l.reals {
 		if err := n.IP("addr", "add", netip.PrefixFrom(vip, 32).String(), "dev", "lo"); err != nil {
