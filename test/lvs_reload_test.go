@@ -111,7 +111,9 @@ func TestReload(t *testing.T) {
 
 	// A broken config changes nothing.
 	before := d.mustAdm("-Ln")
-	broken := reloadConf(1, 1) + "virtual_server 198.18.0.101 80 {\n    lb_algo bogus\n"
+	// keepalived reads an unknown scheduler or a missing brace with a
+	// warning and runs; an instance without its router id is an error.
+	broken := reloadConf(1, 1) + "vrrp_instance VI_X {\n    virtual_router_id 300\n"
 	if err := os.WriteFile(d.conf, []byte(broken), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -122,7 +124,7 @@ func TestReload(t *testing.T) {
 	if after := d.mustAdm("-Ln"); after != before {
 		t.Errorf("a broken config changed the table:\n%s\nbecame\n%s", before, after)
 	}
-	for _, want := range []string{d.conf + ":23", "unknown scheduler 'bogus'"} {
+	for _, want := range []string{d.conf + ":22", "(VI_X) the virtual router id must be set"} {
 		if !strings.Contains(d.p.Log(), want) {
 			t.Errorf("the log does not name %q", want)
 		}
