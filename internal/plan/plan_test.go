@@ -125,6 +125,33 @@ func TestCheckerKinds(t *testing.T) {
 	}
 }
 
+// TestConfCheckersHaveKinds is TestCheckerKinds the other way: every
+// checker block conf reads and acts on (a real_server block with a
+// delay_loop) is a kind health builds, so a keyword row without its
+// health row fails here rather than at a user's reload.
+func TestConfCheckersHaveKinds(t *testing.T) {
+	t.Parallel()
+	timed := map[string]bool{}
+	for _, k := range conf.Keywords() {
+		if k.Keyword == "delay_loop" {
+			timed[k.Block] = true
+		}
+	}
+	n := 0
+	for _, k := range conf.Keywords() {
+		if k.Block != "real_server" || !timed[k.Keyword] || k.Status == conf.NotHonoured || k.Status == conf.Ignored {
+			continue
+		}
+		n++
+		if _, ok := health.KindNamed(k.Keyword); !ok {
+			t.Errorf("conf reads %s blocks but health has no such kind", k.Keyword)
+		}
+	}
+	if n == 0 {
+		t.Fatal("no checker block found in conf's registry")
+	}
+}
+
 // TestVRRPFeatures: the keywords whose effect vrrp implements reach its
 // Config with keepalived's meaning.
 func TestVRRPFeatures(t *testing.T) {
