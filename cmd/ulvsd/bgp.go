@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
-	"strings"
 	"sync"
 	"time"
 
@@ -15,8 +14,8 @@ import (
 	"github.com/ulvs/ulvs/forward"
 	"github.com/ulvs/ulvs/health"
 	"github.com/ulvs/ulvs/internal/ctl"
+	"github.com/ulvs/ulvs/internal/plan"
 	"github.com/ulvs/ulvs/route"
-	"github.com/ulvs/ulvs/sched"
 )
 
 // BGP: with --bgp FILE, ulvsd announces the prefixes the file names while
@@ -42,54 +41,8 @@ func loadBGP(o *options, cfg *conf.Config) (*conf.BGP, [][]*conf.VirtualServer, 
 	return b, vss, diags, err
 }
 
-// ecmpAdjust makes the virtual servers of prefixes announced by several
-// directors ready for ECMP: mh gets the mh-ecmp table (userspace backend),
-// and a failed real server is kept at weight 0 (inhibit_on_failure) so that
-// it keeps its slots and its flows fall back, instead of the table being
-// rebuilt without it. It returns what it changed, for the log.
-func ecmpAdjust(o *options, b *conf.BGP, vss [][]*conf.VirtualServer) []string {
-	var notes []string
-	seen := map[*conf.VirtualServer]bool{}
-	for i, p := range b.Prefixes {
-		if p.Single {
-			continue
-		}
-		for _, vs := range vss[i] {
-			if seen[vs] {
-				continue
-			}
-			seen[vs] = true
-			if vs.Sched == "mh" {
-				if o.backend == forward.BackendIPVS {
-					notes = append(notes, fmt.Sprintf("%s: kernel IPVS's mh fills its table in the order real servers were added; directors agree only if they add them in the same order", vs.Pos))
-				} else {
-					vs.SchedFlags |= sched.FlagECMP
-				}
-			}
-			if !vs.InhibitOnFailure {
-				vs.InhibitOnFailure = true
-				notes = append(notes, fmt.Sprintf("%s: inhibit_on_failure implied (ECMP: a failed real server keeps its slots at weight 0)", vs.Pos))
-			}
-			for _, rs := range vs.RealServers {
-				rs.InhibitOnFailure = true
-			}
-		}
-	}
-	return notes
-}
-
-// ecmp reports whether some prefix is announced by several directors.
-func ecmpPrefixes(b *conf.BGP) bool {
-	if b == nil {
-		return false
-	}
-	for _, p := range b.Prefixes {
-		if !p.Single {
-			return true
-		}
-	}
-	return false
-}
+// kernelIPVS reports whether kernel IPVS forwards (--backend ipvs).
+func (o *options) kernelIPVS() bool { return o.backend == forward.BackendIPVS }
 
 // bgpState is the running BGP side of the daemon.
 type bgpState struct {
@@ -107,20 +60,6 @@ type bgpState struct {
 	done   chan struct{}
 }
 
-func neighborsOf(b *conf.BGP) []route.Neighbor {
-	var out []route.Neighbor
-	for _, n := range b.Neighbors {
-		rn := route.Neighbor{Addr: n.Addr, RemoteAS: n.RemoteAS, LocalAddr: n.LocalAddr, Port: n.Port,
-			HoldTime: n.HoldTime, Keepalive: n.Keepalive, ConnectRetry: n.ConnectRetry, Passive: n.Passive,
-			MultihopTTL: n.MultihopTTL, Password: n.Password}
-		if n.BFD != nil {
-			rn.BFD = &route.BFD{Interval: n.BFD.Interval, Multiplier: n.BFD.Multiplier}
-		}
-		out = append(out, rn)
-	}
-	return out
-}
-
 // startBGP starts the speaker and the policy loop.
 func (d *daemon) startBGP(b *conf.BGP, vss [][]*conf.VirtualServer) error {
 	sp, err := route.Start(&route.Config{RouterID: b.RouterID, LocalAS: b.LocalAS, ListenPort: b.ListenPort,
@@ -128,7 +67,7 @@ func (d *daemon) startBGP(b *conf.BGP, vss [][]*conf.VirtualServer) error {
 	if err != nil {
 		return err
 	}
-	if err := sp.SetNeighbors(neighborsOf(b)); err != nil {
+	if err := sp.SetNeighbors(plan.Neighbors(b)); err != nil {
 		sp.Stop()
 		return err
 	}
@@ -170,7 +109,7 @@ func (d *daemon) policyInputs(ctx context.Context, bs *bgpState, i int, hs map[s
 			q = p.Quorum
 		}
 		sh := route.ServiceHealth{Name: bgpVSName(vs), Quorum: q}
-		st, ok := hs[healthKey(vs)] // health names it keepalived's way
+		st, ok := hs[plan.HealthKey(vs)] // health names it keepalived's way
 		if !ok {
 			in.HealthReady = false
 		} else {
@@ -254,7 +193,7 @@ func (d *daemon) reloadBGP(b *conf.BGP, vss [][]*conf.VirtualServer) error {
 			zap.String("at", b.Pos.String()))
 		b.RouterID, b.LocalAS, b.ListenPort = bs.cfg.RouterID, bs.cfg.LocalAS, bs.cfg.ListenPort
 	}
-	if err := bs.sp.SetNeighbors(neighborsOf(b)); err != nil {
+	if err := bs.sp.SetNeighbors(plan.Neighbors(b)); err != nil {
 		return err
 	}
 	keep := map[netip.Prefix]bool{}
@@ -338,15 +277,4 @@ func stamp(t time.Time) string {
 		return ""
 	}
 	return t.Format(time.RFC3339Nano)
-}
-
-// healthKey names a virtual server as health does (keepalived's FMT_VS).
-func healthKey(vs *conf.VirtualServer) string {
-	hv := health.VirtualServer{Protocol: health.Protocol(strings.ToLower(vs.Protocol)), FWMark: vs.Fwmark, Group: vs.Group}
-	a := vs.Addr
-	if !a.IsValid() {
-		a = netip.IPv4Unspecified()
-	}
-	hv.Addr = netip.AddrPortFrom(a, vs.Port)
-	return hv.Key()
 }

@@ -31,7 +31,7 @@ func configTest(o *options, stdout, stderr io.Writer) int {
 		}
 		diags = append(diags, bd...)
 		if b != nil && !bd.HasErrors() {
-			ecmpAdjust(o, b, vss) // what ulvsd would run
+			plan.ECMPAdjust(b, vss, o.kernelIPVS()) // what ulvsd would run
 		}
 	}
 	if !res.Diags.HasErrors() {

@@ -317,7 +317,7 @@ func (d *daemon) reload() error {
 		if bgp, bgpVSS, diags, err = loadBGP(d.o, res.Config); err != nil {
 			res.Diags = append(res.Diags, diags...)
 		} else {
-			for _, n := range ecmpAdjust(d.o, bgp, bgpVSS) {
+			for _, n := range plan.ECMPAdjust(bgp, bgpVSS, d.o.kernelIPVS()) {
 				d.log.Info("ecmp", zap.String("note", n))
 			}
 		}

@@ -43,8 +43,8 @@ func runDaemon(o *options, stdout, stderr io.Writer) int {
 			return 1
 		}
 		// Before the translation: ECMP changes what the virtual servers run.
-		ecmpNotes = ecmpAdjust(o, bgp, bgpVSS)
-		if ecmpPrefixes(bgp) && !o.sloppySet {
+		ecmpNotes = plan.ECMPAdjust(bgp, bgpVSS, o.kernelIPVS())
+		if plan.ECMP(bgp) && !o.sloppySet {
 			o.sloppyTCP = true // ECMP: a mid-flow packet may reach any director
 		}
 	}
@@ -108,7 +108,7 @@ func runDaemon(o *options, stdout, stderr io.Writer) int {
 
 	startup, _ := plan.Lifecycle(res.Config)
 	runLifecycleScript(log, "startup_script", startup)
-	d := &daemon{o: o, log: log, ecmp: ecmpPrefixes(bgp)}
+	d := &daemon{o: o, log: log, ecmp: plan.ECMP(bgp)}
 	defer func() {
 		// keepalived runs shutdown_script once everything has stopped,
 		// from the configuration in force.

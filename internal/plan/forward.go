@@ -68,7 +68,7 @@ func serviceOf(vs *conf.VirtualServer, groups map[string]*conf.VirtualServerGrou
 		OnePacket:   vs.OPS,
 		Method:      method,
 	}
-	s := &lvs.Service{Name: healthKey(vs), Where: vs.Pos.String(), Reals: map[netip.AddrPort]forward.RealConfig{}}
+	s := &lvs.Service{Name: HealthKey(vs), Where: vs.Pos.String(), Reals: map[netip.AddrPort]forward.RealConfig{}}
 	proto := protoNums[vs.Protocol]
 	switch {
 	case vs.Fwmark != 0:
@@ -132,9 +132,9 @@ func serviceOf(vs *conf.VirtualServer, groups map[string]*conf.VirtualServerGrou
 	return s, nil
 }
 
-// healthKey names a virtual server as health does (keepalived's FMT_VS),
+// HealthKey names a virtual server as health does (keepalived's FMT_VS),
 // so the reconciler can route health's Sink calls.
-func healthKey(vs *conf.VirtualServer) string {
+func HealthKey(vs *conf.VirtualServer) string {
 	hv := health.VirtualServer{Protocol: health.Protocol(strings.ToLower(vs.Protocol)), FWMark: vs.Fwmark, Group: vs.Group}
 	a := vs.Addr
 	if !a.IsValid() {

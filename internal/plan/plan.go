@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"regexp"
+	"slices"
 
 	"github.com/ulvs/ulvs/conf"
 	"github.com/ulvs/ulvs/forward"
@@ -174,4 +175,20 @@ func owners(cfg *conf.Config) map[netip.Addr]string {
 		}
 	}
 	return m
+}
+
+// ServiceInstances are the VRRP instances holding an address of a virtual
+// service, sorted: those that must give up mastership while this director
+// cannot serve (internal/canserve).
+func (p *Plan) ServiceInstances() []string {
+	var out []string
+	for _, s := range p.Services {
+		for _, c := range s.Configs {
+			if in, ok := p.Owners[c.Key.Addr]; ok && !slices.Contains(out, in) {
+				out = append(out, in)
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
 }
