@@ -145,13 +145,13 @@ func runDaemon(o *options, stdout, stderr io.Writer) int {
 		return 1
 	}
 	go func() {
-		if err := (&ctl.Server{Handler: d, MaxConns: bud.control, Logger: log.Named("ctl")}).Serve(ctx, ln); err != nil {
+		if err := (&ctl.Server{Handler: d, MaxConns: bud.Control, Logger: log.Named("ctl")}).Serve(ctx, ln); err != nil {
 			log.Error("control socket stopped", zap.Error(err))
 		}
 	}()
 	defer os.Remove(o.control)
 	if o.metrics != "" {
-		stopMetrics, err := serveMetrics(o.metrics, d, bud.metrics, log)
+		stopMetrics, err := serveMetrics(o.metrics, d, bud.Metrics, log)
 		if err != nil {
 			log.Error("metrics", zap.Error(err))
 			fmt.Fprintf(stderr, "ulvsd: %v\n", err)

@@ -116,3 +116,24 @@ func (c *conn) Close() error {
 	})
 	return err
 }
+
+// Budget is how many connections ulvsd's listeners may hold at most, from
+// the descriptor limit: whatever local users do to the metrics port or the
+// control socket, the checkers, VRRP and the data path keep the rest.
+type Budget struct {
+	// Limit is the descriptor limit the budget comes from.
+	Limit uint64
+	// Metrics is --metrics' cap: limit/16, from 4 to 64.
+	Metrics int
+	// Control is the control socket's cap: limit/64, from 2 to 16.
+	Control int
+}
+
+// LowLimit is a descriptor limit below which a director is short (each
+// checker needs one while it checks): ulvsd warns.
+const LowLimit = 256
+
+// BudgetFor divides a descriptor limit.
+func BudgetFor(limit uint64) Budget {
+	return Budget{Limit: limit, Metrics: int(min(max(limit/16, 4), 64)), Control: int(min(max(limit/64, 2), 16))}
+}

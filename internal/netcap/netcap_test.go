@@ -75,3 +75,25 @@ func TestCapAndEviction(t *testing.T) {
 		t.Error("no idle connection was evicted")
 	}
 }
+
+// TestBudgetFor: the listeners' caps grow with the limit, within their
+// floors and ceilings.
+func TestBudgetFor(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		limit            uint64
+		metrics, control int
+	}{
+		{0, 4, 2},
+		{64, 4, 2},
+		{256, 16, 4},
+		{1024, 64, 16},
+		{2048, 64, 16},
+		{1 << 20, 64, 16},
+		{160, 10, 2},
+	} {
+		if got := BudgetFor(tc.limit); got != (Budget{Limit: tc.limit, Metrics: tc.metrics, Control: tc.control}) {
+			t.Errorf("BudgetFor(%d) = %+v, want metrics %d, control %d", tc.limit, got, tc.metrics, tc.control)
+		}
+	}
+}
