@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"slices"
-	"strconv"
 	"strings"
 
 	"go.uber.org/zap"
@@ -19,38 +17,6 @@ import (
 // serve (internal/canserve).
 const canServeCondition = "ulvs_can_serve"
 
-// parseCannotServe reads --cannot-serve: "fault" (the default), "off", or a
-// negative priority weight.
-func parseCannotServe(s string) (on bool, weight int, err error) {
-	switch s {
-	case "fault", "":
-		return true, 0, nil
-	case "off":
-		return false, 0, nil
-	}
-	w, err := strconv.Atoi(s)
-	if err != nil || w > -1 || w < -254 {
-		return false, 0, fmt.Errorf("--cannot-serve %q: fault, off, or a priority weight from -1 to -254", s)
-	}
-	return true, w, nil
-}
-
-// serviceInstances are the VRRP instances holding an address of a
-// virtual service: those that must give up mastership while this director
-// cannot serve.
-func serviceInstances(p *plan.Plan) []string {
-	var out []string
-	for _, s := range p.Services {
-		for _, c := range s.Configs {
-			if in, ok := p.Owners[c.Key.Addr]; ok && !slices.Contains(out, in) {
-				out = append(out, in)
-			}
-		}
-	}
-	slices.Sort(out)
-	return out
-}
-
 // startCanServe watches whether this director can serve (its forwarder
 // runs, it can open sockets, its connection table takes connections) and
 // while it cannot, puts the VRRP instances of its virtual services in FAULT
@@ -58,8 +24,9 @@ func serviceInstances(p *plan.Plan) []string {
 // director holding a VIP that answers nothing. keepalived has no such
 // check.
 func (d *daemon) startCanServe(ctx context.Context, p *plan.Plan) {
-	on, weight, _ := parseCannotServe(d.o.cannotServe)
-	if !on || d.node == nil || d.be == nil {
+	mode, _ := canserve.ParseMode(d.o.cannotServe) // options checked it
+	weight := mode.Weight
+	if !mode.On || d.node == nil || d.be == nil {
 		return
 	}
 	probes := []canserve.Probe{canserve.Sockets()}
@@ -73,7 +40,7 @@ func (d *daemon) startCanServe(ctx context.Context, p *plan.Plan) {
 		}))
 	}
 	d.serveWeight = weight
-	insts := serviceInstances(p)
+	insts := p.ServiceInstances()
 	d.serveInstances.Store(&insts)
 	d.canServe = canserve.New(canserve.Config{Probes: probes, OnChange: func(ok bool, reasons []string) {
 		action := "FAULT"
@@ -98,7 +65,7 @@ func (d *daemon) reloadCanServe(p *plan.Plan) {
 	if d.canServe == nil {
 		return
 	}
-	insts := serviceInstances(p)
+	insts := p.ServiceInstances()
 	d.serveInstances.Store(&insts)
 	d.applyCanServe()
 }

@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"github.com/spf13/pflag"
+
+	"github.com/ulvs/ulvs/internal/canserve"
 )
 
 // defaultConfigFile is keepalived's default configuration path.
@@ -184,7 +186,7 @@ func parseOptions(args []string, out io.Writer) (*options, error) {
 		return nil, fmt.Errorf("--max-conns %s: the connection table holds 1 to %d entries",
 			fs.Lookup("max-conns").Value, maxConnsLimit)
 	}
-	if _, _, err := parseCannotServe(o.cannotServe); err != nil {
+	if _, err := canserve.ParseMode(o.cannotServe); err != nil {
 		return nil, err
 	}
 	if o.vrrpOnly && o.checkOnly {
