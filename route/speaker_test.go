@@ -15,6 +15,8 @@ import (
 	"github.com/osrg/gobgp/v4/pkg/packet/bgp"
 	"github.com/osrg/gobgp/v4/pkg/server"
 	"go.uber.org/zap/zaptest"
+
+	"github.com/ulvs/ulvs/internal/testkit"
 )
 
 // router is an in-process GoBGP peer on loopback standing for the router
@@ -89,13 +91,9 @@ func (r *router) rib(t *testing.T) string {
 // eventually waits (bounded) until the router's table reads want.
 func (r *router) eventually(t *testing.T, want, what string) {
 	t.Helper()
-	deadline := time.Now().Add(45 * time.Second)
 	got := ""
-	for time.Now().Before(deadline) {
-		if got = r.rib(t); got == want {
-			return
-		}
-		time.Sleep(20 * time.Millisecond)
+	if testkit.Poll(45*time.Second, 20*time.Millisecond, func() bool { got = r.rib(t); return got == want }) {
+		return
 	}
 	t.Fatalf("%s: router's table:\n%s\nwant:\n%s", what, got, want)
 }

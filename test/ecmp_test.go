@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ulvs/ulvs/internal/testkit"
 	"github.com/ulvs/ulvs/internal/topo"
 	"github.com/ulvs/ulvs/internal/topo/topotest"
 )
@@ -200,17 +201,11 @@ func (e *ecmpLab) nexthops() []string {
 func (e *ecmpLab) waitHops(since time.Time, timeout time.Duration, want ...string) time.Duration {
 	e.t.Helper()
 	sort.Strings(want)
-	deadline := time.Now().Add(timeout)
-	for {
-		got := e.nexthops()
-		if slices.Equal(got, want) {
-			return time.Since(since)
-		}
-		if time.Now().After(deadline) {
-			e.t.Fatalf("router's next hops for %s: %v, want %v (after %v)", ecmpVIP, got, want, timeout)
-		}
-		time.Sleep(10 * time.Millisecond)
+	var got []string
+	if !testkit.Poll(timeout, 10*time.Millisecond, func() bool { got = e.nexthops(); return slices.Equal(got, want) }) {
+		e.t.Fatalf("router's next hops for %s: %v, want %v (after %v)", ecmpVIP, got, want, timeout)
 	}
+	return time.Since(since)
 }
 
 // get fetches path from the VIP with a connection from src, through the

@@ -13,6 +13,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/ulvs/ulvs/internal/nodeipvs/nodeipvstest"
+	"github.com/ulvs/ulvs/internal/testkit"
 	"github.com/ulvs/ulvs/internal/topo"
 	"github.com/ulvs/ulvs/internal/topo/topotest"
 	"github.com/ulvs/ulvs/internal/vm/vmtest"
@@ -206,7 +207,7 @@ func TestVMNodeIPVS(t *testing.T) {
 	nipTraffic(t, client, dir)
 	// The kernel folds its per-CPU counters into the totals every 2 s.
 	var ipvs, stats, got string
-	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(500 * time.Millisecond) {
+	counted := func() bool {
 		ipvs, stats = shell("cat /proc/net/ip_vs"), shell("cat /proc/net/ip_vs_stats")
 		proc := t.TempDir()
 		if err := nodeipvstest.WriteProc(proc, ipvs, stats); err != nil {
@@ -217,12 +218,10 @@ func TestVMNodeIPVS(t *testing.T) {
 			t.Fatal(err)
 		}
 		got = out
-		if strings.Contains(got, fmt.Sprintf("\nnode_ipvs_connections_total %d\n", nipConns)) {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the kernel never counted the scenario's %d connections:\n%s\n%s\n%s", nipConns, ipvs, stats, got)
-		}
+		return strings.Contains(got, fmt.Sprintf("\nnode_ipvs_connections_total %d\n", nipConns))
+	}
+	if !testkit.Poll(15*time.Second, 500*time.Millisecond, counted) {
+		t.Fatalf("the kernel never counted the scenario's %d connections:\n%s\n%s\n%s", nipConns, ipvs, stats, got)
 	}
 	t.Logf("guest /proc/net/ip_vs:\n%s\nip_vs_stats:\n%s\nipvsadm -Ln:\n%s", ipvs, stats, shell("ipvsadm -Ln"))
 	fixture := nipFixture(t)

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +10,7 @@ import (
 
 	"github.com/ulvs/ulvs/internal/plan"
 	"github.com/ulvs/ulvs/internal/script"
+	"github.com/ulvs/ulvs/internal/testkit"
 )
 
 // TestLifecycleScriptTimeout: a startup or shutdown script that outlives
@@ -20,13 +19,8 @@ import (
 func TestLifecycleScriptTimeout(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	hang := filepath.Join(dir, "hang.sh")
-	fail := filepath.Join(dir, "fail.sh")
-	for p, body := range map[string]string{hang: "exec sleep 30", fail: "exit 3"} {
-		if err := os.WriteFile(p, []byte("#!/bin/sh\n"+body+"\n"), 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
+	hang := testkit.WriteScript(t, dir, "hang.sh", "exec sleep 30")
+	fail := testkit.WriteScript(t, dir, "fail.sh", "exit 3")
 	core, logs := observer.New(zap.InfoLevel)
 	log := zap.New(core)
 	pol := script.Policy{KillGrace: 100 * time.Millisecond}

@@ -8,6 +8,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/ulvs/ulvs/internal/testkit"
 )
 
 // TestMain lets a test run this binary as ulvsd (ULVSD_TEST_MAIN=1).
@@ -42,22 +44,16 @@ func TestTermDuringSlowReload(t *testing.T) {
 	go func() { done <- cmd.Wait() }()
 	defer cmd.Process.Kill()
 	logText := func() string { b, _ := os.ReadFile(logPath); return string(b) }
-	deadline := time.Now().Add(20 * time.Second)
-	for !strings.Contains(logText(), "ulvsd started") {
-		if time.Now().After(deadline) {
-			t.Fatalf("ulvsd did not start:\n%s", logText())
-		}
-		time.Sleep(20 * time.Millisecond)
+	logHas := func(what string) func() bool { return func() bool { return strings.Contains(logText(), what) } }
+	if !testkit.Poll(20*time.Second, 20*time.Millisecond, logHas("ulvsd started")) {
+		t.Fatalf("ulvsd did not start:\n%s", logText())
 	}
 	// A configuration whose reading takes seconds (a million lines from
 	// two nested loops: more than ulvsd reads, refused in the end).
 	os.WriteFile(cfg, []byte("~SEQ(i,0,60000) ~SEQ(j,0,60000) # $i $j\n"), 0o644)
 	cmd.Process.Signal(syscall.SIGHUP)
-	for !strings.Contains(logText(), "reloading") {
-		if time.Now().After(deadline) {
-			t.Fatalf("no reload:\n%s", logText())
-		}
-		time.Sleep(5 * time.Millisecond)
+	if !testkit.Poll(20*time.Second, 5*time.Millisecond, logHas("reloading")) {
+		t.Fatalf("no reload:\n%s", logText())
 	}
 	sent := time.Now()
 	cmd.Process.Signal(syscall.SIGTERM)
