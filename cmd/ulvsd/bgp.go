@@ -97,33 +97,13 @@ func (d *daemon) startBGP(b *conf.BGP, vss [][]*conf.VirtualServer) error {
 // policyInputs gathers what route.Decide looks at for prefix i.
 func (d *daemon) policyInputs(ctx context.Context, bs *bgpState, i int, hs map[string]health.ServiceStatus) route.Inputs {
 	p := bs.cfg.Prefixes[i]
-	in := route.Inputs{Stopping: bs.stopping, Forwarding: d.be != nil, HealthReady: true}
+	in := route.Inputs{Stopping: bs.stopping, Forwarding: d.be != nil}
 	if f := bs.cfg.MaintenanceFile; f != "" {
 		if _, err := os.Stat(f); err == nil {
 			in.Maintenance = "maintenance file " + f + " exists"
 		}
 	}
-	for _, vs := range bs.vss[i] {
-		q := vs.Quorum
-		if p.Quorum > 0 {
-			q = p.Quorum
-		}
-		sh := route.ServiceHealth{Name: bgpVSName(vs), Quorum: q}
-		st, ok := hs[plan.HealthKey(vs)] // health names it keepalived's way
-		if !ok {
-			in.HealthReady = false
-		} else {
-			sh.Alive = int(st.AliveWeight)
-			for _, r := range st.Reals {
-				for _, c := range r.Checkers {
-					if !c.HasRun {
-						in.HealthReady = false
-					}
-				}
-			}
-		}
-		in.Services = append(in.Services, sh)
-	}
+	in.Services, in.HealthReady = plan.PrefixHealth(p, bs.vss[i], hs)
 	if p.TrackInstance != "" {
 		in.Track = p.TrackInstance
 		if d.node != nil {
@@ -133,10 +113,6 @@ func (d *daemon) policyInputs(ctx context.Context, bs *bgpState, i int, hs map[s
 		}
 	}
 	return in
-}
-
-func bgpVSName(vs *conf.VirtualServer) string {
-	return fmt.Sprintf("%s %s", vs.Protocol, netip.AddrPortFrom(vs.Addr, vs.Port))
 }
 
 // evaluateBGP runs the policy over every prefix and announces or withdraws.
@@ -253,7 +229,7 @@ func (d *daemon) bgpView() *ctl.BGP {
 	single := map[netip.Prefix]bool{}
 	for i, p := range bs.cfg.Prefixes {
 		for _, vs := range bs.vss[i] {
-			vsOf[p.Prefix] = append(vsOf[p.Prefix], bgpVSName(vs))
+			vsOf[p.Prefix] = append(vsOf[p.Prefix], plan.BGPServiceName(vs))
 		}
 		single[p.Prefix] = p.Single
 	}

@@ -2,9 +2,11 @@ package plan
 
 import (
 	"fmt"
+	"net/netip"
 	"slices"
 
 	"github.com/ulvs/ulvs/conf"
+	"github.com/ulvs/ulvs/health"
 	"github.com/ulvs/ulvs/route"
 	"github.com/ulvs/ulvs/sched"
 )
@@ -66,4 +68,42 @@ func ECMPAdjust(b *conf.BGP, vss [][]*conf.VirtualServer, kernelIPVS bool) []str
 		}
 	}
 	return notes
+}
+
+// BGPServiceName is how BGP's messages and ulvsadm bgp name a virtual
+// server, e.g. "TCP 198.18.0.100:80".
+func BGPServiceName(vs *conf.VirtualServer) string {
+	return fmt.Sprintf("%s %s", vs.Protocol, netip.AddrPortFrom(vs.Addr, vs.Port))
+}
+
+// PrefixHealth is what route.Decide needs to know of the checkers for
+// prefix p, whose virtual servers are vss, from the checkers' status by
+// service (hs, keyed by HealthKey): each virtual server's alive weight
+// against its quorum (the prefix's quorum, where it sets one, over the
+// virtual server's), and whether every checker has finished its first
+// round (a virtual server the checkers do not report yet is not ready).
+func PrefixHealth(p *conf.BGPPrefix, vss []*conf.VirtualServer, hs map[string]health.ServiceStatus) (svcs []route.ServiceHealth, ready bool) {
+	ready = true
+	for _, vs := range vss {
+		q := vs.Quorum
+		if p.Quorum > 0 {
+			q = p.Quorum
+		}
+		sh := route.ServiceHealth{Name: BGPServiceName(vs), Quorum: q}
+		st, ok := hs[HealthKey(vs)]
+		if !ok {
+			ready = false
+		} else {
+			sh.Alive = int(st.AliveWeight)
+			for _, r := range st.Reals {
+				for _, c := range r.Checkers {
+					if !c.HasRun {
+						ready = false
+					}
+				}
+			}
+		}
+		svcs = append(svcs, sh)
+	}
+	return svcs, ready
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/ulvs/ulvs/conf"
+	"github.com/ulvs/ulvs/health"
 	"github.com/ulvs/ulvs/route"
 	"github.com/ulvs/ulvs/sched"
 )
@@ -168,5 +169,43 @@ virtual_server 198.18.0.102 80 {
 	}
 	if got, want := p.ServiceInstances(), []string{"VI_A", "VI_B"}; !slices.Equal(got, want) {
 		t.Errorf("ServiceInstances = %q, want %q", got, want)
+	}
+}
+
+// TestPrefixHealth: each virtual server's alive weight against its quorum
+// (the prefix's, where it sets one), named for messages; not ready while a
+// virtual server is unreported or a checker has not finished its first
+// round.
+func TestPrefixHealth(t *testing.T) {
+	t.Parallel()
+	a := &conf.VirtualServer{Protocol: "TCP", Addr: netip.MustParseAddr("198.18.0.100"), Port: 80, Quorum: 2}
+	b := &conf.VirtualServer{Protocol: "UDP", Addr: netip.MustParseAddr("198.18.0.100"), Port: 53, Quorum: 1}
+	ran := health.RealStatus{Checkers: []health.CheckerStatus{{Up: true, HasRun: true}}}
+	pending := health.RealStatus{Checkers: []health.CheckerStatus{{HasRun: true}, {HasRun: false}}}
+	hs := map[string]health.ServiceStatus{
+		HealthKey(a): {AliveWeight: 3, Reals: []health.RealStatus{ran, ran}},
+		HealthKey(b): {AliveWeight: 1, Reals: []health.RealStatus{ran}},
+	}
+	for _, tc := range []struct {
+		name   string
+		quorum int
+		hs     map[string]health.ServiceStatus
+		want   []route.ServiceHealth
+		ready  bool
+	}{
+		{"reported", 0, hs, []route.ServiceHealth{{Name: "TCP 198.18.0.100:80", Alive: 3, Quorum: 2},
+			{Name: "UDP 198.18.0.100:53", Alive: 1, Quorum: 1}}, true},
+		{"prefix quorum", 5, hs, []route.ServiceHealth{{Name: "TCP 198.18.0.100:80", Alive: 3, Quorum: 5},
+			{Name: "UDP 198.18.0.100:53", Alive: 1, Quorum: 5}}, true},
+		{"unreported", 0, map[string]health.ServiceStatus{HealthKey(a): hs[HealthKey(a)]},
+			[]route.ServiceHealth{{Name: "TCP 198.18.0.100:80", Alive: 3, Quorum: 2}, {Name: "UDP 198.18.0.100:53", Quorum: 1}}, false},
+		{"first round", 0, map[string]health.ServiceStatus{HealthKey(a): hs[HealthKey(a)],
+			HealthKey(b): {AliveWeight: 1, Reals: []health.RealStatus{pending}}},
+			[]route.ServiceHealth{{Name: "TCP 198.18.0.100:80", Alive: 3, Quorum: 2}, {Name: "UDP 198.18.0.100:53", Alive: 1, Quorum: 1}}, false},
+	} {
+		got, ready := PrefixHealth(&conf.BGPPrefix{Quorum: tc.quorum}, []*conf.VirtualServer{a, b}, tc.hs)
+		if !slices.Equal(got, tc.want) || ready != tc.ready {
+			t.Errorf("%s: %+v, ready %t; want %+v, ready %t", tc.name, got, ready, tc.want, tc.ready)
+		}
 	}
 }
