@@ -252,6 +252,9 @@ func (l *lab) state() string {
 	for _, c := range [][]string{{"nft", "list", "ruleset"}, {"tc", "qdisc", "show"}, {"ip", "-o", "addr"}, {"ip", "route"},
 		{"ip", "-6", "route"}} {
 		out, _ := l.dir.Output(context.Background(), c[0], c[1:]...)
+		// An IPv6 address still in duplicate address detection is
+		// "tentative" and then not: the kernel's, not the forwarder's.
+		out = strings.ReplaceAll(out, " tentative ", " ")
 		fmt.Fprintf(&b, "$ %s\n%s", strings.Join(c, " "), out)
 	}
 	return b.String()
