@@ -59,3 +59,26 @@ func TestChaosVerdicts(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestTakeoverWindow: a preemption seen at t opens [t-1s, t+3s]: requests
+// opening at the move (just before it was seen) or in the 3 s after it
+// pass; one opening well before or after is reported.
+func TestTakeoverWindow(t *testing.T) {
+	t.Parallel()
+	t0 := time.Date(2026, 12, 7, 16, 37, 7, 0, time.UTC)
+	at := func(s float64) time.Time { return t0.Add(time.Duration(s * float64(time.Second))) }
+	var out bytes.Buffer
+	c := &chaos{out: newPrinter(&out, false), start: t0, secs: map[int]*second{}, counts: map[string]int{}}
+	c.tolerateTakeover("director1", at(328))
+	c.failures = []failure{
+		{at(327.1), at(329.1), "Get: context deadline exceeded (Client.Timeout exceeded while awaiting headers)"}, // run 1's
+		{at(330.9), at(331), "reset"},   // inside
+		{at(325), at(326.9), "reset"},   // ended before the window
+		{at(331.2), at(331.3), "reset"}, // after it
+	}
+	c.checkRequests()
+	got := strings.Join(c.violations, "\n")
+	if len(c.violations) != 2 || !strings.Contains(got, "t=325.0s") || !strings.Contains(got, "t=331.2s") {
+		t.Errorf("violations:\n%s\nwant the requests at 325.0 s and 331.2 s only", got)
+	}
+}
