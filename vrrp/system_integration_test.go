@@ -186,3 +186,60 @@ func TestSystemOnLinux(t *testing.T) {
 		return u.Status().Instances[0].State == StateBackup && !strings.Contains(ip("-o", "addr", "show"), "198.18.0.100")
 	})
 }
+
+// TestAnnounceAfterLinkCut: a master whose link was cut and comes back
+// announces its VIP again when it becomes master (garp_master_repeat 1, no
+// delayed burst: one gratuitous ARP each time). The kernel leaves
+// ENETDOWN pending on the announcing packet socket when the link goes
+// down and the next send returned it, so the one announcement after the
+// link came back was lost (seen in make chaos's link cut as "cannot send
+// gratuitous ARP/NA ... network is down" with the link up).
+func TestAnnounceAfterLinkCut(t *testing.T) {
+	t.Parallel()
+	l := newLab(t, "u")
+	topotest.Require(t, "tcpdump")
+	pcap := filepath.Join(t.TempDir(), "garp.pcap")
+	dump, err := l.nodes["client"].Start(t.TempDir(), "tcpdump", "-i", "eth0", "-U", "-w", pcap, "arp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(500 * time.Millisecond)
+	one, none := 1, time.Duration(-1)
+	cfg := Config{Instances: []Instance{{Name: "VI_1", State: StateMaster, Interface: "eth0", VRID: 61, Priority: 255,
+		VIPs:             []VIP{{Prefix: netip.MustParsePrefix("198.18.0.100/24")}},
+		GARPMasterRepeat: &one, GARPMasterDelay: &none}}}
+	u := l.startULVS("u", cfg)
+	defer func() {
+		if t.Failed() {
+			t.Logf("ulvs:\n%s", tail(u.proc.Log(), 30))
+		}
+	}()
+	state := func() State {
+		st := u.Status()
+		if len(st.Instances) != 1 {
+			return StateInit
+		}
+		return st.Instances[0].State
+	}
+	slowly(t, 10*time.Second, "never master", func() bool { return state() == StateMaster })
+	garps := func() int {
+		out, _ := exec.Command("tshark", "-r", pcap, "-Y", "arp.opcode == 1 && arp.src.proto_ipv4 == 198.18.0.100 && arp.dst.proto_ipv4 == 198.18.0.100",
+			"-T", "fields", "-e", "frame.number").Output()
+		return len(strings.Fields(string(out)))
+	}
+	slowly(t, 10*time.Second, "no gratuitous ARP when it first became master", func() bool { return garps() == 1 })
+	n := l.nodes["u"]
+	if err := n.IP("link", "set", "eth0", "down"); err != nil {
+		t.Fatal(err)
+	}
+	slowly(t, 10*time.Second, "not FAULT with its link down", func() bool { return state() == StateFault })
+	if err := n.IP("link", "set", "eth0", "up"); err != nil {
+		t.Fatal(err)
+	}
+	slowly(t, 15*time.Second, "not master again with its link back", func() bool { return state() == StateMaster })
+	slowly(t, 10*time.Second, "no gratuitous ARP when it became master again after the link cut", func() bool { return garps() == 2 })
+	if strings.Contains(u.proc.Log(), "cannot send gratuitous ARP") {
+		t.Errorf("an announcement failed:\n%s", tail(u.proc.Log(), 20))
+	}
+	_ = dump.Stop(2 * time.Second)
+}

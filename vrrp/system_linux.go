@@ -307,7 +307,17 @@ func (s *netSystem) Announce(dev string, addr netip.Addr) error {
 		return err
 	}
 	dst := net.HardwareAddr(frame[:6])
-	if _, err := c.WriteTo(frame, &packet.Addr{HardwareAddr: dst}); err != nil {
+	_, err = c.WriteTo(frame, &packet.Addr{HardwareAddr: dst})
+	if errors.Is(err, unix.ENETDOWN) {
+		// The kernel marks a packet socket bound to an interface with
+		// ENETDOWN when the interface goes down, and the next send
+		// returns that error once (and clears it) even though the link is
+		// up again: the first announcement after a link cut was lost
+		// (with garp_master_repeat 1, the only one). Sent again, it fails
+		// only if the link is really down.
+		_, err = c.WriteTo(frame, &packet.Addr{HardwareAddr: dst})
+	}
+	if err != nil {
 		return fmt.Errorf("vrrp: announce %s on %s: %w", addr, dev, err)
 	}
 	return nil
