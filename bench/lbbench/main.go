@@ -69,7 +69,12 @@ func run() error {
 	loadsFlag := flag.String("loads", "", "comma-separated load names (default all)")
 	perfDir := flag.String("perf", "", "record perf profiles of the -perf-loads into this directory (see `lbbench flame`)")
 	perfLoads := flag.String("perf-loads", "cpu per packet,udp flood", "comma-separated loads that -perf profiles")
+	variants := flag.String("variants", "", "comma-separated LABEL=BINARY [OPTION...]: adds the scenarios \"ulvs DR LABEL\" and \"ulvs NAT LABEL\", "+
+		"ulvsd from BINARY (- for -ulvsd) with OPTIONs added, on AF_PACKET (same-run A/B of a change or an option)")
 	flag.Parse()
+	if err := addVariants(*variants); err != nil {
+		return err
+	}
 	if *out == "" {
 		return fmt.Errorf("-out is required")
 	}
@@ -107,6 +112,43 @@ func run() error {
 		return err
 	}
 	fmt.Printf("results written to %s.json, %s.md and %s-*.svg\n", *out, *out, *out)
+	return nil
+}
+
+// addVariants adds the -variants scenarios after the ulvs ones: for each
+// "LABEL=BINARY [OPTION...]", "ulvs DR LABEL" and "ulvs NAT LABEL" run
+// BINARY (or -ulvsd where BINARY is "-") with the options added, on
+// AF_PACKET: a same-run A/B of a change or of an option.
+func addVariants(list string) error {
+	if list == "" {
+		return nil
+	}
+	var add []scenario
+	for _, item := range strings.Split(list, ",") {
+		label, spec, ok := strings.Cut(strings.TrimSpace(item), "=")
+		f := strings.Fields(spec)
+		if !ok || label == "" || len(f) == 0 {
+			return fmt.Errorf("-variants: %q is not LABEL=BINARY [OPTION...]", item)
+		}
+		v := variant{label: label, args: f[1:]}
+		if f[0] != "-" {
+			abs, err := filepath.Abs(f[0])
+			if err != nil {
+				return err
+			}
+			if _, err := os.Stat(abs); err != nil {
+				return fmt.Errorf("-variants: %w", err)
+			}
+			v.bin = abs
+		}
+		add = append(add, scenario{name: "ulvs DR " + label, setup: ulvsVariant("DR", "afpacket", v)},
+			scenario{name: "ulvs NAT " + label, setup: ulvsVariant("NAT", "afpacket", v)})
+	}
+	i := slices.IndexFunc(scenarios, func(s scenario) bool { return s.vm })
+	if i < 0 {
+		i = len(scenarios)
+	}
+	scenarios = slices.Insert(slices.Clone(scenarios), i, add...)
 	return nil
 }
 

@@ -21,8 +21,24 @@ import (
 // IPIP decapsulator (this kernel has no ipip module).
 // io is ulvsd's --io (afpacket or xdp).
 func ulvsScenario(method, io string) func(l *lab) (*target, error) {
+	return ulvsVariant(method, io, variant{})
+}
+
+// variant is an A/B variant of the ulvs scenarios (-variants): another
+// ulvsd binary (bin; "" is -ulvsd) and options added to its command line.
+type variant struct {
+	label, bin string
+	args       []string
+}
+
+// ulvsVariant is ulvsScenario run as v says.
+func ulvsVariant(method, io string, v variant) func(l *lab) (*target, error) {
 	return func(l *lab) (*target, error) {
-		if l.ulvsd == "" {
+		ulvsd := l.ulvsd
+		if v.bin != "" {
+			ulvsd = v.bin
+		}
+		if ulvsd == "" {
 			return nil, fmt.Errorf("no ulvsd binary (-ulvsd)")
 		}
 		var procs []*topo.Proc
@@ -53,6 +69,9 @@ func ulvsScenario(method, io string) func(l *lab) (*target, error) {
 			}
 		}
 		base := filepath.Join(l.dir, "ulvsd-"+method+"-"+io)
+		if v.label != "" {
+			base += "-" + v.label
+		}
 		if err := os.WriteFile(base+".conf", []byte(ulvsConfig(method)), 0o644); err != nil {
 			undo()
 			return nil, err
@@ -61,11 +80,12 @@ func ulvsScenario(method, io string) func(l *lab) (*target, error) {
 		_ = os.Remove(sock)
 		args := []string{"-n", "-l", "-f", base + ".conf", "-p", base + ".pid",
 			"-r", base + "-vrrp.pid", "-c", base + "-check.pid", "--control", sock, "--interfaces", "eth0", "--io", io}
+		args = append(args, v.args...)
 		debug := os.Getenv("LBBENCH_DEBUG") != ""
 		if debug {
 			args = append(args, "--metrics", debugMetrics)
 		}
-		p, err := l.director.Start(l.dir, l.ulvsd, args...)
+		p, err := l.director.Start(l.dir, ulvsd, args...)
 		if err != nil {
 			undo()
 			return nil, err
