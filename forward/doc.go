@@ -32,11 +32,16 @@
 // # The userspace backend
 //
 //   - I/O (forward/ring): per interface, one AF_PACKET socket per worker in
-//     a PACKET_FANOUT_HASH group, TPACKET_V2 by default (a frame wakes its
-//     worker at once; V3 with its 1 ms block timeout on request), a
+//     a PACKET_FANOUT_HASH group, TPACKET_V3 by default (the kernel wakes a
+//     worker once per block of frames, retired when full or after 1 ms: at
+//     moderate rates a fraction of V2's CPU per packet, a frame waiting up
+//     to 1 ms; V2, where a frame wakes its worker at once, on request), a
 //     classic-BPF filter listing the enabled VIPs and the NAT real servers,
 //     PACKET_IGNORE_OUTGOING, PACKET_VNET_HDR, and batched sendmmsg straight
-//     from the receive ring with PACKET_QDISC_BYPASS. A V2 ring holds
+//     from the receive ring with PACKET_QDISC_BYPASS. A V3 ring holds 128
+//     blocks of 128 KiB (128 ms of traffic at low rates, where each block
+//     is retired after 1 ms; 16 MiB at high ones), a 64 KiB GSO
+//     super-frame whole. A V2 ring holds
 //     Config.RingFrames frames (default 8192) sized to the interface's MTU,
 //     so a worker absorbs a burst of that many frames while it is busy or
 //     descheduled; a larger frame (a GRO super-frame, a jumbo frame) comes

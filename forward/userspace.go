@@ -23,13 +23,18 @@ type Config struct {
 	// Workers is the number of forwarding workers per interface (default:
 	// the number of CPUs).
 	Workers int
-	// RingVersion is 2 (TPACKET_V2, the default: a frame wakes its worker at
-	// once) or 3 (TPACKET_V3: blocks retired every millisecond, cheaper per
-	// frame, up to 1 ms later).
+	// RingVersion is the AF_PACKET receive ring: 3 (TPACKET_V3, the
+	// default: the kernel fills blocks of frames and wakes a worker once
+	// per block, retired when full or after a millisecond, so a worker
+	// wakes at most about a thousand times a second whatever the rate; a
+	// frame waits up to 1 ms) or 2 (TPACKET_V2: every frame wakes its
+	// worker at once). Measured with lbbench: at 50k pkt/s V3 costs a
+	// fraction of V2's CPU per packet (bench/results/2026-12-07b.md).
 	RingVersion int
 	// RingFrames is the number of frames each worker's TPACKET_V2 receive
 	// ring holds (default 8192, about 16 MiB at an MTU of 1500): the burst
-	// a worker absorbs while it is busy or descheduled.
+	// a worker absorbs while it is busy or descheduled. A TPACKET_V3 ring
+	// holds 128 blocks of 128 KiB, each retired when full or after 1 ms.
 	RingFrames int
 	// MaxConns bounds the connection table (default 1<<20); templates get a
 	// table of their own of the same size.
@@ -70,7 +75,7 @@ type IOStatus struct {
 	// IO is IOAFPacket or IOXDP.
 	IO string
 	// Mode is the AF_XDP socket mode ("zero-copy" or "copy") or the
-	// AF_PACKET ring ("TPACKET_V2").
+	// AF_PACKET ring ("TPACKET_V3" or "TPACKET_V2").
 	Mode string
 	// Workers is the number of workers (for AF_XDP: receive queues, one
 	// socket each).

@@ -161,6 +161,26 @@ func TestMaxConnsRange(t *testing.T) {
 	}
 }
 
+// TestRingVersion: --ring-version takes 2 or 3 (the default), anything
+// else is refused before anything starts, naming the two.
+func TestRingVersion(t *testing.T) {
+	for _, bad := range []string{"1", "4", "0"} {
+		code, _, stderr := runCLI(t, "--ring-version", bad, "-t", "-f", "/nonexistent.conf")
+		if code != 1 || !strings.Contains(stderr, "--ring-version "+bad+": 2 (TPACKET_V2) or 3 (TPACKET_V3)") {
+			t.Errorf("--ring-version %s: exit %d, stderr %q; want it refused", bad, code, stderr)
+		}
+	}
+	for _, c := range []struct {
+		args []string
+		want int
+	}{{nil, 3}, {[]string{"--ring-version", "2"}, 2}, {[]string{"--ring-version", "3"}, 3}} {
+		o, err := parseOptions(c.args, &bytes.Buffer{})
+		if err != nil || o.ringVersion != c.want {
+			t.Errorf("%q: ring version %v, %v; want %d", c.args, o, err, c.want)
+		}
+	}
+}
+
 // TestConfigErrorsCappedAndEscaped: a file of random bytes gets a bounded
 // report whose every line is printable text: control bytes, escape
 // sequences and invalid UTF-8 are shown escaped, and past the cap one line

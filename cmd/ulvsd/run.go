@@ -283,7 +283,8 @@ func absoluteArgs(o *options) ([]string, error) {
 	if o.sloppySet && !o.sloppyTCP {
 		args = append(args, "--sloppy-tcp=false")
 	}
-	args = append(args, "--max-conns", strconv.Itoa(o.maxConns), "--cannot-serve", o.cannotServe)
+	args = append(args, "--max-conns", strconv.Itoa(o.maxConns), "--cannot-serve", o.cannotServe,
+		"--io", o.io, "--ring-version", strconv.Itoa(o.ringVersion))
 	if len(o.interfaces) > 0 {
 		args = append(args, "--interfaces", strings.Join(o.interfaces, ","))
 	}
