@@ -149,9 +149,12 @@ type window struct {
 type second struct {
 	OK, Failed int
 	Owner      string
-	RSS        map[string]int // KiB per director
-	FDs        map[string]int
-	Routines   map[string]int
+	// CPU: the whole machine's busy share, Lab: the directors' ulvsd
+	// and the observer's, in percent of all CPUs (-1: not read).
+	CPU, Lab int
+	RSS      map[string]int // KiB per director
+	FDs      map[string]int
+	Routines map[string]int
 }
 
 // download is one paced download of /big.

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -39,8 +40,9 @@ func (c *chaos) report(args []string) error {
 	var t strings.Builder
 	fmt.Fprintf(&t, "# %s\n# started %s; one line a second: VIP owner, requests answered/failed, downloads running,\n",
 		cmd, c.start.UTC().Format(time.RFC3339))
+	fmt.Fprintf(&t, "# the machine's CPU busy and the directors' ulvsd and the observer's share (percent of all CPUs),\n")
 	fmt.Fprintf(&t, "# then per director RSS (MiB), descriptors, goroutines; events at the second they began.\n")
-	fmt.Fprintf(&t, "%6s  %-10s %5s %5s %3s", "t", "vip", "ok", "fail", "dl")
+	fmt.Fprintf(&t, "%6s  %-10s %5s %5s %3s %4s %4s", "t", "vip", "ok", "fail", "dl", "cpu%", "lab%")
 	for _, nm := range names {
 		fmt.Fprintf(&t, "  %-22s", nm+" rss/fd/gor")
 	}
@@ -49,7 +51,7 @@ func (c *chaos) report(args []string) error {
 	for i := range n {
 		s := c.secs[i]
 		if s == nil {
-			s = &second{}
+			s = &second{CPU: -1, Lab: -1}
 		}
 		if s.Owner != "" {
 			owner = s.Owner
@@ -61,7 +63,7 @@ func (c *chaos) report(args []string) error {
 				dl++
 			}
 		}
-		fmt.Fprintf(&t, "%5ds  %-10s %5d %5d %3d", i, owner, s.OK, s.Failed, dl)
+		fmt.Fprintf(&t, "%5ds  %-10s %5d %5d %3d %4s %4s", i, owner, s.OK, s.Failed, dl, pct(s.CPU), pct(s.Lab))
 		for _, nm := range names {
 			if s.RSS[nm] == 0 {
 				fmt.Fprintf(&t, "  %-22s", "-")
@@ -265,4 +267,12 @@ func (c *chaos) svgLocked(n int, names []string) string {
 	}
 	b.WriteString("</svg>\n")
 	return b.String()
+}
+
+// pct prints a percentage, "-" when it was not read.
+func pct(n int) string {
+	if n < 0 {
+		return "-"
+	}
+	return strconv.Itoa(n)
 }

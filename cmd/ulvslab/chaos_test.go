@@ -82,3 +82,20 @@ func TestTakeoverWindow(t *testing.T) {
 		t.Errorf("violations:\n%s\nwant the requests at 325.0 s and 331.2 s only", got)
 	}
 }
+
+// TestCPUReadings: /proc/stat's aggregate line and a process's stat line
+// (a name with spaces and parentheses) are read as the kernel writes them.
+func TestCPUReadings(t *testing.T) {
+	t.Parallel()
+	total, busy, ok := cpuTicks("cpu  100 5 50 800 40 3 2 0 0 0\ncpu0 50 2 25 400 20 1 1 0 0 0\n")
+	if !ok || total != 1000 || busy != 160 {
+		t.Errorf("cpuTicks = %d, %d, %v; want 1000, 160", total, busy, ok)
+	}
+	n, ok := procTicks("4242 (ulvs d) (x)) S 1 4242 4242 0 -1 4194560 1000 0 0 0 321 123 0 0 20 0 9 0 100 0 0")
+	if !ok || n != 444 {
+		t.Errorf("procTicks = %d, %v; want 321+123", n, ok)
+	}
+	if _, ok := procTicks("garbage"); ok {
+		t.Error("procTicks read garbage")
+	}
+}

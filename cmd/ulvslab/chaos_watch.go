@@ -104,7 +104,7 @@ func (c *chaos) sec(t time.Time) *second {
 	k := int(t.Sub(c.start) / time.Second)
 	s := c.secs[k]
 	if s == nil {
-		s = &second{RSS: map[string]int{}, FDs: map[string]int{}, Routines: map[string]int{}}
+		s = &second{CPU: -1, Lab: -1, RSS: map[string]int{}, FDs: map[string]int{}, Routines: map[string]int{}}
 		c.secs[k] = s
 	}
 	return s
@@ -342,6 +342,7 @@ func (c *chaos) sample(ctx context.Context) {
 	}
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
+	var cpu cpuMeter
 	for {
 		select {
 		case <-ctx.Done():
@@ -349,6 +350,24 @@ func (c *chaos) sample(ctx context.Context) {
 		case <-t.C:
 		}
 		now := time.Now()
+		pids := []int{os.Getpid()}
+		for _, w := range c.dirs {
+			w.mu.Lock()
+			pids = append(pids, w.pid)
+			w.mu.Unlock()
+		}
+		if busy, lab, ok := cpu.read(pids); ok {
+			c.mu.Lock()
+			s := c.sec(now)
+			s.CPU, s.Lab = busy, lab
+			if busy >= 90 {
+				c.counts["seconds the machine's CPU was at least 90 % busy"]++
+			}
+			if busy-lab >= 50 {
+				c.counts["seconds work other than the directors and the observer took at least half the CPU"]++
+			}
+			c.mu.Unlock()
+		}
 		for _, w := range c.dirs {
 			if !w.alive() {
 				continue
