@@ -124,8 +124,9 @@ func (c *chaos) watchSelf(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
-		case now := <-t.C:
-			now = time.Now()
+		case <-t.C:
+			// When the observer ran, not the tick's own time.
+			now := time.Now()
 			if now.Sub(last) > time.Second {
 				c.mu.Lock()
 				c.stalls = append(c.stalls, span{last, now})
