@@ -56,6 +56,7 @@ var scenarios = []scenario{
 	{name: "ulvs NAT XDP", setup: ulvsScenario("NAT", "xdp")},
 	{name: "IPVS DR (VM)", setup: vmScenario("ipvs"), vm: true},
 	{name: "ulvs DR (VM)", setup: vmScenario("ulvs"), vm: true},
+	{name: "ulvs DR V2 (VM)", setup: vmScenario("ulvs-v2"), vm: true},
 	{name: "ulvs DR XDP (VM)", setup: vmScenario("ulvs-xdp"), vm: true},
 }
 

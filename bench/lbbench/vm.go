@@ -89,8 +89,9 @@ func (l *lab) moveVIP(toGuest bool) error {
 	return nil
 }
 
-// vmScenario runs kernel IPVS ("ipvs"), ulvs ("ulvs") or ulvs over AF_XDP
-// ("ulvs-xdp": native XDP on the guest's virtio-net) in DR mode in the
+// vmScenario runs kernel IPVS ("ipvs"), ulvs ("ulvs"), ulvs on a
+// TPACKET_V2 ring ("ulvs-v2") or ulvs over AF_XDP ("ulvs-xdp": native XDP
+// on the guest's virtio-net) in DR mode in the
 // guest, with the bench's TCP services.
 func vmScenario(kind string) func(l *lab) (*target, error) {
 	return func(l *lab) (*target, error) {
@@ -103,6 +104,8 @@ func vmScenario(kind string) func(l *lab) (*target, error) {
 		switch kind {
 		case "ipvs":
 			err = l.vm.Call(ctx, "ipvs.new", ipvs.Config{Flush: true}, nil)
+		case "ulvs-v2":
+			err = l.vm.Call(ctx, "userspace.new", map[string]any{"Interfaces": []string{"eth0"}, "Workers": 1, "RingVersion": 2}, nil)
 		case "ulvs-xdp":
 			err = l.vm.Call(ctx, "userspace.new", map[string]any{"Interfaces": []string{"eth0"}, "Workers": 1, "IO": forward.IOXDP}, nil)
 		default:

@@ -46,6 +46,9 @@ type (
 		Workers    int
 		// IO is forward.Config.IO (lbbench's ulvs-over-XDP scenario).
 		IO string
+		// RingVersion is forward.Config.RingVersion (lbbench's ulvs DR V2
+		// scenario; 0: the default).
+		RingVersion int
 	}
 )
 
@@ -119,7 +122,8 @@ func main() {
 			_ = s.b.Close()
 			s.b = nil
 		}
-		b, err := forward.NewUserspace(&forward.Config{Interfaces: cfg.Interfaces, Workers: cfg.Workers, IO: cfg.IO})
+		b, err := forward.NewUserspace(&forward.Config{Interfaces: cfg.Interfaces, Workers: cfg.Workers, IO: cfg.IO,
+			RingVersion: cfg.RingVersion})
 		if err != nil {
 			return nil, err
 		}
