@@ -23,13 +23,18 @@ type Config struct {
 	// Workers is the number of forwarding workers per interface (default:
 	// the number of CPUs).
 	Workers int
-	// RingVersion is the AF_PACKET receive ring: 3 (TPACKET_V3, the
-	// default: the kernel fills blocks of frames and wakes a worker once
-	// per block, retired when full or after a millisecond, so a worker
-	// wakes at most about a thousand times a second whatever the rate; a
-	// frame waits up to 1 ms) or 2 (TPACKET_V2: every frame wakes its
-	// worker at once). Measured with lbbench: at 50k pkt/s V3 costs a
-	// fraction of V2's CPU per packet (bench/results/2026-12-07b.md).
+	// RingVersion is the AF_PACKET receive ring: 2 (TPACKET_V2, the
+	// default: every frame wakes its worker at once) or 3 (TPACKET_V3: the
+	// kernel fills blocks of frames and wakes a worker once per block,
+	// retired when full or after a millisecond, so a worker wakes at most
+	// about a thousand times a second whatever the rate). Measured with
+	// lbbench: at 50k pkt/s V3 costs a fraction of V2's CPU per packet
+	// (bench/results/2026-12-07b.md), but on a quiet link every frame waits
+	// for the block's retire timer: 1 ms here, a whole tick (4 ms at
+	// HZ=250) on the Linux 6.1 guest, where V3 halved keep-alive
+	// throughput (bench/results/2026-12-07c-vm.md). A forwarder must not
+	// add milliseconds at low rates (suricata refuses V3 in IPS mode for
+	// the same reason), so V3 is for directors whose CPU matters more.
 	RingVersion int
 	// RingFrames is the number of frames each worker's TPACKET_V2 receive
 	// ring holds (default 8192, about 16 MiB at an MTU of 1500): the burst

@@ -34,7 +34,7 @@ func NewUserspace(cfg *Config) (*Userspace, error) {
 	}
 	switch c.RingVersion {
 	case 0:
-		c.RingVersion = 3
+		c.RingVersion = 2
 	case 2, 3:
 	default:
 		return nil, fmt.Errorf("forward: ring version %d (2 or 3)", c.RingVersion)

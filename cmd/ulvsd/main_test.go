@@ -161,7 +161,7 @@ func TestMaxConnsRange(t *testing.T) {
 	}
 }
 
-// TestRingVersion: --ring-version takes 2 or 3 (the default), anything
+// TestRingVersion: --ring-version takes 2 (the default) or 3, anything
 // else is refused before anything starts, naming the two.
 func TestRingVersion(t *testing.T) {
 	for _, bad := range []string{"1", "4", "0"} {
@@ -173,7 +173,7 @@ func TestRingVersion(t *testing.T) {
 	for _, c := range []struct {
 		args []string
 		want int
-	}{{nil, 3}, {[]string{"--ring-version", "2"}, 2}, {[]string{"--ring-version", "3"}, 3}} {
+	}{{nil, 2}, {[]string{"--ring-version", "2"}, 2}, {[]string{"--ring-version", "3"}, 3}} {
 		o, err := parseOptions(c.args, &bytes.Buffer{})
 		if err != nil || o.ringVersion != c.want {
 			t.Errorf("%q: ring version %v, %v; want %d", c.args, o, err, c.want)

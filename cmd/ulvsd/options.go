@@ -138,7 +138,7 @@ func newFlagSet(o *options, out io.Writer) *pflag.FlagSet {
 	fs.StringVar(&o.bgpFile, "bgp", "", "announce virtual addresses over BGP as the BGP `FILE` says (docs/ecmp.md)")
 	fs.StringVar(&o.cannotServe, "cannot-serve", "fault", "while this director cannot serve (forwarder stopped, no socket can be opened, connection table refusing), its VRRP instances go to FAULT (fault), lose priority (a weight such as -50), or stay (off)")
 	fs.StringVar(&o.io, "io", "afpacket", "frame I/O of the userspace forwarder: afpacket, xdp (AF_XDP; native XDP only, fails where it does not attach) or auto (AF_XDP where it attaches, AF_PACKET elsewhere)")
-	fs.IntVar(&o.ringVersion, "ring-version", 3, "AF_PACKET receive ring: 3 (TPACKET_V3: a worker wakes once per block of frames, retired when full or after 1 ms; far less CPU per packet at moderate rates, a frame waits up to 1 ms) or 2 (TPACKET_V2: every frame wakes its worker at once)")
+	fs.IntVar(&o.ringVersion, "ring-version", 2, "AF_PACKET receive ring: 2 (TPACKET_V2: every frame wakes its worker at once) or 3 (TPACKET_V3: a worker wakes once per block of frames, retired when full or after 1 ms, a kernel tick on older kernels; far less CPU per packet at moderate rates, but a frame on a quiet link waits for the timer)")
 	fs.BoolVar(&o.sloppyTCP, "sloppy-tcp", false, "schedule TCP connections on any packet, not only SYN (IPVS's sloppy_tcp), so connections survive a failover")
 	return fs
 }
