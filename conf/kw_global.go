@@ -11,11 +11,7 @@ func globalLevel() *level {
 	garp := func(b *builder) *Garp { return &b.cfg.Global.Garp }
 	lv := newLevel("global_defs")
 	lv.add(
-		kw("router_id", func(b *builder, n *Node) {
-			if v, ok := b.str(n); ok {
-				g(b).RouterID = v
-			}
-		}),
+		kwStr("router_id", func(b *builder) *string { return &g(b).RouterID }),
 		kwVals("notification_email", func(b *builder, n *Node) {
 			if len(n.Kids) == 0 {
 				// "Warning - empty notification_email block".
@@ -25,11 +21,7 @@ func globalLevel() *level {
 				g(b).NotificationEmail = append(g(b).NotificationEmail, l.Args...)
 			}
 		}),
-		kw("notification_email_from", func(b *builder, n *Node) {
-			if v, ok := b.str(n); ok {
-				g(b).NotificationEmailFrom = v
-			}
-		}),
+		kwStr("notification_email_from", func(b *builder) *string { return &g(b).NotificationEmailFrom }),
 		kw("smtp_server", func(b *builder, n *Node) {
 			if !b.need(n, 1) {
 				return
@@ -48,11 +40,7 @@ func globalLevel() *level {
 				g(b).SMTPConnectTimeout = time.Duration(v) * time.Second
 			}
 		}),
-		kw("smtp_helo_name", func(b *builder, n *Node) {
-			if v, ok := b.str(n); ok {
-				g(b).SMTPHeloName = v
-			}
-		}),
+		kwStr("smtp_helo_name", func(b *builder) *string { return &g(b).SMTPHeloName }),
 		kw("smtp_alert", func(b *builder, n *Node) { g(b).SMTPAlert = boolPtr(b.optBool(n)) }),
 		kw("smtp_alert_vrrp", func(b *builder, n *Node) { g(b).SMTPAlertVRRP = boolPtr(b.optBool(n)) }),
 		kw("smtp_alert_checker", func(b *builder, n *Node) { g(b).SMTPAlertChecker = boolPtr(b.optBool(n)) }),
@@ -156,11 +144,7 @@ func globalLevel() *level {
 		}), "vrrp_startup_delay"),
 		kw("vrrp_notify_priority_changes", func(b *builder, n *Node) { g(b).NotifyPriorityChange = b.optBool(n) }),
 		ignored("vrrp_owner_ignore_adverts", "the priority-255 owner follows the RFC"),
-		kw("default_interface", func(b *builder, n *Node) {
-			if v, ok := b.str(n); ok {
-				g(b).DefaultInterface = v
-			}
-		}),
+		kwStr("default_interface", func(b *builder) *string { return &g(b).DefaultInterface }),
 		kw("dynamic_interfaces", func(b *builder, n *Node) { g(b).DynamicInterfaces = true }),
 		kw("script_user", func(b *builder, n *Node) {
 			if u, grp, ok := b.userGroup(n); ok {
@@ -247,21 +231,9 @@ func globalLevel() *level {
 			}
 		}),
 		alias(kw("lvs_flush_onstop", func(b *builder, n *Node) { g(b).LVSFlushOnStop = "ALL" }), "lvs_flush_on_stop"),
-		kw("state_dump_file", func(b *builder, n *Node) {
-			if v, ok := b.str(n); ok {
-				g(b).StateDumpFile = v
-			}
-		}),
-		kw("stats_dump_file", func(b *builder, n *Node) {
-			if v, ok := b.str(n); ok {
-				g(b).StatsDumpFile = v
-			}
-		}),
-		kw("json_dump_file", func(b *builder, n *Node) {
-			if v, ok := b.str(n); ok {
-				g(b).JSONDumpFile = v
-			}
-		}),
+		kwStr("state_dump_file", func(b *builder) *string { return &g(b).StateDumpFile }),
+		kwStr("stats_dump_file", func(b *builder) *string { return &g(b).StatsDumpFile }),
+		kwStr("json_dump_file", func(b *builder) *string { return &g(b).JSONDumpFile }),
 		kw("include_check", func(b *builder, n *Node) {
 			checks := "rmwb"
 			if len(n.Args) > 0 {

@@ -114,25 +114,9 @@ func trackGroupLevel() *level {
 func sslLevel() *level {
 	s := func(b *builder) *SSLContext { return b.cfg.SSL }
 	return newLevel("SSL").add(
-		kw("password", func(b *builder, n *Node) {
-			if v, ok := b.str(n); ok {
-				s(b).Password = v
-			}
-		}),
-		kw("ca", func(b *builder, n *Node) {
-			if v, ok := b.str(n); ok {
-				s(b).CA = v
-			}
-		}),
-		kw("certificate", func(b *builder, n *Node) {
-			if v, ok := b.str(n); ok {
-				s(b).Certificate = v
-			}
-		}),
-		kw("key", func(b *builder, n *Node) {
-			if v, ok := b.str(n); ok {
-				s(b).Key = v
-			}
-		}),
+		kwStr("password", func(b *builder) *string { return &s(b).Password }),
+		kwStr("ca", func(b *builder) *string { return &s(b).CA }),
+		kwStr("certificate", func(b *builder) *string { return &s(b).Certificate }),
+		kwStr("key", func(b *builder) *string { return &s(b).Key }),
 	)
 }

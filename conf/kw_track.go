@@ -95,11 +95,7 @@ func openTrackFile(b *builder, n *Node) {
 func trackFileLevel() *level {
 	f := func(b *builder) *TrackFile { return b.tfile }
 	return newLevel("track_file").add(
-		kw("file", func(b *builder, n *Node) {
-			if v, ok := b.str(n); ok {
-				f(b).File = v
-			}
-		}),
+		kwStr("file", func(b *builder) *string { return &f(b).File }),
 		kw("weight", func(b *builder, n *Node) {
 			if v, ok := b.intAt(n, 0, -254, 254); ok {
 				f(b).Weight = v

@@ -112,6 +112,16 @@ func (lv *level) add(kws ...*keyword) *level {
 
 func kw(name string, h func(*builder, *Node)) *keyword { return &keyword{name: name, h: h} }
 
+// kwStr is a keyword whose one value is stored as given in the string field
+// returns.
+func kwStr(name string, field func(*builder) *string) *keyword {
+	return kw(name, func(b *builder, n *Node) {
+		if v, ok := b.str(n); ok {
+			*field(b) = v
+		}
+	})
+}
+
 func kwQ(name string, h func(*builder, *Node)) *keyword {
 	return &keyword{name: name, h: h, quoted: true}
 }
