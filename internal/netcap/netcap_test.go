@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -21,21 +22,16 @@ func TestCapAndEviction(t *testing.T) {
 		t.Fatal(err)
 	}
 	const max = 8
-	ln := Limit(raw, max)
+	// Count descriptors where they are: accepted by the raw listener and
+	// not yet closed. (http.Server's StateClosed comes later, from the
+	// connection's goroutine, so counting states would see an evicted
+	// connection as open after its descriptor and slot are gone.)
 	var open, peak atomic.Int32
+	counted := &countingListener{Listener: raw, open: &open, peak: &peak}
+	ln := Limit(counted, max)
 	srv := &http.Server{ReadHeaderTimeout: 500 * time.Millisecond, IdleTimeout: time.Minute,
-		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") }),
-		ConnState: func(c net.Conn, s http.ConnState) {
-			ln.ConnState(c, s)
-			switch s {
-			case http.StateNew:
-				n := open.Add(1)
-				for p := peak.Load(); n > p && !peak.CompareAndSwap(p, n); p = peak.Load() {
-				}
-			case http.StateClosed, http.StateHijacked:
-				open.Add(-1)
-			}
-		}}
+		Handler:   http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") }),
+		ConnState: ln.ConnState}
 	go srv.Serve(ln)
 	defer srv.Close()
 	addr := raw.Addr().String()
@@ -96,4 +92,34 @@ func TestBudgetFor(t *testing.T) {
 			t.Errorf("BudgetFor(%d) = %+v, want metrics %d, control %d", tc.limit, got, tc.metrics, tc.control)
 		}
 	}
+}
+
+// countingListener counts the connections it accepted that are not yet
+// closed, and the most at once.
+type countingListener struct {
+	net.Listener
+	open, peak *atomic.Int32
+}
+
+func (l *countingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	n := l.open.Add(1)
+	for p := l.peak.Load(); n > p && !l.peak.CompareAndSwap(p, n); p = l.peak.Load() {
+	}
+	return &countedConn{Conn: c, open: l.open}, nil
+}
+
+type countedConn struct {
+	net.Conn
+	open *atomic.Int32
+	once sync.Once
+}
+
+func (c *countedConn) Close() error {
+	err := c.Conn.Close()
+	c.once.Do(func() { c.open.Add(-1) })
+	return err
 }
