@@ -52,6 +52,7 @@ func (c *Ctl) DeleteReal(a RealArgs, _ *bool) error {
 func (c *Ctl) Services(_ bool, out *[]ServiceStatus) error { *out = c.u.Services(); return nil }
 func (c *Ctl) Conns(_ bool, out *[]Conn) error             { *out = c.u.Conns(); return nil }
 func (c *Ctl) IO(_ bool, out *[]IOStatus) error            { *out = c.u.IO(); return nil }
+func (c *Ctl) FastPath(_ bool, out *FastPathStats) error   { *out = c.u.FastPath(); return nil }
 
 // TestForwarderChild is the forwarder process of the integration tests
 // (run through topotest.Reexec inside the director's namespace).

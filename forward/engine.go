@@ -50,6 +50,8 @@ type engine struct {
 	// sync counts synchronisation both ways.
 	syncq atomic.Pointer[syncQueue]
 	sync  syncCounters
+	// fast is the XDP fast path (nil: off).
+	fast fastPath
 }
 
 // dropCounters count what the workers drop, by reason.
@@ -295,6 +297,9 @@ func (w *worker) in(f *ring.Frame, s *service, sport, dport uint16, partial bool
 		}
 		rport, method := e.DPort, Method(e.Method)
 		q, ctl := w.syncLocked(e, old)
+		if w.e.fast != nil {
+			w.fastUpdate(e, r)
+		}
 		sh.Unlock()
 		w.syncSend(q, ctl)
 		w.count(s, r, true)

@@ -61,6 +61,13 @@ func newLab(t *testing.T, mode Method, n int, svc ServiceConfig, sorry bool, tim
 // Each name in bridges becomes a bridge device (an Ethernet interface with
 // no native XDP) on the director that the forwarder serves beside eth0.
 func newLabIO(t *testing.T, mode Method, n int, svc ServiceConfig, sorry bool, timeouts Timeouts, io string, bridges ...string) *lab {
+	return newLabWith(t, mode, n, svc, sorry, timeouts, Config{IO: io}, bridges...)
+}
+
+// newLabWith is newLabIO with more of the forwarder's configuration (its
+// IO, XDPFastPath); the lab sets Interfaces and Workers.
+func newLabWith(t *testing.T, mode Method, n int, svc ServiceConfig, sorry bool, timeouts Timeouts, fc Config, bridges ...string) *lab {
+	io := fc.IO
 	topotest.Require(t, "nginx", "curl", "tshark", "nft", "ethtool", "socat", "wrk")
 	l := &lab{t: t, tp: topotest.New(t), mode: mode, key: svc.Key}
 	l.client = topotest.AddNode(t, l.tp, "client", topo.NodeConfig{Addrs: []netip.Prefix{labClient, labClient2}})
@@ -120,7 +127,8 @@ func newLabIO(t *testing.T, mode Method, n int, svc ServiceConfig, sorry bool, t
 		topotest.Run(t, l.dir, "ip", "link", "set", d, "up")
 		ifaces = append(ifaces, d)
 	}
-	l.ctl, l.fwd = startForwarder(t, l.dir, childConfig{Config: Config{Interfaces: ifaces, Workers: 1, IO: io},
+	fc.Interfaces, fc.Workers = ifaces, 1
+	l.ctl, l.fwd = startForwarder(t, l.dir, childConfig{Config: fc,
 		Timeouts: timeouts, Services: []childService{{Service: svc, Reals: reals}}})
 	return l
 }

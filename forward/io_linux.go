@@ -107,7 +107,7 @@ type xdpIface struct {
 // planXDP loads the XDP program on an interface and returns it with the
 // number of receive queues (one socket and one worker each), or why
 // AF_XDP cannot run there.
-func planXDP(x iface) (*xsk.Program, int, error) {
+func planXDP(x iface, fastFlows int) (*xsk.Program, int, error) {
 	l, err := netlink.LinkByIndex(x.index)
 	if err != nil {
 		return nil, 0, err
@@ -124,7 +124,7 @@ func planXDP(x iface) (*xsk.Program, int, error) {
 	if err != nil {
 		return nil, 0, err
 	}
-	prog, err := xsk.Attach(x.index)
+	prog, err := xsk.Attach(x.index, fastFlows)
 	if err != nil {
 		return nil, 0, err
 	}

@@ -98,6 +98,11 @@ func syncNeeded(e *conntab.Entry, old uint8) bool {
 
 // syncConn describes an entry for the wire.
 func (w *worker) syncConn(c *syncmsg.Conn, e *conntab.Entry, template bool) {
+	w.e.describeConn(c, e, template)
+}
+
+// describeConn describes an entry for the wire.
+func (eng *engine) describeConn(c *syncmsg.Conn, e *conntab.Entry, template bool) {
 	*c = syncmsg.Conn{Proto: e.Proto, State: uint16(e.State), CPort: e.CPort, VPort: e.VPort, DPort: e.DPort,
 		CAddr: netip.AddrFrom16(e.CAddr).Unmap(), VAddr: netip.AddrFrom16(e.VAddr).Unmap(), DAddr: netip.AddrFrom16(e.DAddr).Unmap()}
 	c.Flags = uint32(e.Method) & syncmsg.FwdMask
@@ -112,7 +117,7 @@ func (w *worker) syncConn(c *syncmsg.Conn, e *conntab.Entry, template bool) {
 	if e.Flags&conntab.FlagInactive != 0 {
 		c.Flags |= syncmsg.Inactive
 	}
-	c.Timeout = w.e.timeouts.Load().Ticks(e.Proto, e.State) / conntab.TicksPerSecond
+	c.Timeout = eng.timeouts.Load().Ticks(e.Proto, e.State) / conntab.TicksPerSecond
 }
 
 // syncTemplate sends the template controlling a synced connection, held by

@@ -58,6 +58,16 @@ type Config struct {
 	// "ulvs-local"; created when the first such real server appears); two
 	// forwarders in one network namespace need two names.
 	LocalDevice string
+	// XDPFastPath forwards established DR connections in the XDP program
+	// of the interface they arrive on (IOXDP or IOAuto interfaces; see
+	// forward/xsk/xdp.c): TCP without SYN, FIN or RST and UDP leave by
+	// XDP_TX with the real server's MACs, counted per real server, while
+	// every packet that can change a connection's state, and every
+	// connection whose real server leaves by another interface, still
+	// takes the socket. A veth delivers XDP_TX frames promptly only while
+	// its peer runs a native XDP program itself (xsk.AttachPass is one);
+	// physical NICs need nothing.
+	XDPFastPath bool
 	// IO is the frame I/O: IOAFPacket (the default), IOXDP (AF_XDP on
 	// every interface; starting fails where native XDP does not attach)
 	// or IOAuto (AF_XDP where it attaches, AF_PACKET elsewhere, with the
@@ -94,6 +104,7 @@ type IOStatus struct {
 // interface (the userspace backend).
 type IOReporter interface {
 	IO() []IOStatus
+	FastPath() FastPathStats
 }
 
 // Userspace is the userspace backend: AF_PACKET workers forwarding with
@@ -113,6 +124,8 @@ type Userspace struct {
 
 	// ioStatus is the frame I/O of every interface, fixed at start.
 	ioStatus []IOStatus
+	// fastStats reads the XDP fast path's counts (nil: no fast path).
+	fastStats func() FastPathStats
 
 	// syncMu guards syncD, the running lvs_sync_daemon side.
 	syncMu sync.Mutex
@@ -130,6 +143,27 @@ var (
 	_ IOReporter = (*Userspace)(nil)
 )
 
+// FastPathStats counts the XDP fast path (Config.XDPFastPath) since the
+// backend started.
+type FastPathStats struct {
+	// On is set when the fast path runs on at least one interface.
+	On bool
+	// Packets were forwarded by the XDP programs themselves; they are in
+	// the services' and real servers' statistics too.
+	Packets uint64
+	// Failed counts map updates that failed: their connections took the
+	// socket path.
+	Failed uint64
+}
+
+// FastPath returns the XDP fast path's counts.
+func (u *Userspace) FastPath() FastPathStats {
+	if u.fastStats == nil {
+		return FastPathStats{}
+	}
+	return u.fastStats()
+}
+
 // IO returns each interface's frame I/O.
 func (u *Userspace) IO() []IOStatus { return slices.Clone(u.ioStatus) }
 
@@ -143,7 +177,7 @@ func newEngine(cfg *Config, workers int) *engine {
 	e.timeouts.Store(&to)
 	e.reg.svcs = map[ServiceKey]*service{}
 	e.reg.disabled = map[netip.Addr]bool{}
-	e.conns = conntab.New(conntab.Config{Max: cfg.MaxConns, OnExpire: e.connGone})
+	e.conns = conntab.New(conntab.Config{Max: cfg.MaxConns, OnExpire: e.connGone, Refresh: e.fastRefresh})
 	e.tpls = conntab.New(conntab.Config{Max: cfg.MaxConns, OnExpire: e.tplGone,
 		Evictable: func(*conntab.Entry) bool { return false }})
 	e.reg.publishLocked()
@@ -153,6 +187,9 @@ func newEngine(cfg *Config, workers int) *engine {
 // connGone is OnExpire of the connection table: unbind the real server and
 // release the template.
 func (e *engine) connGone(c *conntab.Entry) {
+	if c.Flags&conntab.FlagFast != 0 && e.fast != nil {
+		e.fast.del(c)
+	}
 	if r := e.reg.load().real(c.Dest); r != nil {
 		if c.Flags&conntab.FlagInactive != 0 {
 			r.dest.Unbind(sched.ConnInactive)

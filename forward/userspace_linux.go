@@ -79,7 +79,11 @@ func NewUserspace(cfg *Config) (*Userspace, error) {
 		p := &plans[i]
 		p.status = IOStatus{Interface: x.name, IO: IOAFPacket, Mode: fmt.Sprintf("TPACKET_V%d", c.RingVersion)}
 		if c.IO != IOAFPacket {
-			prog, queues, err := planXDP(x)
+			flows := 0
+			if c.XDPFastPath {
+				flows = fastFlows
+			}
+			prog, queues, err := planXDP(x, flows)
 			if err == nil {
 				p.prog, p.queues = prog, queues
 				p.status.IO, p.status.Mode = IOXDP, ""
@@ -115,6 +119,14 @@ func NewUserspace(cfg *Config) (*Userspace, error) {
 		if plans[i].prog != nil {
 			io.xdp = append(io.xdp, &xdpIface{prog: plans[i].prog})
 		}
+	}
+	if c.XDPFastPath {
+		f := &xdpFast{e: e, progs: make([]*xsk.Program, len(ifaces)), reals: map[*real]*fastReal{}}
+		for i := range plans {
+			f.progs[i] = plans[i].prog
+		}
+		e.fast, io.fast = f, f
+		u.fastStats = f.stats
 	}
 	fail := func(err error) (*Userspace, error) {
 		io.close()
@@ -162,6 +174,9 @@ func NewUserspace(cfg *Config) (*Userspace, error) {
 					p.status.Mode = "zero-copy"
 				} else {
 					p.status.Mode = "copy"
+				}
+				if xd.prog.Fast() {
+					p.status.Mode += ", fast path"
 				}
 			}
 			p.status.Workers = p.queues
@@ -273,6 +288,8 @@ type uio struct {
 	xdpSvcs, xdpNAT []xsk.Tuple
 
 	local localState
+	// fast is the XDP fast path (nil: off).
+	fast *xdpFast
 }
 
 func (io *uio) run(i int) {
@@ -366,6 +383,9 @@ func (io *uio) housekeeping() {
 		case now := <-t.C:
 			n++
 			io.u.housekeep(now, n)
+			if io.fast != nil {
+				io.fast.housekeep()
+			}
 		}
 	}
 }

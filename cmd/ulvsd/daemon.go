@@ -144,7 +144,7 @@ func newBackend(o *options, flush bool, log *zap.Logger) (be forward.Backend, s 
 			}
 		}
 		u, err := forward.NewUserspace(&forward.Config{Interfaces: ifaces, MaxConns: o.maxConns,
-			SloppyTCP: o.sloppyTCP, IO: o.io, RingVersion: o.ringVersion, Logger: log.Named("forward")})
+			SloppyTCP: o.sloppyTCP, IO: o.io, XDPFastPath: o.xdpFast, RingVersion: o.ringVersion, Logger: log.Named("forward")})
 		if err != nil {
 			return nil, nil, 0, fmt.Errorf("userspace forwarder: %w", err)
 		}

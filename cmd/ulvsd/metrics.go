@@ -95,6 +95,9 @@ var (
 		[]string{"reason"}, nil)
 	mIO = prometheus.NewDesc("ulvs_forward_io", "The userspace forwarder's frame I/O per interface (1): afpacket or xdp, its mode and workers.",
 		[]string{"interface", "io", "mode", "workers"}, nil)
+	mFast = prometheus.NewDesc("ulvs_forward_fastpath_packets_total",
+		"Packets the XDP programs forwarded themselves (--xdp-fastpath; also counted in the services' and real servers' packets), and map updates that failed (their connections took the socket path).",
+		[]string{"what"}, nil)
 	mReloads  = prometheus.NewDesc("ulvs_reloads_total", "Configuration reloads applied.", nil, nil)
 	mCanServe = prometheus.NewDesc("ulvs_can_serve",
 		"0 while this director cannot serve (forwarder stopped, no socket can be opened, connection table refusing) and its VRRP instances gave up mastership.",
@@ -120,7 +123,7 @@ type collector struct{ d *daemon }
 func (c collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{mVRRPState, mVRRPPriority, mVRRPEffPriority, mCheckerUp, mCheckerLatency,
 		mCheckerFailures, mRealUp, mQuorumUp, mSvcConns, mSvcPackets, mSvcBytes, mSvcEnabled, mRSConns, mRSActive, mRSInactive, mRSWeight,
-		mRSPackets, mRSBytes, mConnEntries, mConnCapacity, mConnEvents, mDrops, mIO, mReloads, mCanServe, mSyncRole, mSyncConns, mSyncMessages} {
+		mRSPackets, mRSBytes, mConnEntries, mConnCapacity, mConnEvents, mDrops, mIO, mFast, mReloads, mCanServe, mSyncRole, mSyncConns, mSyncMessages} {
 		ch <- d
 	}
 	for _, d := range mVRRPCounters {
@@ -228,6 +231,10 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	if r, ok := c.d.be.(forward.IOReporter); ok {
 		for _, x := range r.IO() {
 			gauge(mIO, 1, x.Interface, x.IO, x.Mode, strconv.Itoa(x.Workers))
+		}
+		if f := r.FastPath(); f.On {
+			counter(mFast, f.Packets, "forwarded")
+			counter(mFast, f.Failed, "map_update_failed")
 		}
 	}
 	c.d.mu.Lock()

@@ -62,7 +62,9 @@ type options struct {
 	io         string
 	// ringVersion is the AF_PACKET receive ring (forward.Config.RingVersion).
 	ringVersion int
-	maxConns    int
+	// xdpFast is --xdp-fastpath (forward.Config.XDPFastPath).
+	xdpFast  bool
+	maxConns int
 	// bgpFile is --bgp: the BGP file (route announcements); sloppySet
 	// records an explicit --sloppy-tcp (ECMP mode turns it on otherwise).
 	bgpFile   string
@@ -138,6 +140,7 @@ func newFlagSet(o *options, out io.Writer) *pflag.FlagSet {
 	fs.StringVar(&o.bgpFile, "bgp", "", "announce virtual addresses over BGP as the BGP `FILE` says (docs/ecmp.md)")
 	fs.StringVar(&o.cannotServe, "cannot-serve", "fault", "while this director cannot serve (forwarder stopped, no socket can be opened, connection table refusing), its VRRP instances go to FAULT (fault), lose priority (a weight such as -50), or stay (off)")
 	fs.StringVar(&o.io, "io", "afpacket", "frame I/O of the userspace forwarder: afpacket, xdp (AF_XDP; native XDP only, fails where it does not attach) or auto (AF_XDP where it attaches, AF_PACKET elsewhere)")
+	fs.BoolVar(&o.xdpFast, "xdp-fastpath", false, "with --io xdp or auto: forward established DR connections (TCP without SYN, FIN or RST, and UDP, with complete checksums) in the XDP program itself, leaving by the interface they came in on; user space keeps the connection table, its states, timers and counts (on a veth, the peer must run a native XDP program for XDP_TX frames to be delivered)")
 	fs.IntVar(&o.ringVersion, "ring-version", 2, "AF_PACKET receive ring: 2 (TPACKET_V2: every frame wakes its worker at once) or 3 (TPACKET_V3: a worker wakes once per block of frames, retired when full or after 1 ms, a kernel tick on older kernels; far less CPU per packet at moderate rates, but a frame on a quiet link waits for the timer)")
 	fs.BoolVar(&o.sloppyTCP, "sloppy-tcp", false, "schedule TCP connections on any packet, not only SYN (IPVS's sloppy_tcp), so connections survive a failover")
 	return fs
@@ -191,6 +194,9 @@ func parseOptions(args []string, out io.Writer) (*options, error) {
 	}
 	if o.ringVersion != 2 && o.ringVersion != 3 {
 		return nil, fmt.Errorf("--ring-version %d: 2 (TPACKET_V2) or 3 (TPACKET_V3)", o.ringVersion)
+	}
+	if o.xdpFast && o.io != "xdp" && o.io != "auto" {
+		return nil, fmt.Errorf("--xdp-fastpath needs --io xdp or --io auto (the fast path is part of the XDP program), not --io %s", o.io)
 	}
 	if _, err := canserve.ParseMode(o.cannotServe); err != nil {
 		return nil, err

@@ -285,6 +285,9 @@ func absoluteArgs(o *options) ([]string, error) {
 	}
 	args = append(args, "--max-conns", strconv.Itoa(o.maxConns), "--cannot-serve", o.cannotServe,
 		"--io", o.io, "--ring-version", strconv.Itoa(o.ringVersion))
+	if o.xdpFast {
+		args = append(args, "--xdp-fastpath")
+	}
 	if len(o.interfaces) > 0 {
 		args = append(args, "--interfaces", strings.Join(o.interfaces, ","))
 	}

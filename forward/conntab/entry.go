@@ -25,6 +25,10 @@ const (
 	// FlagUnhashed marks an entry removed from lookup that waits for its
 	// timer (an invalidated template still controlling connections).
 	FlagUnhashed
+	// FlagFast marks a connection that packets also reach outside the
+	// table (forward's XDP fast path): when its time comes, the table's
+	// Refresh decides whether it ends.
+	FlagFast
 
 	flagFree Flags = 1 << 15
 )

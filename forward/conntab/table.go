@@ -32,6 +32,11 @@ type Config struct {
 	// leaves the table: expired, evicted or flushed. It must not call the
 	// Table. It may be nil.
 	OnExpire func(e *Entry)
+	// Refresh is called, under the entry's shard lock, for a connection
+	// marked FlagFast whose time has come; it returns true when it moved
+	// Expires later (the connection saw packets the table did not). It
+	// must not call the Table. It may be nil.
+	Refresh func(e *Entry, now uint32) bool
 	// Evictable says whether a connection may be evicted to make room when
 	// the table is full; nil means only non-template entries whose state is
 	// not TCP ESTABLISHED.
@@ -57,6 +62,7 @@ type Table struct {
 	shardBits uint
 	seed      uint64
 	onExpire  func(e *Entry)
+	refresh   func(e *Entry, now uint32) bool
 	evictable func(e *Entry) bool
 }
 
@@ -90,7 +96,7 @@ func New(cfg Config) *Table {
 	}
 	cfg.Shards = min(1<<bits.Len(uint(cfg.Shards-1)), maxShards)
 	t := &Table{shards: make([]Shard, cfg.Shards), shardBits: uint(bits.TrailingZeros(uint(cfg.Shards))),
-		max: int64(cfg.Max), seed: rand.Uint64() | 1, onExpire: cfg.OnExpire, evictable: cfg.Evictable}
+		max: int64(cfg.Max), seed: rand.Uint64() | 1, onExpire: cfg.OnExpire, refresh: cfg.Refresh, evictable: cfg.Evictable}
 	if t.evictable == nil {
 		t.evictable = func(e *Entry) bool {
 			return e.Flags&FlagTemplate == 0 && !(e.Proto == 6 && e.State == TCPEstablished)

@@ -3,6 +3,7 @@ package conntab
 import (
 	"encoding/binary"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -451,4 +452,52 @@ func TestEarlyDropBeyondAnEmptyWindow(t *testing.T) {
 	if st.Entries != 64 || st.Evicted != 2 || st.Refused != 0 {
 		t.Fatalf("stats %+v", st)
 	}
+}
+
+// TestRefreshKeepsFastConnections: a connection marked FlagFast whose time
+// has come asks Refresh; it lives on only while Refresh moves its time.
+func TestRefreshKeepsFastConnections(t *testing.T) {
+	t.Parallel()
+	var expired []uint16
+	live := map[uint16]bool{1: true}
+	var asked []uint16
+	tb := New(Config{Max: 100, Shards: 1, OnExpire: func(e *Entry) { expired = append(expired, e.CPort) },
+		Refresh: func(e *Entry, now uint32) bool {
+			asked = append(asked, e.CPort)
+			if live[e.CPort] {
+				e.Expires = now + 10
+				return true
+			}
+			return false
+		}})
+	tb.Expire(0)
+	c := v4(198, 18, 1, 3)
+	for port := uint16(1); port <= 3; port++ {
+		e, _ := insert(t, tb, c, port, 10)
+		if port < 3 {
+			e.Flags |= FlagFast // 3 is a plain connection: never asked
+		}
+	}
+	tb.Expire(10)
+	if diff := cmp.Diff([]uint16{2, 3}, sorted(expired)); diff != "" {
+		t.Fatalf("at tick 10 (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]uint16{1, 2}, sorted(asked)); diff != "" {
+		t.Fatalf("Refresh asked about (-want +got):\n%s", diff)
+	}
+	tb.Expire(19)
+	if len(expired) != 2 {
+		t.Fatalf("refreshed connection expired early: %v", expired)
+	}
+	delete(live, 1)
+	tb.Expire(20)
+	if diff := cmp.Diff([]uint16{1, 2, 3}, sorted(expired)); diff != "" {
+		t.Fatalf("at tick 20 (-want +got):\n%s", diff)
+	}
+}
+
+func sorted(s []uint16) []uint16 {
+	out := slices.Clone(s)
+	slices.Sort(out)
+	return out
 }

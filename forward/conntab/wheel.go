@@ -73,6 +73,8 @@ func (s *Shard) expire(now uint32) {
 			case e.Flags&FlagTemplate != 0 && e.nctl.Load() > 0:
 				e.Expires = now + max(e.Timeout, 1)
 				s.wheelAddLocked(i, e)
+			case e.Flags&FlagFast != 0 && s.t.refresh != nil && s.t.refresh(e, now) && int32(e.Expires-now) > 0:
+				s.wheelAddLocked(i, e)
 			default:
 				s.removeDetachedLocked(i, e)
 				s.expired.Add(1)

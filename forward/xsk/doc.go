@@ -11,6 +11,13 @@
 //     queue without a socket are dropped (fail closed); everything else
 //     passes to the kernel. Counters reports what it steered, passed and
 //     dropped.
+//   - The fast path (Attach with fastFlows > 0): AddFlow puts a
+//     connection into the program's LRU flow table with its real server's
+//     handle, SetReal gives a handle its next hop; the program then
+//     forwards the connection's state-neutral packets itself by XDP_TX
+//     (see xdp.c), stamping the flow's last packet time (FlowSeen) and
+//     counting per real server (RealCounts). AttachPass is the pass-all
+//     program a veth's peer needs for XDP_TX frames to be delivered.
 //   - Socket (Open) is one AF_XDP socket bound to one (interface, queue),
 //     with its own UMEM, fill and completion rings, XDP_USE_NEED_WAKEUP,
 //     zero-copy where the driver offers it and copy mode otherwise. Recv

@@ -3,9 +3,12 @@ package xsk
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net/netip"
 	"sync"
 
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/asm"
 	"github.com/cilium/ebpf/link"
 	"github.com/cilium/ebpf/rlimit"
 	"golang.org/x/sys/unix"
@@ -22,6 +25,8 @@ type Program struct {
 	services, natReals map[tupleKey]bool
 	vips, natAddrs     map[[16]byte]uint8
 	locals             map[[16]byte]bool
+	// fast is set when the fast path is on.
+	fast bool
 }
 
 // tupleKey is struct tuple of xdp.c.
@@ -35,14 +40,29 @@ type tupleKey struct {
 var removeMemlock sync.Once
 
 // Attach loads the program and attaches it to the interface in native
-// (driver) XDP mode. It fails when the driver has no native XDP (the
+// (driver) XDP mode, with room for fastFlows fast-path connections (0: no
+// fast path; see xdp.c). It fails when the driver has no native XDP (the
 // caller falls back to AF_PACKET) and says why.
-func Attach(ifindex int) (*Program, error) {
+func Attach(ifindex, fastFlows int) (*Program, error) {
 	removeMemlock.Do(func() { _ = rlimit.RemoveMemlock() })
 	p := &Program{ifindex: ifindex, services: map[tupleKey]bool{}, natReals: map[tupleKey]bool{},
 		vips: map[[16]byte]uint8{}, natAddrs: map[[16]byte]uint8{}, locals: map[[16]byte]bool{}}
-	if err := loadSteerObjects(&p.objs, nil); err != nil {
+	spec, err := loadSteer()
+	if err != nil {
 		return nil, fmt.Errorf("xsk: loading the XDP program: %w", err)
+	}
+	// The flow table is preallocated: without a fast path it is left at
+	// its smallest.
+	spec.Maps["flows"].MaxEntries = uint32(max(fastFlows, minFlows))
+	if err := spec.LoadAndAssign(&p.objs, nil); err != nil {
+		return nil, fmt.Errorf("xsk: loading the XDP program: %w", err)
+	}
+	if fastFlows > 0 {
+		if err := p.objs.FastOn.Put(uint32(0), uint32(1)); err != nil {
+			p.objs.Close()
+			return nil, fmt.Errorf("xsk: turning the fast path on: %w", err)
+		}
+		p.fast = true
 	}
 	l, err := link.AttachXDP(link.XDPOptions{Program: p.objs.UlvsSteer, Interface: ifindex, Flags: link.XDPDriverMode})
 	if err != nil {
@@ -186,12 +206,14 @@ type Counters struct {
 	// NoSocket ones were covered but their queue had no socket, and were
 	// dropped.
 	Steered, Passed, NoSocket uint64
+	// Fast frames were forwarded by the fast path.
+	Fast uint64
 }
 
 // Counters reads the program's counters.
 func (p *Program) Counters() (Counters, error) {
 	var c Counters
-	for i, dst := range []*uint64{&c.Steered, &c.Passed, &c.NoSocket} {
+	for i, dst := range []*uint64{&c.Steered, &c.Passed, &c.NoSocket, &c.Fast} {
 		var per []uint64
 		if err := p.objs.Stats.Lookup(uint32(i), &per); err != nil {
 			return c, fmt.Errorf("xsk: stats: %w", err)
@@ -212,4 +234,25 @@ func (p *Program) Close() error {
 	}
 	errs = append(errs, p.objs.Close())
 	return errors.Join(errs...)
+}
+
+// AttachPass attaches, in native mode, an XDP program that passes every
+// frame. A veth delivers the frames its peer sends with XDP_TX or
+// XDP_REDIRECT promptly only while it runs a native XDP program itself (it
+// kicks the receiving side's NAPI only then); this is that program, for
+// the far end of a director's veth (a lab's switch port). Close detaches
+// it.
+func AttachPass(ifindex int) (io.Closer, error) {
+	removeMemlock.Do(func() { _ = rlimit.RemoveMemlock() })
+	prog, err := ebpf.NewProgram(&ebpf.ProgramSpec{Name: "ulvs_pass", Type: ebpf.XDP, License: "MIT",
+		Instructions: asm.Instructions{asm.Mov.Imm(asm.R0, 2 /* XDP_PASS */), asm.Return()}})
+	if err != nil {
+		return nil, fmt.Errorf("xsk: loading the pass program: %w", err)
+	}
+	l, err := link.AttachXDP(link.XDPOptions{Program: prog, Interface: ifindex, Flags: link.XDPDriverMode})
+	prog.Close() // the link holds it
+	if err != nil {
+		return nil, fmt.Errorf("xsk: native XDP on ifindex %d: %w", ifindex, err)
+	}
+	return l, nil
 }

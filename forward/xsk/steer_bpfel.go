@@ -16,9 +16,13 @@ import (
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
+	steerMapFastOn     = "fast_on"
+	steerMapFlows      = "flows"
 	steerMapLocals     = "locals"
 	steerMapNatAddrs   = "nat_addrs"
 	steerMapNatReals   = "nat_reals"
+	steerMapRealStats  = "real_stats"
+	steerMapReals      = "reals"
 	steerMapServices   = "services"
 	steerMapStats      = "stats"
 	steerMapVips       = "vips"
@@ -75,13 +79,17 @@ type steerProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type steerMapSpecs struct {
-	Locals   *ebpf.MapSpec `ebpf:"locals"`
-	NatAddrs *ebpf.MapSpec `ebpf:"nat_addrs"`
-	NatReals *ebpf.MapSpec `ebpf:"nat_reals"`
-	Services *ebpf.MapSpec `ebpf:"services"`
-	Stats    *ebpf.MapSpec `ebpf:"stats"`
-	Vips     *ebpf.MapSpec `ebpf:"vips"`
-	Xsks     *ebpf.MapSpec `ebpf:"xsks"`
+	FastOn    *ebpf.MapSpec `ebpf:"fast_on"`
+	Flows     *ebpf.MapSpec `ebpf:"flows"`
+	Locals    *ebpf.MapSpec `ebpf:"locals"`
+	NatAddrs  *ebpf.MapSpec `ebpf:"nat_addrs"`
+	NatReals  *ebpf.MapSpec `ebpf:"nat_reals"`
+	RealStats *ebpf.MapSpec `ebpf:"real_stats"`
+	Reals     *ebpf.MapSpec `ebpf:"reals"`
+	Services  *ebpf.MapSpec `ebpf:"services"`
+	Stats     *ebpf.MapSpec `ebpf:"stats"`
+	Vips      *ebpf.MapSpec `ebpf:"vips"`
+	Xsks      *ebpf.MapSpec `ebpf:"xsks"`
 }
 
 // steerVariableSpecs contains global variables before they are loaded into the kernel.
@@ -110,20 +118,28 @@ func (o *steerObjects) Close() error {
 //
 // It can be passed to loadSteerObjects or ebpf.CollectionSpec.LoadAndAssign.
 type steerMaps struct {
-	Locals   *ebpf.Map `ebpf:"locals"`
-	NatAddrs *ebpf.Map `ebpf:"nat_addrs"`
-	NatReals *ebpf.Map `ebpf:"nat_reals"`
-	Services *ebpf.Map `ebpf:"services"`
-	Stats    *ebpf.Map `ebpf:"stats"`
-	Vips     *ebpf.Map `ebpf:"vips"`
-	Xsks     *ebpf.Map `ebpf:"xsks"`
+	FastOn    *ebpf.Map `ebpf:"fast_on"`
+	Flows     *ebpf.Map `ebpf:"flows"`
+	Locals    *ebpf.Map `ebpf:"locals"`
+	NatAddrs  *ebpf.Map `ebpf:"nat_addrs"`
+	NatReals  *ebpf.Map `ebpf:"nat_reals"`
+	RealStats *ebpf.Map `ebpf:"real_stats"`
+	Reals     *ebpf.Map `ebpf:"reals"`
+	Services  *ebpf.Map `ebpf:"services"`
+	Stats     *ebpf.Map `ebpf:"stats"`
+	Vips      *ebpf.Map `ebpf:"vips"`
+	Xsks      *ebpf.Map `ebpf:"xsks"`
 }
 
 func (m *steerMaps) Close() error {
 	return _SteerClose(
+		m.FastOn,
+		m.Flows,
 		m.Locals,
 		m.NatAddrs,
 		m.NatReals,
+		m.RealStats,
+		m.Reals,
 		m.Services,
 		m.Stats,
 		m.Vips,

@@ -19,6 +19,18 @@
 // (fail closed). Frames to a multicast or broadcast MAC (ARP, VRRP) and
 // 802.1Q-tagged frames always pass.
 //
+// The fast path (optional, the fast_on switch): a DR connection that user
+// space has marked established in the flows map is forwarded here, without
+// the socket: the frame gets its real server's MACs (the reals map, by
+// handle) and leaves by XDP_TX on the interface it came in on. Only what
+// cannot change the connection's state takes it: TCP without SYN, FIN or
+// RST and UDP, unfragmented, whose checksum is complete (a veth peer's
+// partial checksums go to user space, which completes them). Everything
+// else, and a flow whose real server leaves by another interface, goes to
+// the socket as before; user space keeps the connection table, its states
+// and timers (reading each flow's last packet time before it expires one)
+// and adds the per-real-server counts to its statistics.
+//
 // Addresses in the maps are 16 bytes, IPv4 mapped into IPv6 (::ffff:a.b.c.d)
 // as forward/conntab stores them.
 
@@ -93,9 +105,65 @@ struct {
 	__type(value, __u32);
 } xsks SEC(".maps");
 
-// Counters, per CPU: frames steered, passed, and dropped for want of a
-// socket on their queue.
-enum { STAT_STEERED, STAT_PASSED, STAT_NO_SOCKET, STAT_MAX };
+// Counters, per CPU: frames steered, passed, dropped for want of a socket
+// on their queue, and forwarded by the fast path.
+enum { STAT_STEERED, STAT_PASSED, STAT_NO_SOCKET, STAT_FAST, STAT_MAX };
+
+// The fast path's connections: client to VIP, as conntab's key.
+struct flow_key {
+	__u8 src[16], dst[16];
+	__u16 sport, dport; // network order
+	__u8 proto;
+	__u8 pad[3];
+};
+
+struct flow {
+	// real is the real server's handle (the reals and real_stats index).
+	__u32 real;
+	__u32 pad;
+	// seen is bpf_ktime_get_ns of the flow's last fast-path packet.
+	__u64 seen;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 262144);
+	__type(key, struct flow_key);
+	__type(value, struct flow);
+} flows SEC(".maps");
+
+// A real server's next hop, by handle; ifindex 0 is none.
+struct real_hop {
+	__u8 dst[6], src[6];
+	__u32 ifindex;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, struct real_hop);
+} reals SEC(".maps");
+
+// Per real server and CPU: packets and IP bytes the fast path forwarded.
+struct real_count {
+	__u64 pkts, bytes;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, struct real_count);
+} real_stats SEC(".maps");
+
+// fast_on[0] is 1 while user space runs the fast path.
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} fast_on SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -154,11 +222,93 @@ static __always_inline int is_icmp_error(__u8 proto, __u8 type)
 	return 0;
 }
 
+// pkt is what the fast path needs of an IP packet beyond its addresses.
+struct pkt {
+	__u32 iplen; // the IP packet's length (counted as user space does)
+	__u32 l4len; // the transport segment's length
+	__u8 whole;  // not a fragment
+	__u8 v6;
+};
+
+// pseudo_sum is the transport pseudo-header's one's-complement sum, folded
+// (what a sender that offloads its checksum leaves in the field).
+static __always_inline __u16 pseudo_sum(struct addr *src, struct addr *dst, __u8 proto, struct pkt *pk)
+{
+	__u64 sum = (__u64)proto + pk->l4len;
+	int from = pk->v6 ? 0 : 12;
+#pragma unroll
+	for (int i = 0; i < 16; i += 2) {
+		if (i < from)
+			continue;
+		sum += ((__u16)src->a[i] << 8 | src->a[i + 1]) + ((__u16)dst->a[i] << 8 | dst->a[i + 1]);
+	}
+	sum = (sum & 0xffff) + (sum >> 16);
+	sum = (sum & 0xffff) + (sum >> 16);
+	sum = (sum & 0xffff) + (sum >> 16);
+	return (__u16)sum;
+}
+
+// fast forwards an established DR connection's packet, or returns -1 for
+// the socket to have it.
+static __always_inline int fast(struct xdp_md *ctx, struct addr *src, struct addr *dst, __u8 proto, void *l4,
+				void *end, struct pkt *pk)
+{
+	__u32 zero = 0;
+	__u32 *on = bpf_map_lookup_elem(&fast_on, &zero);
+	if (!on || !*on || !pk->whole)
+		return -1;
+	__u8 *h = l4;
+	__u16 csum;
+	if (proto == IPPROTO_TCP) {
+		if ((void *)(h + 20) > end || (h[13] & 0x07)) // FIN, SYN, RST
+			return -1;
+		csum = (__u16)h[16] << 8 | h[17];
+	} else if (proto == IPPROTO_UDP) {
+		if ((void *)(h + 8) > end)
+			return -1;
+		csum = (__u16)h[6] << 8 | h[7];
+	} else {
+		return -1;
+	}
+	if (csum == pseudo_sum(src, dst, proto, pk))
+		return -1; // a partial checksum: user space completes it
+	struct flow_key k = {};
+	__builtin_memcpy(k.src, src->a, 16);
+	__builtin_memcpy(k.dst, dst->a, 16);
+	__builtin_memcpy(&k.sport, h, 2);
+	__builtin_memcpy(&k.dport, h + 2, 2);
+	k.proto = proto;
+	struct flow *f = bpf_map_lookup_elem(&flows, &k);
+	if (!f)
+		return -1;
+	__u32 real = f->real;
+	struct real_hop *hop = bpf_map_lookup_elem(&reals, &real);
+	if (!hop || hop->ifindex == 0 || hop->ifindex != ctx->ingress_ifindex)
+		return -1;
+	void *data = (void *)(long)ctx->data;
+	if (data + 12 > end)
+		return -1;
+	__builtin_memcpy(data, hop->dst, 6);
+	__builtin_memcpy(data + 6, hop->src, 6);
+	__u64 now = bpf_ktime_get_ns();
+	// A write per packet dirties the entry's cache line: refresh the time
+	// once a millisecond at most (user space reads it in seconds).
+	if (now - f->seen > 1000000)
+		f->seen = now;
+	struct real_count *c = bpf_map_lookup_elem(&real_stats, &real);
+	if (c) {
+		c->pkts += 1;
+		c->bytes += pk->iplen;
+	}
+	count(STAT_FAST);
+	return XDP_TX;
+}
+
 // classify decides for an IP packet whose addresses are in src and dst
 // (16 bytes each), protocol proto, with its transport header at l4 (NULL
 // for a later fragment).
 static __always_inline int classify(struct xdp_md *ctx, struct addr *src, struct addr *dst, __u8 proto,
-				    void *l4, void *end)
+				    void *l4, void *end, struct pkt *pk)
 {
 	// The map values, not the pointers: the verifier refuses the "vip |
 	// nat" that clang makes of a test of two pointers.
@@ -200,11 +350,17 @@ static __always_inline int classify(struct xdp_md *ctx, struct addr *src, struct
 	if (vip) {
 		__builtin_memcpy(k.addr, dst->a, 16);
 		k.port = ports[1];
-		if (bpf_map_lookup_elem(&services, &k))
+		int hit = bpf_map_lookup_elem(&services, &k) != 0;
+		if (!hit) {
+			k.port = 0;
+			hit = bpf_map_lookup_elem(&services, &k) != 0;
+		}
+		if (hit) {
+			int v = fast(ctx, src, dst, proto, l4, end, pk);
+			if (v >= 0)
+				return v;
 			return steer(ctx);
-		k.port = 0;
-		if (bpf_map_lookup_elem(&services, &k))
-			return steer(ctx);
+		}
 	}
 	if (nat) {
 		__builtin_memcpy(k.addr, src->a, 16);
@@ -251,9 +407,12 @@ int ulvs_steer(struct xdp_md *ctx)
 		map4(src.a, ip->src);
 		map4(dst.a, ip->dst);
 		void *l4 = (void *)ip + (ip->vihl & 0xf) * 4;
-		if (bpf_ntohs(ip->frag) & 0x1fff)
+		__u16 frag = bpf_ntohs(ip->frag);
+		if (frag & 0x1fff)
 			l4 = 0;
-		return classify(ctx, &src, &dst, ip->proto, l4, end);
+		struct pkt pk = {.iplen = bpf_ntohs(ip->len), .whole = !(frag & 0x3fff)};
+		pk.l4len = pk.iplen - (ip->vihl & 0xf) * 4;
+		return classify(ctx, &src, &dst, ip->proto, l4, end, &pk);
 	}
 	if (eth->h_proto == bpf_htons(ETH_P_IPV6)) {
 		struct ip6 *ip = (void *)(eth + 1);
@@ -263,6 +422,8 @@ int ulvs_steer(struct xdp_md *ctx)
 		__builtin_memcpy(dst.a, ip->dst, 16);
 		__u8 next = ip->next;
 		void *l4 = ip + 1;
+		struct pkt pk = {.iplen = 40 + bpf_ntohs(ip->len), .whole = 1, .v6 = 1};
+		__u32 ext = 0;
 		// Hop-by-hop, routing and destination options, then a fragment
 		// header: as far as nft's meta l4proto looks.
 #pragma unroll
@@ -272,6 +433,7 @@ int ulvs_steer(struct xdp_md *ctx)
 				if ((void *)(h + 2) > end)
 					return pass();
 				next = h[0];
+				ext += (h[1] + 1) * 8;
 				l4 = (void *)h + (h[1] + 1) * 8;
 				continue;
 			}
@@ -282,13 +444,16 @@ int ulvs_steer(struct xdp_md *ctx)
 				next = h[0];
 				__u16 off = ((__u16)h[2] << 8 | h[3]) & 0xfff8;
 				l4 = (void *)h + 8;
+				ext += 8;
+				pk.whole = 0;
 				if (off)
-					return classify(ctx, &src, &dst, next, 0, end);
+					return classify(ctx, &src, &dst, next, 0, end, &pk);
 				continue;
 			}
 			break;
 		}
-		return classify(ctx, &src, &dst, next, l4, end);
+		pk.l4len = bpf_ntohs(ip->len) - ext;
+		return classify(ctx, &src, &dst, next, l4, end, &pk);
 	}
 	return pass();
 }

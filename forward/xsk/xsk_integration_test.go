@@ -39,7 +39,7 @@ func TestSteerAndTransmit(t *testing.T) {
 			return
 		}
 		ifindex = ifc.Index
-		if prog, err = Attach(ifindex); err != nil {
+		if prog, err = Attach(ifindex, 0); err != nil {
 			return
 		}
 		if sock, err = Open(Config{Ifindex: ifindex, Queue: 0}); err != nil {

@@ -1,0 +1,87 @@
+package forward
+
+import (
+	"time"
+
+	"github.com/ulvs/ulvs/forward/conntab"
+	"github.com/ulvs/ulvs/forward/syncmsg"
+)
+
+// fastPath is the XDP fast path as the engine sees it (Config.XDPFastPath;
+// the program is forward/xsk/xdp.c): established DR connections are put
+// into the interface's XDP program, which forwards their further packets
+// itself. The engine keeps the tables: every packet that can change a
+// connection's state still comes here, and a connection's time is read
+// from the program before it expires.
+type fastPath interface {
+	// add puts connection e on the fast path of the interface its client
+	// packets arrive on, to real server r; false if it cannot go there.
+	add(e *conntab.Entry, r *real) bool
+	// del takes e off the fast path.
+	del(e *conntab.Entry)
+	// seen returns how long ago e's last fast-path packet came; false
+	// when the program does not hold e (never added, or evicted).
+	seen(e *conntab.Entry) (time.Duration, bool)
+}
+
+// fastEligible says whether a connection may take the fast path after the
+// current packet: a DR connection, UDP or established TCP, once the sync
+// daemon has had its first message about it (the 3rd client packet, as
+// syncNeeded).
+func fastEligible(e *conntab.Entry) bool {
+	if Method(e.Method) != DR || e.Pkts < syncThreshold {
+		return false
+	}
+	switch e.Proto {
+	case UDP:
+		return true
+	case TCP:
+		return e.State == conntab.TCPEstablished
+	}
+	return false
+}
+
+// fastUpdate puts a connection on the fast path or takes it off after its
+// packet moved it (shard lock held).
+func (w *worker) fastUpdate(e *conntab.Entry, r *real) {
+	want, has := fastEligible(e), e.Flags&conntab.FlagFast != 0
+	switch {
+	case want && !has:
+		if w.e.fast.add(e, r) {
+			e.Flags |= conntab.FlagFast
+			// The first look at its last packet time comes at half its
+			// timeout, so that a backup director hears of it in time.
+			e.Expires = w.now + max(w.e.timeouts.Load().Ticks(e.Proto, e.State)/2, 1)
+		}
+	case !want && has:
+		w.e.fast.del(e)
+		e.Flags &^= conntab.FlagFast
+	}
+}
+
+// fastRefresh is the connection table's Refresh: a fast-path connection
+// whose time has come lives on when the program saw a packet within its
+// timeout; it is looked at again at half its timeout at most, and each
+// time it lives on, a sync master tells its backups (IPVS refreshes them
+// every 50th packet, which the fast path does not see).
+func (eng *engine) fastRefresh(c *conntab.Entry, now uint32) bool {
+	if eng.fast == nil {
+		return false
+	}
+	age, ok := eng.fast.seen(c)
+	if !ok {
+		return false
+	}
+	timeout := eng.timeouts.Load().Ticks(c.Proto, c.State)
+	ageTicks := uint32(min(age/(time.Second/conntab.TicksPerSecond), time.Duration(^uint32(0))))
+	if ageTicks >= timeout {
+		return false
+	}
+	c.Expires = now + max(min(timeout-ageTicks, timeout/2), 1)
+	if q := eng.syncq.Load(); q != nil {
+		var m syncmsg.Conn
+		eng.describeConn(&m, c, false)
+		q.push(&m)
+	}
+	return true
+}

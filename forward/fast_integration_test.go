@@ -1,0 +1,155 @@
+package forward
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ulvs/ulvs/forward/xsk"
+	"github.com/ulvs/ulvs/internal/topo"
+	"github.com/ulvs/ulvs/internal/topo/topotest"
+)
+
+// TestFastPathDR: with the XDP fast path on, established DR connections
+// are forwarded by the XDP program itself, and nothing a user sees
+// changes:
+//   - frames with partial checksums (the client's TX offload) never take
+//     it: they go to user space, which completes them;
+//   - with complete checksums, downloads longer than the established
+//     timeout finish (the table reads the program's last packet time
+//     before it expires a connection), most of the client's packets take
+//     the fast path, and the service's packet count equals the packets the
+//     client sent (fast ones included);
+//   - the client sees no RST or ICMP from the director and no bad
+//     checksum, and the connections close and expire as before.
+func TestFastPathDR(t *testing.T) {
+	t.Parallel()
+	key := ServiceKey{Addr: labVIP, Port: 80, Proto: TCP}
+	// Established connections time out after 2 s: every download below
+	// outlives that.
+	l := newLabWith(t, DR, 2, ServiceConfig{Key: key, Scheduler: "rr", Method: DR}, false,
+		Timeouts{TCP: 2 * time.Second, TCPFin: time.Second}, Config{IO: IOXDP, XDPFastPath: true})
+	var st []IOStatus
+	if err := l.ctl.Call("Ctl.IO", true, &st); err != nil {
+		t.Fatal(err)
+	}
+	if len(st) != 1 || st[0].IO != IOXDP || !strings.Contains(st[0].Mode, "fast path") {
+		t.Fatalf("forwarder I/O %+v, want %s with the fast path", st, IOXDP)
+	}
+	// XDP_TX on a veth reaches its peer promptly only while the peer runs
+	// native XDP: a pass program on the director's switch port.
+	if err := topo.InNamespace(l.tp.Switch, func() error {
+		ifc, err := net.InterfaceByName(l.dir.Port)
+		if err != nil {
+			return err
+		}
+		p, err := xsk.AttachPass(ifc.Index)
+		if err != nil {
+			return err
+		}
+		t.Cleanup(func() { p.Close() })
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	fast := func() FastPathStats {
+		t.Helper()
+		var f FastPathStats
+		if err := l.ctl.Call("Ctl.FastPath", true, &f); err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
+	downloads := func(n int) {
+		t.Helper()
+		script := fmt.Sprintf(`for i in $(seq %d); do curl -sS --max-time 20 -o /dev/null -w '%%{http_code} %%{size_download}\n' http://%s/big & done; wait`, n, labVIP)
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		defer cancel()
+		out, err := l.client.Output(ctx, "sh", "-c", script)
+		if err != nil {
+			t.Fatalf("downloads: %v\n%s", err, out)
+		}
+		if got := strings.Count(out, "200 1048576"); got != n {
+			t.Fatalf("%d of %d downloads of 1 MiB complete:\n%s\n%s", got, n, out, xdpDiag(t, l))
+		}
+	}
+
+	// Partial checksums: the client's offload is on.
+	if got := l.curls(20, "/"); got["rs1"] != 10 || got["rs2"] != 10 {
+		t.Fatalf("20 requests through rr gave %v, want 10 each", got)
+	}
+	downloads(2)
+	if f := fast(); !f.On || f.Packets != 0 || f.Failed != 0 {
+		t.Fatalf("with partial checksums the fast path forwarded: %+v (want none)", f)
+	}
+
+	// Complete checksums: the fast path takes the established packets.
+	topotest.Run(t, l.client, "ethtool", "-K", "eth0", "tx", "off")
+	time.Sleep(time.Second) // the last closes settle
+	l.startCapture()
+	var svcs []ServiceStatus
+	if err := l.ctl.Call("Ctl.Services", true, &svcs); err != nil || len(svcs) != 1 {
+		t.Fatalf("services: %v %+v", err, svcs)
+	}
+	before := svcs[0].Stats.InPkts
+	downloads(4)
+	time.Sleep(500 * time.Millisecond)
+	l.stopCapture()
+	sent := l.tsharkCount(fmt.Sprintf("eth.src == %s && ip.dst == %s", mustMAC(t, l), labVIP))
+	f := fast()
+	t.Logf("fast path: %+v; the client sent %d packets to the VIP", f, sent)
+	if f.Failed != 0 || f.Packets < uint64(sent)/2 {
+		t.Errorf("the fast path forwarded %d of the client's %d packets (failed %d), want most", f.Packets, sent, f.Failed)
+	}
+	topotest.Eventually(t, 5*time.Second, "the service's packet count", func() bool {
+		if err := l.ctl.Call("Ctl.Services", true, &svcs); err != nil || len(svcs) != 1 {
+			t.Fatalf("services: %v %+v", err, svcs)
+		}
+		return svcs[0].Stats.InPkts-before == uint64(sent)
+	})
+	l.checkWire(false)
+	// Closed connections leave the table (FIN_WAIT 1 s) and the program.
+	topotest.Eventually(t, 10*time.Second, "connections expire", func() bool {
+		var conns []Conn
+		if err := l.ctl.Call("Ctl.Conns", true, &conns); err != nil {
+			t.Fatal(err)
+		}
+		return len(conns) == 0
+	})
+	l.stopAndCheckClean(l.stateWithoutForwarder())
+}
+
+func mustMAC(t *testing.T, l *lab) string {
+	t.Helper()
+	mac, err := l.client.MAC("eth0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return mac.String()
+}
+
+// xdpDiag is what the director's veth pair says of XDP, for a failure.
+func xdpDiag(t *testing.T, l *lab) string {
+	t.Helper()
+	dir, _ := l.dir.Output(context.Background(), "ethtool", "-S", "eth0")
+	port, _ := exec.Command("ip", "netns", "exec", l.tp.Switch, "ethtool", "-S", l.dir.Port).CombinedOutput()
+	feat, _ := exec.Command("ip", "netns", "exec", l.tp.Switch, "ethtool", "-k", l.dir.Port).CombinedOutput()
+	var f FastPathStats
+	_ = l.ctl.Call("Ctl.FastPath", true, &f)
+	return fmt.Sprintf("fast path %+v\ndirector eth0:\n%s\nswitch port %s:\n%s\n%s", f, dir, l.dir.Port, port,
+		firstLines(grepLines(string(feat), "generic-receive-offload"), 3))
+}
+
+func grepLines(s, sub string) string {
+	var out []string
+	for _, line := range strings.Split(s, "\n") {
+		if strings.Contains(line, sub) {
+			out = append(out, line)
+		}
+	}
+	return strings.Join(out, "\n")
+}

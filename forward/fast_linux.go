@@ -1,0 +1,201 @@
+package forward
+
+import (
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/ulvs/ulvs/forward/conntab"
+	"github.com/ulvs/ulvs/forward/xsk"
+)
+
+// fastFlows is the size of each XDP program's fast-path flow table (an LRU
+// table: a flow evicted from it takes the socket path until its next
+// packet puts it back).
+const fastFlows = 1 << 18
+
+// xdpFast is the fast path over the interfaces' XDP programs.
+type xdpFast struct {
+	e *engine
+	// progs are the XDP programs by interface slot (nil: that interface
+	// runs AF_PACKET).
+	progs []*xsk.Program
+
+	mu sync.Mutex
+	// reals are the real servers that have had a fast-path connection:
+	// the next hop written to the program and the counts already added to
+	// their statistics.
+	reals map[*real]*fastReal
+	// failed counts map updates that failed; lastErr is the last one.
+	failed  atomic.Uint64
+	lastErr atomic.Pointer[error]
+}
+
+type fastReal struct {
+	hop *hop
+	// prog is the program whose reals map holds hop.
+	prog        *xsk.Program
+	pkts, bytes uint64
+}
+
+var _ fastPath = (*xdpFast)(nil)
+
+func (f *xdpFast) fail(err error) {
+	f.failed.Add(1)
+	f.lastErr.Store(&err)
+}
+
+func (f *xdpFast) prog(e *conntab.Entry) *xsk.Program {
+	if int(e.Ifx) < len(f.progs) {
+		return f.progs[e.Ifx]
+	}
+	return nil
+}
+
+func flowKey(e *conntab.Entry) xsk.FlowKey {
+	return xsk.NewFlowKey(e.CAddr, e.VAddr, e.CPort, e.VPort, e.Proto)
+}
+
+// counts sums a real server's fast-path counts over the programs.
+func (f *xdpFast) counts(h uint32) (pkts, bytes uint64) {
+	for _, p := range f.progs {
+		if p == nil {
+			continue
+		}
+		n, b, err := p.RealCounts(h)
+		if err != nil {
+			f.fail(err)
+			continue
+		}
+		pkts += n
+		bytes += b
+	}
+	return pkts, bytes
+}
+
+func (f *xdpFast) add(e *conntab.Entry, r *real) bool {
+	p := f.prog(e)
+	if p == nil || r.handle >= xsk.MaxReals {
+		return false
+	}
+	hp := r.hop.Load()
+	if hp == nil || hp.local || hp.ifindex != p.Ifindex() {
+		// XDP_TX leaves by the interface the frame came in on.
+		return false
+	}
+	f.mu.Lock()
+	fr := f.reals[r]
+	if fr == nil {
+		// The handle's counts so far belong to real servers that had it
+		// before (none of whose connections is left): the baseline.
+		fr = &fastReal{}
+		fr.pkts, fr.bytes = f.counts(r.handle)
+		f.reals[r] = fr
+	}
+	if fr.hop != hp || fr.prog != p {
+		if err := p.SetReal(r.handle, xsk.Hop{Ifindex: hp.ifindex, Dst: hp.dstMAC, Src: hp.srcMAC}); err != nil {
+			f.mu.Unlock()
+			f.fail(err)
+			return false
+		}
+		fr.hop, fr.prog = hp, p
+	}
+	f.mu.Unlock()
+	if err := p.AddFlow(flowKey(e), r.handle); err != nil {
+		f.fail(err)
+		return false
+	}
+	return true
+}
+
+func (f *xdpFast) del(e *conntab.Entry) {
+	if p := f.prog(e); p != nil {
+		if err := p.DeleteFlow(flowKey(e)); err != nil {
+			f.fail(err)
+		}
+	}
+}
+
+func (f *xdpFast) seen(e *conntab.Entry) (time.Duration, bool) {
+	p := f.prog(e)
+	if p == nil {
+		return 0, false
+	}
+	at, ok := p.FlowSeen(flowKey(e))
+	if !ok {
+		return 0, false
+	}
+	now := xsk.Monotonic()
+	if at > now {
+		return 0, true
+	}
+	return time.Duration(now - at), true
+}
+
+// housekeep adds what the programs forwarded to the real servers' and
+// services' statistics, follows next-hop changes, and forgets real servers
+// whose handles were recycled.
+func (f *xdpFast) housekeep() {
+	snap := f.e.reg.load()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for r, fr := range f.reals {
+		pkts, bytes := f.counts(r.handle)
+		if dp, db := pkts-fr.pkts, bytes-fr.bytes; dp > 0 {
+			last := len(r.stats) - 1
+			r.stats[last].inPkts.Add(dp)
+			r.stats[last].inBytes.Add(db)
+			if r.svc != nil {
+				r.svc.stats[last].inPkts.Add(dp)
+				r.svc.stats[last].inBytes.Add(db)
+			}
+		}
+		fr.pkts, fr.bytes = pkts, bytes
+		if snap.real(r.handle) != r {
+			// Recycled: no connection refers to it, so no flow does.
+			delete(f.reals, r)
+			continue
+		}
+		hp := r.hop.Load()
+		if hp == fr.hop {
+			continue
+		}
+		// The next hop changed: the program follows, or sends the real
+		// server's flows to the socket when it is no longer reachable
+		// from the interface they arrive on.
+		var err error
+		if hp != nil && !hp.local && hp.ifindex == fr.prog.Ifindex() {
+			err = fr.prog.SetReal(r.handle, xsk.Hop{Ifindex: hp.ifindex, Dst: hp.dstMAC, Src: hp.srcMAC})
+		} else {
+			err = fr.prog.SetReal(r.handle, xsk.Hop{})
+		}
+		if err != nil {
+			f.fail(err)
+			continue
+		}
+		fr.hop = hp
+	}
+	if n := f.failed.Load(); n > 0 {
+		if p := f.lastErr.Swap(nil); p != nil {
+			f.e.log.Warn("XDP fast path: map updates failed; their connections take the socket path",
+				zap.Uint64("failed", n), zap.Error(*p))
+		}
+	}
+}
+
+// stats sums the programs' fast-path counts.
+func (f *xdpFast) stats() FastPathStats {
+	st := FastPathStats{Failed: f.failed.Load()}
+	for _, p := range f.progs {
+		if p == nil || !p.Fast() {
+			continue
+		}
+		st.On = true
+		if c, err := p.Counters(); err == nil {
+			st.Packets += c.Fast
+		}
+	}
+	return st
+}

@@ -1,0 +1,133 @@
+package forward
+
+import (
+	"net/netip"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/ulvs/ulvs/forward/conntab"
+)
+
+// fakeFast records what the engine asks of the fast path.
+type fakeFast struct {
+	log  []string
+	age  map[uint16]time.Duration // by client port; absent: not held
+	full bool                     // add refuses
+}
+
+func (f *fakeFast) add(e *conntab.Entry, r *real) bool {
+	if f.full {
+		f.log = append(f.log, "add refused")
+		return false
+	}
+	f.log = append(f.log, "add "+r.cfg.Addr.String())
+	f.age[e.CPort] = 0
+	return true
+}
+
+func (f *fakeFast) del(e *conntab.Entry) {
+	f.log = append(f.log, "del")
+	delete(f.age, e.CPort)
+}
+
+func (f *fakeFast) seen(e *conntab.Entry) (time.Duration, bool) {
+	a, ok := f.age[e.CPort]
+	return a, ok
+}
+
+// TestFastPathStates: which packets put a connection on the fast path and
+// take it off (a state list), and how its time is read when it comes.
+func TestFastPathStates(t *testing.T) {
+	t.Parallel()
+	key := ServiceKey{Addr: vip, Port: 80, Proto: TCP}
+	for _, tc := range []struct {
+		name    string
+		method  Method
+		packets string // one TCP flag set per packet: S, A or F
+		full    bool
+		want    []string
+	}{
+		// SYN, the handshake's ACK, the request: the 3rd packet (the
+		// sync daemon's first message) puts it on; FIN takes it off.
+		{"DR", DR, "SAAAF", false, []string{"add 198.18.0.11", "del"}},
+		{"DR handshake only", DR, "SA", false, nil},
+		{"DR reset in the handshake", DR, "SF", false, nil},
+		{"NAT never", NAT, "SAAAF", false, nil},
+		// A program that cannot take it is asked again at the next
+		// packet, and the connection forwards as before.
+		{"DR refused", DR, "SAAA", true, []string{"add refused", "add refused"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, w, tx := testBackend(t, ServiceConfig{Key: key, Scheduler: "rr", Method: tc.method}, "198.18.0.11")
+			f := &fakeFast{age: map[uint16]time.Duration{}, full: tc.full}
+			w.e.fast = f
+			c := netip.MustParseAddrPort("198.18.1.1:41000")
+			for _, fl := range tc.packets {
+				w.feed(tcpFrame(t, clientMAC, dirMAC, c, netip.AddrPortFrom(vip, 80), string(fl)))
+			}
+			if len(tx.sent) != len(tc.packets) {
+				t.Fatalf("%d of %d packets forwarded", len(tx.sent), len(tc.packets))
+			}
+			if diff := cmp.Diff(tc.want, f.log); diff != "" {
+				t.Fatalf("fast path calls (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestFastPathExpiry: a fast-path connection whose time comes lives on
+// while the program saw a packet within its timeout, and is looked at
+// again within half of it; once quiet for its timeout it expires and
+// leaves the program.
+func TestFastPathExpiry(t *testing.T) {
+	t.Parallel()
+	key := ServiceKey{Addr: vip, Port: 80, Proto: TCP}
+	u, w, _ := testBackend(t, ServiceConfig{Key: key, Scheduler: "rr", Method: DR}, "198.18.0.11")
+	if err := u.SetTimeouts(Timeouts{TCP: 10 * time.Second, TCPFin: time.Second, UDP: time.Second}); err != nil {
+		t.Fatal(err)
+	}
+	f := &fakeFast{age: map[uint16]time.Duration{}}
+	w.e.fast = f
+	c := netip.MustParseAddrPort("198.18.1.1:41000")
+	start := time.Now()
+	for _, fl := range "SAA" {
+		w.feed(tcpFrame(t, clientMAC, dirMAC, c, netip.AddrPortFrom(vip, 80), string(fl)))
+	}
+	conns := func() int { return w.e.conns.Len() }
+	// at runs the housekeeping timer's ticks up to d after the start.
+	var last time.Duration
+	at := func(d time.Duration) {
+		for ; last <= d; last += time.Second / conntab.TicksPerSecond {
+			u.housekeep(start.Add(last), 1)
+		}
+	}
+	at(0)
+	// The first look comes at half the timeout (5 s): seen 1 s ago.
+	f.age[41000] = time.Second
+	at(4 * time.Second)
+	if conns() != 1 {
+		t.Fatal("expired before its first look")
+	}
+	at(6 * time.Second)
+	if conns() != 1 {
+		t.Fatal("expired though the program saw a packet 1 s ago")
+	}
+	// Quiet from now: 9 s later it is still within its timeout...
+	f.age[41000] = 9 * time.Second
+	at(11*time.Second + 500*time.Millisecond)
+	if conns() != 1 {
+		t.Fatal("expired within its timeout")
+	}
+	// ... and gone once quiet for its timeout.
+	f.age[41000] = 20 * time.Second
+	at(30 * time.Second)
+	if conns() != 0 {
+		t.Fatal("a quiet fast-path connection did not expire")
+	}
+	if !slices.Equal(f.log, []string{"add 198.18.0.11", "del"}) {
+		t.Fatalf("fast path calls %v, want add then del", f.log)
+	}
+}
