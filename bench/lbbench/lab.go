@@ -36,6 +36,9 @@ const (
 )
 
 // lab is the running topology.
+// wireChecksums is -wire-checksums: the client's TX checksum offload off.
+var wireChecksums bool
+
 type lab struct {
 	tp       *topo.Topology
 	dir      string
@@ -110,7 +113,11 @@ func newLab(prefix, dir string, log func(string, ...any)) (*lab, error) {
 		l.macs[n.Name] = mac
 		// No offloads: every balancer sees the same packets (and a
 		// userspace one on AF_PACKET would otherwise get GRO frames).
-		if _, err := n.Output(context.Background(), "ethtool", "-K", "eth0", "gro", "off", "gso", "off", "tso", "off"); err != nil {
+		off := []string{"-K", "eth0", "gro", "off", "gso", "off", "tso", "off"}
+		if wireChecksums && n == l.client {
+			off = append(off, "tx", "off")
+		}
+		if _, err := n.Output(context.Background(), "ethtool", off...); err != nil {
 			l.log("ethtool on %s: %v", n.Name, err)
 		}
 	}

@@ -54,6 +54,7 @@ var scenarios = []scenario{
 	{name: "ulvs TUN", setup: ulvsScenario("TUN", "afpacket")},
 	{name: "ulvs DR XDP", setup: ulvsScenario("DR", "xdp")},
 	{name: "ulvs NAT XDP", setup: ulvsScenario("NAT", "xdp")},
+	{name: "ulvs DR XDP fast", setup: ulvsFast("DR")},
 	{name: "IPVS DR (VM)", setup: vmScenario("ipvs"), vm: true},
 	{name: "ulvs DR (VM)", setup: vmScenario("ulvs"), vm: true},
 	{name: "ulvs DR V2 (VM)", setup: vmScenario("ulvs-v2"), vm: true},

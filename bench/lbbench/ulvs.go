@@ -2,7 +2,10 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
+	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -11,6 +14,7 @@ import (
 	"time"
 
 	"github.com/ulvs/ulvs/forward/tunnel"
+	"github.com/ulvs/ulvs/forward/xsk"
 	"github.com/ulvs/ulvs/internal/topo"
 )
 
@@ -196,4 +200,36 @@ func decapMain([]string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	return d.Serve(ctx)
+}
+
+// ulvsFast is "ulvs DR XDP" with --xdp-fastpath, and on the director's
+// switch port the pass-all XDP program that a veth's peer needs for the
+// fast path's XDP_TX frames to be delivered (it costs every frame the
+// director sends a trip through that port's NAPI, which a NIC does not).
+func ulvsFast(method string) func(l *lab) (*target, error) {
+	inner := ulvsVariant(method, "xdp", variant{label: "fast", args: []string{"--xdp-fastpath"}})
+	return func(l *lab) (*target, error) {
+		var pass io.Closer
+		if err := topo.InNamespace(l.tp.Switch, func() error {
+			ifc, err := net.InterfaceByName(l.director.Port)
+			if err != nil {
+				return err
+			}
+			pass, err = xsk.AttachPass(ifc.Index)
+			return err
+		}); err != nil {
+			return nil, fmt.Errorf("the pass program on the director's switch port: %w", err)
+		}
+		t, err := inner(l)
+		if err != nil {
+			pass.Close()
+			return nil, err
+		}
+		td := t.teardown
+		t.teardown = func() error {
+			err := td()
+			return errors.Join(err, pass.Close())
+		}
+		return t, nil
+	}
 }
