@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"os"
 	"testing"
+	"time"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/rlimit"
@@ -27,6 +28,11 @@ type frameSpec struct {
 	// IPv6 only: a hop-by-hop options header, or a first-fragment
 	// header, before the transport header.
 	hopByHop, firstFrag bool
+	// tcpFlags is the TCP flags byte; partial leaves in the TCP or UDP
+	// checksum field what a sender with checksum offload does (the
+	// pseudo-header's folded sum); moreFrags sets IPv4's MF.
+	tcpFlags           uint8
+	partial, moreFrags bool
 }
 
 func buildFrame(f frameSpec) []byte {
@@ -43,6 +49,28 @@ func buildFrame(f frameSpec) []byte {
 		l4 = make([]byte, 20)
 		binary.BigEndian.PutUint16(l4[0:], f.sport)
 		binary.BigEndian.PutUint16(l4[2:], f.dport)
+		if f.proto == 6 {
+			l4[13] = f.tcpFlags
+		}
+		if f.partial {
+			at := 16
+			if f.proto == 17 {
+				at = 6
+				binary.BigEndian.PutUint16(l4[4:], uint16(len(l4)))
+			}
+			sum := uint32(f.proto) + uint32(len(l4))
+			for _, a := range [][]byte{src.AsSlice(), dst.AsSlice()} {
+				for i := 0; i < len(a); i += 2 {
+					sum += uint32(a[i])<<8 | uint32(a[i+1])
+				}
+			}
+			for sum>>16 != 0 {
+				sum = sum&0xffff + sum>>16
+			}
+			binary.BigEndian.PutUint16(l4[at:], uint16(sum))
+		} else if f.proto == 6 {
+			l4[16] = 0x12 // some complete checksum (the program does not verify it)
+		}
 	}
 	if src.Is4() {
 		b = append(b, 0x08, 0x00)
@@ -51,6 +79,9 @@ func buildFrame(f frameSpec) []byte {
 		binary.BigEndian.PutUint16(ip[2:], uint16(20+len(l4)))
 		if f.laterFrag {
 			binary.BigEndian.PutUint16(ip[6:], 100) // offset 800 bytes
+		}
+		if f.moreFrags {
+			ip[6] |= 0x20
 		}
 		copy(ip[12:], src.AsSlice())
 		copy(ip[16:], dst.AsSlice())
@@ -175,5 +206,138 @@ func TestSteering(t *testing.T) {
 	ret, err := objs.UlvsSteer.Run(&ebpf.RunOptions{Data: buildFrame(frameSpec{src: client, dst: vip, proto: 6, sport: 1, dport: 80})})
 	if err != nil || ret != pass {
 		t.Fatalf("after removing every service: action %d, %v", ret, err)
+	}
+}
+
+// xdpMD is struct xdp_md, the context BPF_PROG_TEST_RUN takes (DataEnd
+// must be the frame's length, or the program sees an empty frame).
+type xdpMD struct {
+	Data, DataEnd, DataMeta, IngressIfindex, RxQueueIndex, EgressIfindex uint32
+}
+
+// TestFastPathProgram runs the program with the fast path on
+// (BPF_PROG_TEST_RUN, frames "arriving" on lo): a connection in the flow
+// table leaves by XDP_TX with its real server's MACs, counted, when its
+// packet cannot change its state, is whole and carries a complete
+// checksum; every other frame goes to the socket as before.
+func TestFastPathProgram(t *testing.T) {
+	if os.Geteuid() != 0 {
+		if topotest.Strict() {
+			t.Fatal("loading BPF programs needs root")
+		}
+		t.Skip("loading BPF programs needs root")
+	}
+	_ = rlimit.RemoveMemlock()
+	spec, err := loadSteer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec.Maps["flows"].MaxEntries = 1024
+	var objs steerObjects
+	if err := spec.LoadAndAssign(&objs, nil); err != nil {
+		t.Fatal(err)
+	}
+	defer objs.Close()
+	p := &Program{objs: objs, ifindex: 1, fast: true, services: map[tupleKey]bool{}, natReals: map[tupleKey]bool{},
+		vips: map[[16]byte]uint8{}, natAddrs: map[[16]byte]uint8{}, locals: map[[16]byte]bool{}}
+	a := netip.MustParseAddr
+	if err := p.Sync([]Tuple{{Addr: a("198.18.40.100"), Proto: 6, Port: 80}, {Addr: a("198.18.40.100"), Proto: 17, Port: 53},
+		{Addr: a("2001:db8::100"), Proto: 6, Port: 80}}, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := objs.FastOn.Put(uint32(0), uint32(1)); err != nil { // as Attach does
+		t.Fatal(err)
+	}
+	rsMAC, dirMAC := [6]byte{2, 0, 0, 0, 0, 11}, [6]byte{2, 0, 0, 0, 0, 2}
+	if err := p.SetReal(7, Hop{Ifindex: 1, Dst: rsMAC, Src: dirMAC}); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.SetReal(8, Hop{Ifindex: 2, Dst: rsMAC, Src: dirMAC}); err != nil { // another interface
+		t.Fatal(err)
+	}
+	vip, vip6, client := a("198.18.40.100"), a("2001:db8::100"), a("198.18.40.1")
+	flow := func(c netip.Addr, cport uint16, v netip.Addr, vport uint16, proto uint8, real uint32) {
+		if err := p.AddFlow(NewFlowKey(addr16(c), addr16(v), cport, vport, proto), real); err != nil {
+			t.Fatal(err)
+		}
+	}
+	flow(client, 40000, vip, 80, 6, 7)
+	flow(client, 40001, vip, 53, 17, 7)
+	flow(client, 40002, vip, 80, 6, 8)
+	flow(a("2001:db8::1"), 40000, vip6, 80, 6, 7)
+	// The program stamps a flow's time once a millisecond at most.
+	time.Sleep(2 * time.Millisecond)
+	before := Monotonic()
+	const steer, tx = 1, 3 // XDP_DROP (steered, no socket), XDP_TX
+	const ack, syn, fin, rst, psh = 0x10, 0x02, 0x01, 0x04, 0x08
+	fast := 0
+	var bytes uint64
+	for _, c := range []struct {
+		name string
+		f    frameSpec
+		want uint32
+	}{
+		{"an ACK of a fast connection", frameSpec{src: "198.18.40.1", dst: "198.18.40.100", proto: 6, sport: 40000, dport: 80, tcpFlags: ack}, tx},
+		{"data (PSH, ACK)", frameSpec{src: "198.18.40.1", dst: "198.18.40.100", proto: 6, sport: 40000, dport: 80, tcpFlags: psh | ack}, tx},
+		{"SYN", frameSpec{src: "198.18.40.1", dst: "198.18.40.100", proto: 6, sport: 40000, dport: 80, tcpFlags: syn}, steer},
+		{"FIN", frameSpec{src: "198.18.40.1", dst: "198.18.40.100", proto: 6, sport: 40000, dport: 80, tcpFlags: fin | ack}, steer},
+		{"RST", frameSpec{src: "198.18.40.1", dst: "198.18.40.100", proto: 6, sport: 40000, dport: 80, tcpFlags: rst}, steer},
+		{"a partial checksum", frameSpec{src: "198.18.40.1", dst: "198.18.40.100", proto: 6, sport: 40000, dport: 80, tcpFlags: ack, partial: true}, steer},
+		{"a first fragment", frameSpec{src: "198.18.40.1", dst: "198.18.40.100", proto: 6, sport: 40000, dport: 80, tcpFlags: ack, moreFrags: true}, steer},
+		{"another client port", frameSpec{src: "198.18.40.1", dst: "198.18.40.100", proto: 6, sport: 40009, dport: 80, tcpFlags: ack}, steer},
+		{"a real server behind another interface", frameSpec{src: "198.18.40.1", dst: "198.18.40.100", proto: 6, sport: 40002, dport: 80, tcpFlags: ack}, steer},
+		{"UDP", frameSpec{src: "198.18.40.1", dst: "198.18.40.100", proto: 17, sport: 40001, dport: 53}, tx},
+		{"UDP, partial checksum", frameSpec{src: "198.18.40.1", dst: "198.18.40.100", proto: 17, sport: 40001, dport: 53, partial: true}, steer},
+		{"IPv6 ACK", frameSpec{src: "2001:db8::1", dst: "2001:db8::100", proto: 6, sport: 40000, dport: 80, tcpFlags: ack}, tx},
+		{"IPv6 first fragment", frameSpec{src: "2001:db8::1", dst: "2001:db8::100", proto: 6, sport: 40000, dport: 80, tcpFlags: ack, firstFrag: true}, steer},
+		{"IPv6 partial checksum", frameSpec{src: "2001:db8::1", dst: "2001:db8::100", proto: 6, sport: 40000, dport: 80, tcpFlags: ack, partial: true}, steer},
+	} {
+		in := buildFrame(c.f)
+		out := make([]byte, len(in)+256)
+		ret, err := objs.UlvsSteer.Run(&ebpf.RunOptions{Data: in, DataOut: out, Context: &xdpMD{DataEnd: uint32(len(in)), IngressIfindex: 1}})
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		if ret != c.want {
+			t.Errorf("%s: XDP action %d, want %d (1 steered without a socket, 3 XDP_TX)", c.name, ret, c.want)
+			continue
+		}
+		if ret == tx {
+			fast++
+			if [6]byte(out[0:6]) != rsMAC || [6]byte(out[6:12]) != dirMAC {
+				t.Errorf("%s: left with MACs %x > %x, want %x > %x", c.name, out[6:12], out[0:6], dirMAC, rsMAC)
+			}
+			if string(out[12:len(in)]) != string(in[12:]) {
+				t.Errorf("%s: the packet changed beyond the MACs", c.name)
+			}
+			if in[12] == 0x08 {
+				bytes += uint64(binary.BigEndian.Uint16(in[16:]))
+			} else {
+				bytes += 40 + uint64(binary.BigEndian.Uint16(in[18:]))
+			}
+		}
+	}
+	pkts, b, err := p.RealCounts(7)
+	if err != nil || pkts != uint64(fast) || b != bytes {
+		t.Errorf("real server 7 counted %d packets, %d bytes (%v), want %d, %d", pkts, b, err, fast, bytes)
+	}
+	if n, _, _ := p.RealCounts(8); n != 0 {
+		t.Errorf("real server 8 counted %d packets, want none", n)
+	}
+	seen, ok := p.FlowSeen(NewFlowKey(addr16(client), addr16(vip), 40000, 80, 6))
+	if !ok || seen < before {
+		t.Errorf("the fast connection was last seen at %d (%v), before this test's packets (%d)", seen, ok, before)
+	}
+	if c, err := p.Counters(); err != nil || c.Fast != uint64(fast) {
+		t.Errorf("counters %+v (%v), want %d fast", c, err, fast)
+	}
+	// Off: everything goes to the socket.
+	if err := objs.FastOn.Put(uint32(0), uint32(0)); err != nil {
+		t.Fatal(err)
+	}
+	in := buildFrame(frameSpec{src: "198.18.40.1", dst: "198.18.40.100", proto: 6, sport: 40000, dport: 80, tcpFlags: ack})
+	ret, err := objs.UlvsSteer.Run(&ebpf.RunOptions{Data: in, Context: &xdpMD{DataEnd: uint32(len(in)), IngressIfindex: 1}})
+	if err != nil || ret != steer {
+		t.Fatalf("with the fast path off: action %d, %v", ret, err)
 	}
 }
