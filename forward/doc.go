@@ -144,7 +144,11 @@
 //   - Frames whose 802.1Q tag the kernel stripped (bind the VLAN device).
 //   - The SIP persistence engine, sysctls other than sloppy_tcp
 //     (expire_nodest_conn and expire_quiescent_template keep their
-//     defaults, 0; sync_threshold is "3 50" and sync_refresh_period 0).
+//     defaults, 0: packets of a removed real server's connections are
+//     dropped, their entries left to their timers; conn_reuse_mode is 1: a
+//     SYN on the tuple of a connection in TIME_WAIT or CLOSE that no
+//     template controls is scheduled afresh; sync_threshold is "3 50" and
+//     sync_refresh_period 0).
 //   - Connection synchronisation (SetSync) speaks the kernel's version 1
 //     messages, with two differences: a template is sent with the
 //     connection that is being synced (the kernel sends it on every packet

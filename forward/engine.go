@@ -280,9 +280,18 @@ func (w *worker) in(f *ring.Frame, s *service, sport, dport uint16, partial bool
 	sh := w.e.conns.Shard(h)
 	sh.Lock()
 	e := sh.FindLocked(h, &key)
+	if e != nil && w.reusable(e) {
+		// conn_reuse_mode=1: a new connection on the tuple of one that has
+		// ended is scheduled afresh (ip_vs_conn_expire_now).
+		sh.RemoveLocked(e)
+		e = nil
+	}
 	if e != nil {
 		r := w.snap.real(e.Dest)
-		if r == nil {
+		if r == nil || !r.dest.Available() {
+			// Its real server was removed: IPVS (expire_nodest_conn=0)
+			// drops the packet silently and leaves the entry's timer; the
+			// connection goes on if the real server comes back in time.
 			sh.Unlock()
 			w.e.drops.noDest.Add(1)
 			return
@@ -375,6 +384,24 @@ func (w *worker) in(f *ring.Frame, s *service, sport, dport uint16, partial bool
 	w.syncSend(q, ctlRef)
 	w.count(s, r, true)
 	w.xmit(f, r, method, rport, partial)
+}
+
+// reusable is IPVS's conn_reuse_mode=1 test (is_new_conn and
+// is_new_conn_expected): the current packet opens a new connection (a TCP
+// SYN, an SCTP INIT, not a fragment) on the tuple of a connection that has
+// ended (TIME_WAIT or CLOSE; SCTP CLOSED) and no template controls.
+func (w *worker) reusable(e *conntab.Entry) bool {
+	p := &w.p
+	if e.Ctl != 0 || p.L4 == 0 || p.Has(frame.FlagFragment) {
+		return false
+	}
+	switch e.Proto {
+	case frame.ProtoTCP:
+		return p.TCPFlags&frame.TCPSyn != 0 && (e.State == conntab.TCPTimeWait || e.State == conntab.TCPClose)
+	case frame.ProtoSCTP:
+		return p.End-p.L4 > 12 && p.B[p.L4+12] == 1 && e.State == conntab.SCTPClosed
+	}
+	return false
 }
 
 func inTable(e *conntab.Entry) conntab.TCPTable {

@@ -54,7 +54,7 @@ func tcpFrame(t testing.TB, srcMAC, dstMAC net.HardwareAddr, src, dst netip.Addr
 	ip := &layers.IPv4{Version: 4, TTL: 64, Protocol: layers.IPProtocolTCP, SrcIP: src.Addr().AsSlice(), DstIP: dst.Addr().AsSlice(),
 		Flags: layers.IPv4DontFragment}
 	tcp := &layers.TCP{SrcPort: layers.TCPPort(src.Port()), DstPort: layers.TCPPort(dst.Port()), Seq: 1000, Window: 65000,
-		SYN: flags == "S", ACK: flags != "S", FIN: flags == "F"}
+		SYN: flags == "S", ACK: flags != "S" && flags != "R", FIN: flags == "F", RST: flags == "R"}
 	_ = tcp.SetNetworkLayerForChecksum(ip)
 	buf := gopacket.NewSerializeBuffer()
 	if err := gopacket.SerializeLayers(buf, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true},

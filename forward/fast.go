@@ -22,6 +22,9 @@ type fastPath interface {
 	// seen returns how long ago e's last fast-path packet came; false
 	// when the program does not hold e (never added, or evicted).
 	seen(e *conntab.Entry) (time.Duration, bool)
+	// retire sends real server r's connections to the engine from now on
+	// (r was removed: their packets are to be dropped).
+	retire(r *real)
 }
 
 // fastEligible says whether a connection may take the fast path after the

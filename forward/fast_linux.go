@@ -110,6 +110,18 @@ func (f *xdpFast) add(e *conntab.Entry, r *real) bool {
 	return true
 }
 
+func (f *xdpFast) retire(r *real) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if fr := f.reals[r]; fr != nil && fr.hop != nil {
+		if err := fr.prog.SetReal(r.handle, xsk.Hop{}); err != nil {
+			f.fail(err)
+			return
+		}
+		fr.hop = nil
+	}
+}
+
 func (f *xdpFast) del(e *conntab.Entry) {
 	if p := f.prog(e); p != nil {
 		if err := p.DeleteFlow(flowKey(e)); err != nil {
@@ -159,6 +171,9 @@ func (f *xdpFast) housekeep() {
 			continue
 		}
 		hp := r.hop.Load()
+		if !r.dest.Available() {
+			hp = nil // removed: retire took it off
+		}
 		if hp == fr.hop {
 			continue
 		}

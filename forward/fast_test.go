@@ -33,6 +33,8 @@ func (f *fakeFast) del(e *conntab.Entry) {
 	delete(f.age, e.CPort)
 }
 
+func (f *fakeFast) retire(r *real) { f.log = append(f.log, "retire "+r.cfg.Addr.String()) }
+
 func (f *fakeFast) seen(e *conntab.Entry) (time.Duration, bool) {
 	a, ok := f.age[e.CPort]
 	return a, ok

@@ -368,9 +368,15 @@ func (u *Userspace) replaceLocked(r *real, svc *service, cfg RealConfig, method 
 	return nr
 }
 
-// retireLocked marks a real server removed; its connections go on until
-// they expire (expire_nodest_conn=0), and its handle is recycled after.
-func (u *Userspace) retireLocked(r *real) { r.removed = true }
+// retireLocked marks a real server removed; its connections' packets are
+// dropped until their entries expire (expire_nodest_conn=0), and its handle
+// is recycled after.
+func (u *Userspace) retireLocked(r *real) {
+	r.removed = true
+	if u.e.fast != nil {
+		u.e.fast.retire(r)
+	}
+}
 
 // DeleteService removes a service and its real servers. Existing
 // connections are forwarded until they expire, as IPVS keeps them.
@@ -461,8 +467,9 @@ func (u *Userspace) UpdateReal(k ServiceKey, c RealConfig) error {
 	return nil
 }
 
-// DeleteReal removes a real server; its connections continue until they
-// expire.
+// DeleteReal removes a real server. As in IPVS (expire_nodest_conn=0),
+// its connections' packets are dropped from now on, and the entries wait
+// for their timers.
 func (u *Userspace) DeleteReal(k ServiceKey, ap netip.AddrPort) error {
 	g := &u.e.reg
 	g.mu.Lock()

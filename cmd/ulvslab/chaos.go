@@ -205,6 +205,21 @@ func (c *chaos) tolerate(d time.Duration, max int, why string) {
 	c.mu.Unlock()
 }
 
+// tolerateUntil opens a window in which requests may fail, and returns
+// the function that closes it (grace later: a request started before then
+// may still fail).
+func (c *chaos) tolerateUntil(grace time.Duration, why string) (end func()) {
+	c.mu.Lock()
+	i := len(c.windows)
+	c.windows = append(c.windows, window{From: time.Now(), To: time.Now().Add(24 * time.Hour), Why: why})
+	c.mu.Unlock()
+	return func() {
+		c.mu.Lock()
+		c.windows[i].To = time.Now().Add(grace)
+		c.mu.Unlock()
+	}
+}
+
 // run builds the lab, starts the observers, plays the phases and stops.
 func (c *chaos) run() error {
 	c.start = time.Now()

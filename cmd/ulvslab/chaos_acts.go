@@ -303,8 +303,15 @@ func (c *chaos) rsFlap() error {
 	done := c.event("rsflap", r.Name, "nginx on %s killed, restarted 5 s later", r.Name)
 	defer done()
 	// The lab's HTTP_GET takes a dead server out within 4 s; until then
-	// the scheduler sends it new connections.
-	c.tolerate(7*time.Second, 0, r.Name+"'s nginx stopped: its checker removes it within 4 s")
+	// the scheduler sends it new connections. After, as with IPVS, a new
+	// connection whose client port lands on the entry of a closing one
+	// bound to it (DR's FIN_WAIT: conn_reuse_mode=1 reschedules only
+	// TIME_WAIT and CLOSE) is dropped (expire_nodest_conn=0) until it is
+	// back: the window lasts until then, and a request's timeout (2 s)
+	// after.
+	end := c.tolerateUntil(2*time.Second, r.Name+"'s nginx stopped: its checker removes it within 4 s; until it is back, "+
+		"a new connection reusing the client port of a closing one bound to it is dropped")
+	defer end()
 	if err := c.l.stop(r, procHTTP); err != nil {
 		return err
 	}
