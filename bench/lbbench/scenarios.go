@@ -59,6 +59,7 @@ var scenarios = []scenario{
 	{name: "ulvs DR (VM)", setup: vmScenario("ulvs"), vm: true},
 	{name: "ulvs DR V2 (VM)", setup: vmScenario("ulvs-v2"), vm: true},
 	{name: "ulvs DR XDP (VM)", setup: vmScenario("ulvs-xdp"), vm: true},
+	{name: "ulvs DR XDP fast (VM)", setup: vmScenario("ulvs-xdp-fast"), vm: true},
 }
 
 func vipTarget(l *lab) *target {

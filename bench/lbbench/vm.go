@@ -90,8 +90,9 @@ func (l *lab) moveVIP(toGuest bool) error {
 }
 
 // vmScenario runs kernel IPVS ("ipvs"), ulvs ("ulvs"), ulvs on a
-// TPACKET_V2 ring ("ulvs-v2") or ulvs over AF_XDP ("ulvs-xdp": native XDP
-// on the guest's virtio-net) in DR mode in the
+// TPACKET_V2 ring ("ulvs-v2"), ulvs over AF_XDP ("ulvs-xdp": native XDP
+// on the guest's virtio-net) or that with the XDP fast path
+// ("ulvs-xdp-fast": virtio-net needs no peer program) in DR mode in the
 // guest, with the bench's TCP services.
 func vmScenario(kind string) func(l *lab) (*target, error) {
 	return func(l *lab) (*target, error) {
@@ -108,6 +109,9 @@ func vmScenario(kind string) func(l *lab) (*target, error) {
 			err = l.vm.Call(ctx, "userspace.new", map[string]any{"Interfaces": []string{"eth0"}, "Workers": 1, "RingVersion": 2}, nil)
 		case "ulvs-xdp":
 			err = l.vm.Call(ctx, "userspace.new", map[string]any{"Interfaces": []string{"eth0"}, "Workers": 1, "IO": forward.IOXDP}, nil)
+		case "ulvs-xdp-fast":
+			err = l.vm.Call(ctx, "userspace.new", map[string]any{"Interfaces": []string{"eth0"}, "Workers": 1, "IO": forward.IOXDP,
+				"XDPFastPath": true}, nil)
 		default:
 			err = l.vm.Call(ctx, "userspace.new", map[string]any{"Interfaces": []string{"eth0"}, "Workers": 1}, nil)
 		}

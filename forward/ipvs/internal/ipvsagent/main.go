@@ -49,6 +49,9 @@ type (
 		// RingVersion is forward.Config.RingVersion (lbbench's ulvs DR V2
 		// scenario; 0: the default).
 		RingVersion int
+		// XDPFastPath is forward.Config.XDPFastPath (lbbench's ulvs DR XDP
+		// fast scenario).
+		XDPFastPath bool
 	}
 )
 
@@ -123,7 +126,7 @@ func main() {
 			s.b = nil
 		}
 		b, err := forward.NewUserspace(&forward.Config{Interfaces: cfg.Interfaces, Workers: cfg.Workers, IO: cfg.IO,
-			RingVersion: cfg.RingVersion})
+			RingVersion: cfg.RingVersion, XDPFastPath: cfg.XDPFastPath})
 		if err != nil {
 			return nil, err
 		}
