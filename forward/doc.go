@@ -62,8 +62,9 @@
 //     offloads them). Socket and program drops count as receive_overflow
 //     and transmit_error.
 //   - The XDP fast path (Config.XDPFastPath, ulvsd --xdp-fastpath): once
-//     a DR connection is established (UDP: any) and the sync daemon has
-//     had its first message about it (the 3rd client packet), the engine
+//     a DR connection is established (UDP: any) — on a sync master, once
+//     the sync daemon has had its first message about it (the 3rd client
+//     packet) — the engine
 //     puts it into the XDP program of the interface it arrives on, which
 //     forwards its further packets itself (XDP_TX with the real server's
 //     MACs) when they cannot change its state (TCP without SYN, FIN or

@@ -28,11 +28,12 @@ type fastPath interface {
 }
 
 // fastEligible says whether a connection may take the fast path after the
-// current packet: a DR connection, UDP or established TCP, once the sync
-// daemon has had its first message about it (the 3rd client packet, as
-// syncNeeded).
-func fastEligible(e *conntab.Entry) bool {
-	if Method(e.Method) != DR || e.Pkts < syncThreshold {
+// current packet: a DR connection, UDP or established TCP; while this
+// director is a sync master, only once the sync daemon has had its first
+// message about it (the 3rd client packet, as syncNeeded), since the fast
+// path's packets do not count towards the next one.
+func fastEligible(e *conntab.Entry, syncing bool) bool {
+	if Method(e.Method) != DR || syncing && e.Pkts < syncThreshold {
 		return false
 	}
 	switch e.Proto {
@@ -47,7 +48,7 @@ func fastEligible(e *conntab.Entry) bool {
 // fastUpdate puts a connection on the fast path or takes it off after its
 // packet moved it (shard lock held).
 func (w *worker) fastUpdate(e *conntab.Entry, r *real) {
-	want, has := fastEligible(e), e.Flags&conntab.FlagFast != 0
+	want, has := fastEligible(e, w.e.syncq.Load() != nil), e.Flags&conntab.FlagFast != 0
 	switch {
 	case want && !has:
 		if w.e.fast.add(e, r) {

@@ -50,22 +50,30 @@ func TestFastPathStates(t *testing.T) {
 		method  Method
 		packets string // one TCP flag set per packet: S, A or F
 		full    bool
+		sync    bool // a sync master
 		want    []string
 	}{
-		// SYN, the handshake's ACK, the request: the 3rd packet (the
-		// sync daemon's first message) puts it on; FIN takes it off.
-		{"DR", DR, "SAAAF", false, []string{"add 198.18.0.11", "del"}},
-		{"DR handshake only", DR, "SA", false, nil},
-		{"DR reset in the handshake", DR, "SF", false, nil},
-		{"NAT never", NAT, "SAAAF", false, nil},
+		// SYN, then the handshake's ACK (ESTABLISHED) puts it on; FIN
+		// takes it off.
+		{"DR", DR, "SAAF", false, false, []string{"add 198.18.0.11", "del"}},
+		{"DR handshake only", DR, "SA", false, false, []string{"add 198.18.0.11"}},
+		{"DR reset in the handshake", DR, "SF", false, false, nil},
+		// A sync master waits for the sync daemon's first message about
+		// it: the 3rd packet.
+		{"DR, sync master", DR, "SAAAF", false, true, []string{"add 198.18.0.11", "del"}},
+		{"DR handshake only, sync master", DR, "SA", false, true, nil},
+		{"NAT never", NAT, "SAAAF", false, false, nil},
 		// A program that cannot take it is asked again at the next
 		// packet, and the connection forwards as before.
-		{"DR refused", DR, "SAAA", true, []string{"add refused", "add refused"}},
+		{"DR refused", DR, "SAA", true, false, []string{"add refused", "add refused"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, w, tx := testBackend(t, ServiceConfig{Key: key, Scheduler: "rr", Method: tc.method}, "198.18.0.11")
 			f := &fakeFast{age: map[uint16]time.Duration{}, full: tc.full}
 			w.e.fast = f
+			if tc.sync {
+				w.e.syncq.Store(w.e.newSyncQueue(64))
+			}
 			c := netip.MustParseAddrPort("198.18.1.1:41000")
 			for _, fl := range tc.packets {
 				w.feed(tcpFrame(t, clientMAC, dirMAC, c, netip.AddrPortFrom(vip, 80), string(fl)))
