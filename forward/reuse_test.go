@@ -80,3 +80,43 @@ func TestConnReuseAndRemovedReal(t *testing.T) {
 		t.Fatalf("a new connection went to %s, want %s (the only one left)", got, other)
 	}
 }
+
+// TestRemovedRealComesBack: a real server removed and added again while a
+// connection to it lives is the same real server, as IPVS takes a
+// destination back from its trash: the connection's packets flow again,
+// and the service lists it once, with its counts.
+func TestRemovedRealComesBack(t *testing.T) {
+	t.Parallel()
+	key := ServiceKey{Addr: vip, Port: 80, Proto: TCP}
+	u, w, tx := testBackend(t, ServiceConfig{Key: key, Scheduler: "rr", Method: DR}, "198.18.0.11")
+	dst := netip.AddrPortFrom(vip, 80)
+	c := netip.MustParseAddrPort("198.18.1.1:41000")
+	rs := RealConfig{Addr: netip.MustParseAddr("198.18.0.11"), Port: 8080, Weight: 1}
+	w.feed(tcpFrame(t, clientMAC, dirMAC, c, dst, "S"))
+	w.feed(tcpFrame(t, clientMAC, dirMAC, c, dst, "A"))
+	if err := u.DeleteReal(key, netip.AddrPortFrom(rs.Addr, rs.Port)); err != nil {
+		t.Fatal(err)
+	}
+	n := len(tx.sent)
+	w.feed(tcpFrame(t, clientMAC, dirMAC, c, dst, "A"))
+	if len(tx.sent) != n {
+		t.Fatal("a packet of a removed real server's connection was forwarded")
+	}
+	if err := u.AddReal(key, rs); err != nil {
+		t.Fatal(err)
+	}
+	w.feed(tcpFrame(t, clientMAC, dirMAC, c, dst, "A"))
+	if len(tx.sent) != n+1 {
+		t.Fatal("the connection's packets did not flow again once its real server was back")
+	}
+	if got := net.HardwareAddr(decoded(t, tx.sent[n].data).DstMAC()).String(); got != rsMAC["198.18.0.11"].String() {
+		t.Fatalf("sent to %s", got)
+	}
+	st := u.Services()[0]
+	if len(st.Reals) != 1 || st.Reals[0].Stats.Conns != 1 || st.Reals[0].ActiveConns != 1 {
+		t.Fatalf("the service lists %+v, want the one real server with its connection", st.Reals)
+	}
+	if got := len(u.e.reg.load().dests); got != 1 {
+		t.Fatalf("%d real servers for one destination", got)
+	}
+}

@@ -429,11 +429,30 @@ func (u *Userspace) AddReal(k ServiceKey, c RealConfig) error {
 	if err != nil {
 		return fmt.Errorf("forward: service %v: real server %v: %w", k, ap, err)
 	}
-	s.reals[ap] = u.newReal(s, c, d)
+	s.reals[ap] = u.reviveLocked(s, c, d)
 	u.publishLocked()
 	u.applyHeldSyncLocked()
 	u.e.log.Info("real server added", zap.Stringer("service", k), zap.Stringer("real", ap), zap.Int32("weight", c.Weight))
 	return nil
+}
+
+// reviveLocked returns the real server for a destination AddDest handed
+// out: the removed one whose connections still hold d, back with its
+// handle, next hop and counters (IPVS's ip_vs_trash_get_dest: its
+// connections go on), or a new one.
+func (u *Userspace) reviveLocked(s *service, c RealConfig, d *sched.Dest) *real {
+	for _, r := range u.e.reg.reals {
+		if r != nil && r.removed && r.dest == d && r.svc == s {
+			m := s.cfg.Method
+			if c.MethodSet {
+				m = c.Method
+			}
+			nr := u.replaceLocked(r, s, c, m)
+			nr.removed = false
+			return nr
+		}
+	}
+	return u.newReal(s, c, d)
 }
 
 // UpdateReal changes a real server's weight, thresholds and method.
