@@ -96,11 +96,6 @@ func syncNeeded(e *conntab.Entry, old uint8) bool {
 	return e.Pkts%syncPeriod == syncThreshold
 }
 
-// syncConn describes an entry for the wire.
-func (w *worker) syncConn(c *syncmsg.Conn, e *conntab.Entry, template bool) {
-	w.e.describeConn(c, e, template)
-}
-
 // describeConn describes an entry for the wire.
 func (eng *engine) describeConn(c *syncmsg.Conn, e *conntab.Entry, template bool) {
 	*c = syncmsg.Conn{Proto: e.Proto, State: uint16(e.State), CPort: e.CPort, VPort: e.VPort, DPort: e.DPort,
@@ -130,7 +125,7 @@ func (w *worker) syncTemplate(q *syncQueue, ref conntab.Ref) {
 	var c syncmsg.Conn
 	ok := t.Flags&conntab.FlagTemplate != 0 && t.Flags&conntab.FlagUnhashed == 0 && t.Proto != 0
 	if ok {
-		w.syncConn(&c, t, true)
+		w.e.describeConn(&c, t, true)
 		// A template stores no method; the kernel's carries its real
 		// server's.
 		if r := w.snap.real(t.Dest); r != nil {
@@ -352,7 +347,7 @@ func (w *worker) syncLocked(e *conntab.Entry, old uint8) (*syncQueue, conntab.Re
 	if q == nil || !syncNeeded(e, old) {
 		return nil, 0
 	}
-	w.syncConn(&w.syncc, e, false)
+	w.e.describeConn(&w.syncc, e, false)
 	if e.Ctl != 0 {
 		w.e.tpls.Hold(e.Ctl)
 		return q, e.Ctl
