@@ -24,16 +24,20 @@ type xdpFast struct {
 	progs []*xsk.Program
 
 	mu sync.Mutex
-	// reals are the real servers that have had a fast-path connection:
-	// the next hop written to the program and the counts already added to
-	// their statistics.
-	reals map[*real]*fastReal
+	// reals are the real-server handles that have had a fast-path
+	// connection: the next hop written to the program and the counts
+	// already added to statistics. By handle, as the program keys them:
+	// UpdateReal and a revival replace a handle's *real, and its flows stay.
+	reals map[uint32]*fastReal
 	// failed counts map updates that failed; lastErr is the last one.
 	failed  atomic.Uint64
 	lastErr atomic.Pointer[error]
 }
 
 type fastReal struct {
+	// r is the real server the handle named at the last look: its
+	// statistics get the counts.
+	r   *real
 	hop *hop
 	// prog is the program whose reals map holds hop.
 	prog        *xsk.Program
@@ -86,14 +90,15 @@ func (f *xdpFast) add(e *conntab.Entry, r *real) bool {
 		return false
 	}
 	f.mu.Lock()
-	fr := f.reals[r]
+	fr := f.reals[r.handle]
 	if fr == nil {
 		// The handle's counts so far belong to real servers that had it
 		// before (none of whose connections is left): the baseline.
 		fr = &fastReal{}
 		fr.pkts, fr.bytes = f.counts(r.handle)
-		f.reals[r] = fr
+		f.reals[r.handle] = fr
 	}
+	fr.r = r
 	if fr.hop != hp || fr.prog != p {
 		if err := p.SetReal(r.handle, xsk.Hop{Ifindex: hp.ifindex, Dst: hp.dstMAC, Src: hp.srcMAC}); err != nil {
 			f.mu.Unlock()
@@ -113,7 +118,7 @@ func (f *xdpFast) add(e *conntab.Entry, r *real) bool {
 func (f *xdpFast) retire(r *real) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if fr := f.reals[r]; fr != nil && fr.hop != nil {
+	if fr := f.reals[r.handle]; fr != nil && fr.hop != nil {
 		if err := fr.prog.SetReal(r.handle, xsk.Hop{}); err != nil {
 			f.fail(err)
 			return
@@ -153,23 +158,25 @@ func (f *xdpFast) housekeep() {
 	snap := f.e.reg.load()
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	for r, fr := range f.reals {
-		pkts, bytes := f.counts(r.handle)
+	for h, fr := range f.reals {
+		pkts, bytes := f.counts(h)
 		if dp, db := pkts-fr.pkts, bytes-fr.bytes; dp > 0 {
-			last := len(r.stats) - 1
-			r.stats[last].inPkts.Add(dp)
-			r.stats[last].inBytes.Add(db)
-			if r.svc != nil {
-				r.svc.stats[last].inPkts.Add(dp)
-				r.svc.stats[last].inBytes.Add(db)
+			last := len(fr.r.stats) - 1
+			fr.r.stats[last].inPkts.Add(dp)
+			fr.r.stats[last].inBytes.Add(db)
+			if fr.r.svc != nil {
+				fr.r.svc.stats[last].inPkts.Add(dp)
+				fr.r.svc.stats[last].inBytes.Add(db)
 			}
 		}
 		fr.pkts, fr.bytes = pkts, bytes
-		if snap.real(r.handle) != r {
+		r := snap.real(h)
+		if r == nil {
 			// Recycled: no connection refers to it, so no flow does.
-			delete(f.reals, r)
+			delete(f.reals, h)
 			continue
 		}
+		fr.r = r
 		hp := r.hop.Load()
 		if !r.dest.Available() {
 			hp = nil // removed: retire took it off
@@ -182,9 +189,9 @@ func (f *xdpFast) housekeep() {
 		// from the interface they arrive on.
 		var err error
 		if hp != nil && !hp.local && hp.ifindex == fr.prog.Ifindex() {
-			err = fr.prog.SetReal(r.handle, xsk.Hop{Ifindex: hp.ifindex, Dst: hp.dstMAC, Src: hp.srcMAC})
+			err = fr.prog.SetReal(h, xsk.Hop{Ifindex: hp.ifindex, Dst: hp.dstMAC, Src: hp.srcMAC})
 		} else {
-			err = fr.prog.SetReal(r.handle, xsk.Hop{})
+			err = fr.prog.SetReal(h, xsk.Hop{})
 		}
 		if err != nil {
 			f.fail(err)

@@ -121,7 +121,7 @@ func NewUserspace(cfg *Config) (*Userspace, error) {
 		}
 	}
 	if c.XDPFastPath {
-		f := &xdpFast{e: e, progs: make([]*xsk.Program, len(ifaces)), reals: map[*real]*fastReal{}}
+		f := &xdpFast{e: e, progs: make([]*xsk.Program, len(ifaces)), reals: map[uint32]*fastReal{}}
 		for i := range plans {
 			f.progs[i] = plans[i].prog
 		}
