@@ -110,6 +110,10 @@ func (l *lab) ulvsd(n *topo.Node, config string, args ...string) *daemon {
 	}
 	d.p = p
 	l.t.Cleanup(func() {
+		// Stopped here, before the test's earlier cleanups remove the
+		// directories it writes to (dump files, a signal's late dump),
+		// not only when the topology goes.
+		_ = p.Stop(10 * time.Second)
 		if l.t.Failed() {
 			l.t.Logf("ulvsd on %s:\n%s", n.Name, tail(p.Log(), 60))
 		}
