@@ -62,20 +62,23 @@
 //     offloads them). Socket and program drops count as receive_overflow
 //     and transmit_error.
 //   - The XDP fast path (Config.XDPFastPath, ulvsd --xdp-fastpath): once
-//     a DR connection is established (UDP: any) — on a sync master, once
-//     the sync daemon has had its first message about it (the 3rd client
-//     packet) — the engine
-//     puts it into the XDP program of the interface it arrives on, which
-//     forwards its further packets itself (XDP_TX with the real server's
-//     MACs) when they cannot change its state (TCP without SYN, FIN or
-//     RST; UDP), are unfragmented and carry a complete checksum; the rest
-//     still comes here, and FIN or RST takes the connection off. The table
+//     a DR or NAT connection is established (UDP: any) — on a sync master,
+//     once the sync daemon has had its first message about it (the 3rd
+//     client packet) — the engine puts it into the XDP program of the
+//     interface it arrives on, which forwards its further packets itself
+//     (XDP_TX with the real server's MACs; NAT: rewritten to the real
+//     server, and its replies rewritten to the VIP with the TTL
+//     decremented, byte for byte as frame's rewrite) when they cannot
+//     change its state (TCP without SYN, FIN or RST; UDP), are unfragmented
+//     and carry a complete checksum; the rest still comes here, and FIN or
+//     RST either way takes the connection off. The table
 //     stays the authority: a connection's time is read from the program
 //     before it expires (looked at every half timeout, each time telling
 //     the sync daemon's backups), and the program's per-real-server counts
 //     are added to the statistics. ipvsadm -Lnc's expire column counts to
-//     the next look. Only connections whose real server leaves by the
-//     interface they arrive on take it; NAT and TUN do not (yet).
+//     the next look. Only connections whose real server (and, NAT, whose
+//     client) is behind the interface they arrive on take it; TUN does not
+//     (yet).
 //   - Next hops are resolved when a real server is added and, while its
 //     neighbour is unresolved, again after 5 ms, doubling up to a second;
 //     packets to it meanwhile are dropped (no_route), not queued.

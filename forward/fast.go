@@ -8,9 +8,9 @@ import (
 )
 
 // fastPath is the XDP fast path as the engine sees it (Config.XDPFastPath;
-// the program is forward/xsk/xdp.c): established DR connections are put
-// into the interface's XDP program, which forwards their further packets
-// itself. The engine keeps the tables: every packet that can change a
+// the program is forward/xsk/xdp.c): established DR and NAT connections are
+// put into the interface's XDP program, which forwards their further
+// packets (and a NAT connection's replies) itself. The engine keeps the tables: every packet that can change a
 // connection's state still comes here, and a connection's time is read
 // from the program before it expires.
 type fastPath interface {
@@ -28,12 +28,12 @@ type fastPath interface {
 }
 
 // fastEligible says whether a connection may take the fast path after the
-// current packet: a DR connection, UDP or established TCP; while this
+// current packet: a DR or NAT connection, UDP or established TCP; while this
 // director is a sync master, only once the sync daemon has had its first
 // message about it (the 3rd client packet, as syncNeeded), since the fast
 // path's packets do not count towards the next one.
 func fastEligible(e *conntab.Entry, syncing bool) bool {
-	if Method(e.Method) != DR || syncing && e.Pkts < syncThreshold {
+	if m := Method(e.Method); m != DR && m != NAT || syncing && e.Pkts < syncThreshold {
 		return false
 	}
 	switch e.Proto {
@@ -46,7 +46,7 @@ func fastEligible(e *conntab.Entry, syncing bool) bool {
 }
 
 // fastUpdate puts a connection on the fast path or takes it off after its
-// packet moved it (shard lock held).
+// packet moved it, either way (shard lock held).
 func (w *worker) fastUpdate(e *conntab.Entry, r *real) {
 	want, has := fastEligible(e, w.e.syncq.Load() != nil), e.Flags&conntab.FlagFast != 0
 	switch {

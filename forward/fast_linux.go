@@ -40,8 +40,9 @@ type fastReal struct {
 	r   *real
 	hop *hop
 	// prog is the program whose reals map holds hop.
-	prog        *xsk.Program
-	pkts, bytes uint64
+	prog *xsk.Program
+	// counted is what the programs had forwarded at the last look.
+	counted xsk.RealCount
 }
 
 var _ fastPath = (*xdpFast)(nil)
@@ -58,25 +59,36 @@ func (f *xdpFast) prog(e *conntab.Entry) *xsk.Program {
 	return nil
 }
 
-func flowKey(e *conntab.Entry) xsk.FlowKey {
-	return xsk.NewFlowKey(e.CAddr, e.VAddr, e.CPort, e.VPort, e.Proto)
+// flow describes connection e to the program (DR or NAT).
+func (f *xdpFast) flow(e *conntab.Entry) *xsk.Flow {
+	fl := &xsk.Flow{Key: xsk.NewFlowKey(e.CAddr, e.VAddr, e.CPort, e.VPort, e.Proto), Real: e.Dest}
+	if Method(e.Method) == NAT {
+		fl.NAT, fl.RAddr, fl.RPort, fl.ClientMAC = true, e.DAddr, e.DPort, e.MAC
+		if int(e.Ifx) < len(f.e.ifaces) {
+			fl.IfaceMAC = f.e.ifaces[e.Ifx].mac
+		}
+	}
+	return fl
 }
 
 // counts sums a real server's fast-path counts over the programs.
-func (f *xdpFast) counts(h uint32) (pkts, bytes uint64) {
+func (f *xdpFast) counts(h uint32) xsk.RealCount {
+	var sum xsk.RealCount
 	for _, p := range f.progs {
 		if p == nil {
 			continue
 		}
-		n, b, err := p.RealCounts(h)
+		c, err := p.RealCounts(h)
 		if err != nil {
 			f.fail(err)
 			continue
 		}
-		pkts += n
-		bytes += b
+		sum.Pkts += c.Pkts
+		sum.Bytes += c.Bytes
+		sum.OutPkts += c.OutPkts
+		sum.OutBytes += c.OutBytes
 	}
-	return pkts, bytes
+	return sum
 }
 
 func (f *xdpFast) add(e *conntab.Entry, r *real) bool {
@@ -86,16 +98,19 @@ func (f *xdpFast) add(e *conntab.Entry, r *real) bool {
 	}
 	hp := r.hop.Load()
 	if hp == nil || hp.local || hp.ifindex != p.Ifindex() {
-		// XDP_TX leaves by the interface the frame came in on.
+		// XDP_TX leaves by the interface the frame came in on: the real
+		// server (and a NAT connection's client) must be behind it.
 		return false
+	}
+	if Method(e.Method) == NAT && e.MAC == ([6]byte{}) {
+		return false // synced, the client's next hop not yet known
 	}
 	f.mu.Lock()
 	fr := f.reals[r.handle]
 	if fr == nil {
 		// The handle's counts so far belong to real servers that had it
 		// before (none of whose connections is left): the baseline.
-		fr = &fastReal{}
-		fr.pkts, fr.bytes = f.counts(r.handle)
+		fr = &fastReal{counted: f.counts(r.handle)}
 		f.reals[r.handle] = fr
 	}
 	fr.r = r
@@ -108,7 +123,9 @@ func (f *xdpFast) add(e *conntab.Entry, r *real) bool {
 		fr.hop, fr.prog = hp, p
 	}
 	f.mu.Unlock()
-	if err := p.AddFlow(flowKey(e), r.handle); err != nil {
+	fl := f.flow(e)
+	fl.Real = r.handle
+	if err := p.AddFlow(fl); err != nil {
 		f.fail(err)
 		return false
 	}
@@ -129,7 +146,7 @@ func (f *xdpFast) retire(r *real) {
 
 func (f *xdpFast) del(e *conntab.Entry) {
 	if p := f.prog(e); p != nil {
-		if err := p.DeleteFlow(flowKey(e)); err != nil {
+		if err := p.DeleteFlow(f.flow(e)); err != nil {
 			f.fail(err)
 		}
 	}
@@ -140,7 +157,7 @@ func (f *xdpFast) seen(e *conntab.Entry) (time.Duration, bool) {
 	if p == nil {
 		return 0, false
 	}
-	at, ok := p.FlowSeen(flowKey(e))
+	at, ok := p.FlowSeen(f.flow(e))
 	if !ok {
 		return 0, false
 	}
@@ -159,17 +176,30 @@ func (f *xdpFast) housekeep() {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for h, fr := range f.reals {
-		pkts, bytes := f.counts(h)
-		if dp, db := pkts-fr.pkts, bytes-fr.bytes; dp > 0 {
-			last := len(fr.r.stats) - 1
-			fr.r.stats[last].inPkts.Add(dp)
-			fr.r.stats[last].inBytes.Add(db)
-			if fr.r.svc != nil {
-				fr.r.svc.stats[last].inPkts.Add(dp)
-				fr.r.svc.stats[last].inBytes.Add(db)
+		c := f.counts(h)
+		last := len(fr.r.stats) - 1
+		rs := &fr.r.stats[last]
+		var ss *counters
+		if fr.r.svc != nil {
+			ss = &fr.r.svc.stats[last]
+		}
+		if dp, db := c.Pkts-fr.counted.Pkts, c.Bytes-fr.counted.Bytes; dp > 0 {
+			rs.inPkts.Add(dp)
+			rs.inBytes.Add(db)
+			if ss != nil {
+				ss.inPkts.Add(dp)
+				ss.inBytes.Add(db)
 			}
 		}
-		fr.pkts, fr.bytes = pkts, bytes
+		if dp, db := c.OutPkts-fr.counted.OutPkts, c.OutBytes-fr.counted.OutBytes; dp > 0 {
+			rs.outPkts.Add(dp)
+			rs.outBytes.Add(db)
+			if ss != nil {
+				ss.outPkts.Add(dp)
+				ss.outBytes.Add(db)
+			}
+		}
+		fr.counted = c
 		r := snap.real(h)
 		if r == nil {
 			// Recycled: no connection refers to it, so no flow does.

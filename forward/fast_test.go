@@ -3,6 +3,7 @@ package forward
 import (
 	"net/netip"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -48,7 +49,7 @@ func TestFastPathStates(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
 		method  Method
-		packets string // one TCP flag set per packet: S, A or F
+		packets string // one TCP flag set per packet: S, A or F; lower case from the real server
 		full    bool
 		sync    bool // a sync master
 		want    []string
@@ -62,7 +63,11 @@ func TestFastPathStates(t *testing.T) {
 		// it: the 3rd packet.
 		{"DR, sync master", DR, "SAAAF", false, true, []string{"add 198.18.0.11", "del"}},
 		{"DR handshake only, sync master", DR, "SA", false, true, nil},
-		{"NAT never", NAT, "SAAAF", false, false, nil},
+		// NAT: the client's ACK establishes it (the real server's SYN-ACK
+		// in between); a FIN either way takes it off.
+		{"NAT", NAT, "SsAAF", false, false, []string{"add 198.18.0.11", "del"}},
+		{"NAT, the real server closes", NAT, "SsAAf", false, false, []string{"add 198.18.0.11", "del"}},
+		{"NAT, sync master", NAT, "SsAAAF", false, true, []string{"add 198.18.0.11", "del"}},
 		// A program that cannot take it is asked again at the next
 		// packet, and the connection forwards as before.
 		{"DR refused", DR, "SAA", true, false, []string{"add refused", "add refused"}},
@@ -75,7 +80,12 @@ func TestFastPathStates(t *testing.T) {
 				w.e.syncq.Store(w.e.newSyncQueue(64))
 			}
 			c := netip.MustParseAddrPort("198.18.1.1:41000")
+			rs := netip.MustParseAddrPort("198.18.0.11:8080")
 			for _, fl := range tc.packets {
+				if up := strings.ToUpper(string(fl)); up != string(fl) {
+					w.feed(tcpFrame(t, rsMAC["198.18.0.11"], dirMAC, rs, c, up))
+					continue
+				}
 				w.feed(tcpFrame(t, clientMAC, dirMAC, c, netip.AddrPortFrom(vip, 80), string(fl)))
 			}
 			if len(tx.sent) != len(tc.packets) {

@@ -58,10 +58,11 @@ type Config struct {
 	// "ulvs-local"; created when the first such real server appears); two
 	// forwarders in one network namespace need two names.
 	LocalDevice string
-	// XDPFastPath forwards established DR connections in the XDP program
-	// of the interface they arrive on (IOXDP or IOAuto interfaces; see
-	// forward/xsk/xdp.c): TCP without SYN, FIN or RST and UDP leave by
-	// XDP_TX with the real server's MACs, counted per real server, while
+	// XDPFastPath forwards established DR and NAT connections in the XDP
+	// program of the interface they arrive on (IOXDP or IOAuto interfaces;
+	// see forward/xsk/xdp.c): TCP without SYN, FIN or RST and UDP leave by
+	// XDP_TX with the real server's MACs (NAT: rewritten both ways, as user
+	// space rewrites them), counted per real server, while
 	// every packet that can change a connection's state, and every
 	// connection whose real server leaves by another interface, still
 	// takes the socket. A veth delivers XDP_TX frames promptly only while

@@ -159,6 +159,11 @@ func (w *worker) out(f *ring.Frame, sport, dport uint16, partial bool) {
 		return
 	}
 	w.advance(e, r, conntab.Output)
+	if w.e.fast != nil {
+		// A real server's FIN or RST takes the connection off the fast
+		// path (the client's next packets change its state again).
+		w.fastUpdate(e, r)
+	}
 	vaddr, vport, mac, slot := e.VAddr, e.VPort, e.MAC, e.Ifx
 	svcID := e.Svc
 	sh.Unlock()

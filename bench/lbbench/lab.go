@@ -36,7 +36,8 @@ const (
 )
 
 // lab is the running topology.
-// wireChecksums is -wire-checksums: the client's TX checksum offload off.
+// wireChecksums is -wire-checksums: the client's and real servers' TX
+// checksum offload off.
 var wireChecksums bool
 
 type lab struct {
@@ -114,7 +115,7 @@ func newLab(prefix, dir string, log func(string, ...any)) (*lab, error) {
 		// No offloads: every balancer sees the same packets (and a
 		// userspace one on AF_PACKET would otherwise get GRO frames).
 		off := []string{"-K", "eth0", "gro", "off", "gso", "off", "tso", "off"}
-		if wireChecksums && n == l.client {
+		if wireChecksums && n != l.director {
 			off = append(off, "tx", "off")
 		}
 		if _, err := n.Output(context.Background(), "ethtool", off...); err != nil {

@@ -69,8 +69,9 @@ func run() error {
 	loadsFlag := flag.String("loads", "", "comma-separated load names (default all)")
 	perfDir := flag.String("perf", "", "record perf profiles of the -perf-loads into this directory (see `lbbench flame`)")
 	perfLoads := flag.String("perf-loads", "cpu per packet,udp flood", "comma-separated loads that -perf profiles")
-	flag.BoolVar(&wireChecksums, "wire-checksums", false, "turn the client's TX checksum offload off, so that every frame reaching the director "+
-		"carries a complete checksum, as from a physical wire (on a veth a local sender's are left partial, and ulvs's XDP fast path hands those to user space)")
+	flag.BoolVar(&wireChecksums, "wire-checksums", false, "turn the client's and real servers' TX checksum offload off, so that every frame reaching the director "+
+		"(a NAT real server's replies too) carries a complete checksum, as from a physical wire (on a veth a local sender's are left partial, "+
+		"and ulvs's XDP fast path hands those to user space)")
 	variants := flag.String("variants", "", "comma-separated LABEL=BINARY [OPTION...]: adds the scenarios \"ulvs DR LABEL\" and \"ulvs NAT LABEL\", "+
 		"ulvsd from BINARY (- for -ulvsd) with OPTIONs added, on AF_PACKET (same-run A/B of a change or an option)")
 	flag.Parse()
@@ -242,7 +243,7 @@ func runRounds(res *Results, rounds int, d time.Duration, conns, pps, cps int, u
 		res.Notes = append(res.Notes, "ulvs DR/NAT/TUN: ulvsd -f with a generated keepalived.conf (three virtual servers, "+
 			"no checkers) on the director's eth0, userspace backend; TUN's real servers decapsulate with ulvs's forward/tunnel "+
 			"(lbbench decap). ulvs … XDP: the same with --io xdp (AF_XDP in copy mode behind native XDP on the veth). "+
-			"ulvs DR XDP fast: that with --xdp-fastpath (established connections forwarded by the XDP program itself, "+
+			"ulvs DR/NAT XDP fast: that with --xdp-fastpath (established connections forwarded by the XDP program itself, "+
 			"given complete checksums: see -wire-checksums), and the pass-all XDP program a veth's peer needs on the director's switch port. "+
 			"The loss-free rate (pinned_lossfree_pps) puts the whole forwarding path on the last CPU and the generator on CPU 0: "+
 			"the client's switch port steers what it receives to the last CPU (RPS), so bridge, director kernel and real servers' "+

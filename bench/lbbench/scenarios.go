@@ -55,6 +55,7 @@ var scenarios = []scenario{
 	{name: "ulvs DR XDP", setup: ulvsScenario("DR", "xdp")},
 	{name: "ulvs NAT XDP", setup: ulvsScenario("NAT", "xdp")},
 	{name: "ulvs DR XDP fast", setup: ulvsFast("DR")},
+	{name: "ulvs NAT XDP fast", setup: ulvsFast("NAT")},
 	{name: "IPVS DR (VM)", setup: vmScenario("ipvs"), vm: true},
 	{name: "ulvs DR (VM)", setup: vmScenario("ulvs"), vm: true},
 	{name: "ulvs DR V2 (VM)", setup: vmScenario("ulvs-v2"), vm: true},

@@ -202,7 +202,7 @@ func decapMain([]string) error {
 	return d.Serve(ctx)
 }
 
-// ulvsFast is "ulvs DR XDP" with --xdp-fastpath, and on the director's
+// ulvsFast is "ulvs DR XDP" (or NAT) with --xdp-fastpath, and on the director's
 // switch port the pass-all XDP program that a veth's peer needs for the
 // fast path's XDP_TX frames to be delivered (it costs every frame the
 // director sends a trip through that port's NAPI, which a NIC does not).

@@ -29,11 +29,31 @@ func NewFlowKey(src, dst [16]byte, sport, dport uint16, proto uint8) FlowKey {
 	return FlowKey{Src: src, Dst: dst, Sport: htons(sport), Dport: htons(dport), Proto: proto}
 }
 
+// Reply returns the key of a NAT connection's replies: from the real
+// server raddr:rport (host order) to the client.
+func (k FlowKey) Reply(raddr [16]byte, rport uint16) FlowKey {
+	return FlowKey{Src: raddr, Dst: k.Src, Sport: htons(rport), Dport: k.Sport, Proto: k.Proto}
+}
+
 // flowValue is struct flow.
 type flowValue struct {
-	Real uint32
-	Pad  uint32
-	Seen uint64
+	Real  uint32
+	NAT   uint32
+	Seen  uint64
+	RAddr [16]byte
+	RPort uint16 // network order
+	Pad   [6]byte
+}
+
+// replyValue is struct reply.
+type replyValue struct {
+	VAddr      [16]byte
+	VPort      uint16 // network order
+	DMAC, SMAC [6]byte
+	Pad        uint16
+	Ifindex    uint32
+	Real       uint32
+	Seen       uint64
 }
 
 // realHop is struct real_hop.
@@ -42,9 +62,24 @@ type realHop struct {
 	Ifindex  uint32
 }
 
-// realCount is struct real_count.
-type realCount struct {
-	Pkts, Bytes uint64
+// RealCount is struct real_count: what the fast path forwarded to a real
+// server (packets, IP bytes) and of its NAT replies.
+type RealCount struct {
+	Pkts, Bytes, OutPkts, OutBytes uint64
+}
+
+// Flow is a connection on the fast path: Key, the client to the VIP, goes
+// to real server handle Real; a NAT connection (NAT set) goes to
+// RAddr:RPort (host order), and its replies leave from the VIP to the
+// client side's next hop ClientMAC, from the interface's MAC IfaceMAC, by
+// the interface they arrive on.
+type Flow struct {
+	Key                 FlowKey
+	Real                uint32
+	NAT                 bool
+	RAddr               [16]byte
+	RPort               uint16
+	ClientMAC, IfaceMAC [6]byte
 }
 
 // Fast reports whether the program runs the fast path.
@@ -61,39 +96,65 @@ func Monotonic() uint64 {
 	return uint64(ts.Nano())
 }
 
-// AddFlow puts a connection on the fast path to real server handle real,
-// seen now.
-func (p *Program) AddFlow(k FlowKey, real uint32) error {
-	if !p.fast || real >= MaxReals {
+// AddFlow puts a connection on the fast path, seen now.
+func (p *Program) AddFlow(f *Flow) error {
+	if !p.fast || f.Real >= MaxReals {
 		return nil
 	}
-	if err := p.objs.Flows.Put(k, flowValue{Real: real, Seen: Monotonic()}); err != nil {
+	now := Monotonic()
+	v := flowValue{Real: f.Real, Seen: now}
+	if f.NAT {
+		v.NAT, v.RAddr, v.RPort = 1, f.RAddr, htons(f.RPort)
+		// The replies first: a client packet that goes fast before its
+		// replies can is harmless, the other way round is not possible.
+		r := replyValue{VAddr: f.Key.Dst, VPort: f.Key.Dport, DMAC: f.ClientMAC, SMAC: f.IfaceMAC,
+			Ifindex: uint32(p.ifindex), Real: f.Real, Seen: now}
+		if err := p.objs.Replies.Put(f.Key.Reply(f.RAddr, f.RPort), r); err != nil {
+			return fmt.Errorf("xsk: fast path: adding a NAT flow's replies: %w", err)
+		}
+	}
+	if err := p.objs.Flows.Put(f.Key, v); err != nil {
+		if f.NAT {
+			_ = p.objs.Replies.Delete(f.Key.Reply(f.RAddr, f.RPort))
+		}
 		return fmt.Errorf("xsk: fast path: adding a flow: %w", err)
 	}
 	return nil
 }
 
 // DeleteFlow takes a connection off the fast path; one that is not there
-// (never added, or evicted from the LRU table) is no error.
-func (p *Program) DeleteFlow(k FlowKey) error {
+// (never added, or evicted from the LRU tables) is no error.
+func (p *Program) DeleteFlow(f *Flow) error {
 	if !p.fast {
 		return nil
 	}
-	if err := p.objs.Flows.Delete(k); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
+	err := p.objs.Flows.Delete(f.Key)
+	if f.NAT {
+		if e := p.objs.Replies.Delete(f.Key.Reply(f.RAddr, f.RPort)); err == nil || errors.Is(err, ebpf.ErrKeyNotExist) {
+			err = e
+		}
+	}
+	if err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
 		return fmt.Errorf("xsk: fast path: deleting a flow: %w", err)
 	}
 	return nil
 }
 
-// FlowSeen returns when the connection's last fast-path packet came
-// (Monotonic's clock), or false when the flow is not in the table.
-func (p *Program) FlowSeen(k FlowKey) (uint64, bool) {
+// FlowSeen returns when the connection's last fast-path packet came, either
+// way (Monotonic's clock), or false when the flow is not in the table.
+func (p *Program) FlowSeen(f *Flow) (uint64, bool) {
 	if !p.fast {
 		return 0, false
 	}
 	var v flowValue
-	if err := p.objs.Flows.Lookup(k, &v); err != nil {
+	if err := p.objs.Flows.Lookup(f.Key, &v); err != nil {
 		return 0, false
+	}
+	if f.NAT {
+		var r replyValue
+		if err := p.objs.Replies.Lookup(f.Key.Reply(f.RAddr, f.RPort), &r); err == nil {
+			v.Seen = max(v.Seen, r.Seen)
+		}
 	}
 	return v.Seen, true
 }
@@ -116,20 +177,22 @@ func (p *Program) SetReal(h uint32, hop Hop) error {
 	return nil
 }
 
-// RealCounts returns the packets and IP bytes the fast path forwarded to
-// real server handle h since the program was loaded (or the handle last
-// reset), summed over CPUs.
-func (p *Program) RealCounts(h uint32) (pkts, bytes uint64, err error) {
+// RealCounts returns what the fast path forwarded to real server handle h
+// and of its replies since the program was loaded, summed over CPUs.
+func (p *Program) RealCounts(h uint32) (RealCount, error) {
+	var sum RealCount
 	if !p.fast || h >= MaxReals {
-		return 0, 0, nil
+		return sum, nil
 	}
-	var per []realCount
+	var per []RealCount
 	if err := p.objs.RealStats.Lookup(h, &per); err != nil {
-		return 0, 0, fmt.Errorf("xsk: fast path: counts of real server %d: %w", h, err)
+		return sum, fmt.Errorf("xsk: fast path: counts of real server %d: %w", h, err)
 	}
 	for _, c := range per {
-		pkts += c.Pkts
-		bytes += c.Bytes
+		sum.Pkts += c.Pkts
+		sum.Bytes += c.Bytes
+		sum.OutPkts += c.OutPkts
+		sum.OutBytes += c.OutBytes
 	}
-	return pkts, bytes, nil
+	return sum, nil
 }

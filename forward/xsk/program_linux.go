@@ -54,6 +54,7 @@ func Attach(ifindex, fastFlows int) (*Program, error) {
 	// The flow table is preallocated: without a fast path it is left at
 	// its smallest.
 	spec.Maps["flows"].MaxEntries = uint32(max(fastFlows, minFlows))
+	spec.Maps["replies"].MaxEntries = uint32(max(fastFlows, minFlows))
 	if err := spec.LoadAndAssign(&p.objs, nil); err != nil {
 		return nil, fmt.Errorf("xsk: loading the XDP program: %w", err)
 	}

@@ -23,6 +23,7 @@ const (
 	steerMapNatReals   = "nat_reals"
 	steerMapRealStats  = "real_stats"
 	steerMapReals      = "reals"
+	steerMapReplies    = "replies"
 	steerMapServices   = "services"
 	steerMapStats      = "stats"
 	steerMapVips       = "vips"
@@ -86,6 +87,7 @@ type steerMapSpecs struct {
 	NatReals  *ebpf.MapSpec `ebpf:"nat_reals"`
 	RealStats *ebpf.MapSpec `ebpf:"real_stats"`
 	Reals     *ebpf.MapSpec `ebpf:"reals"`
+	Replies   *ebpf.MapSpec `ebpf:"replies"`
 	Services  *ebpf.MapSpec `ebpf:"services"`
 	Stats     *ebpf.MapSpec `ebpf:"stats"`
 	Vips      *ebpf.MapSpec `ebpf:"vips"`
@@ -125,6 +127,7 @@ type steerMaps struct {
 	NatReals  *ebpf.Map `ebpf:"nat_reals"`
 	RealStats *ebpf.Map `ebpf:"real_stats"`
 	Reals     *ebpf.Map `ebpf:"reals"`
+	Replies   *ebpf.Map `ebpf:"replies"`
 	Services  *ebpf.Map `ebpf:"services"`
 	Stats     *ebpf.Map `ebpf:"stats"`
 	Vips      *ebpf.Map `ebpf:"vips"`
@@ -140,6 +143,7 @@ func (m *steerMaps) Close() error {
 		m.NatReals,
 		m.RealStats,
 		m.Reals,
+		m.Replies,
 		m.Services,
 		m.Stats,
 		m.Vips,

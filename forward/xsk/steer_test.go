@@ -12,6 +12,7 @@ import (
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/rlimit"
 
+	"github.com/ulvs/ulvs/forward/frame"
 	"github.com/ulvs/ulvs/internal/topo/topotest"
 )
 
@@ -227,27 +228,9 @@ func TestFastPathProgram(t *testing.T) {
 		}
 		t.Skip("loading BPF programs needs root")
 	}
-	_ = rlimit.RemoveMemlock()
-	spec, err := loadSteer()
-	if err != nil {
-		t.Fatal(err)
-	}
-	spec.Maps["flows"].MaxEntries = 1024
-	var objs steerObjects
-	if err := spec.LoadAndAssign(&objs, nil); err != nil {
-		t.Fatal(err)
-	}
-	defer objs.Close()
-	p := &Program{objs: objs, ifindex: 1, fast: true, services: map[tupleKey]bool{}, natReals: map[tupleKey]bool{},
-		vips: map[[16]byte]uint8{}, natAddrs: map[[16]byte]uint8{}, locals: map[[16]byte]bool{}}
 	a := netip.MustParseAddr
-	if err := p.Sync([]Tuple{{Addr: a("198.18.40.100"), Proto: 6, Port: 80}, {Addr: a("198.18.40.100"), Proto: 17, Port: 53},
-		{Addr: a("2001:db8::100"), Proto: 6, Port: 80}}, nil, nil); err != nil {
-		t.Fatal(err)
-	}
-	if err := objs.FastOn.Put(uint32(0), uint32(1)); err != nil { // as Attach does
-		t.Fatal(err)
-	}
+	p := loadFast(t, nil)
+	objs := p.objs
 	rsMAC, dirMAC := [6]byte{2, 0, 0, 0, 0, 11}, [6]byte{2, 0, 0, 0, 0, 2}
 	if err := p.SetReal(7, Hop{Ifindex: 1, Dst: rsMAC, Src: dirMAC}); err != nil {
 		t.Fatal(err)
@@ -257,7 +240,7 @@ func TestFastPathProgram(t *testing.T) {
 	}
 	vip, vip6, client := a("198.18.40.100"), a("2001:db8::100"), a("198.18.40.1")
 	flow := func(c netip.Addr, cport uint16, v netip.Addr, vport uint16, proto uint8, real uint32) {
-		if err := p.AddFlow(NewFlowKey(addr16(c), addr16(v), cport, vport, proto), real); err != nil {
+		if err := p.AddFlow(&Flow{Key: NewFlowKey(addr16(c), addr16(v), cport, vport, proto), Real: real}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -317,14 +300,14 @@ func TestFastPathProgram(t *testing.T) {
 			}
 		}
 	}
-	pkts, b, err := p.RealCounts(7)
-	if err != nil || pkts != uint64(fast) || b != bytes {
-		t.Errorf("real server 7 counted %d packets, %d bytes (%v), want %d, %d", pkts, b, err, fast, bytes)
+	rc, err := p.RealCounts(7)
+	if err != nil || rc != (RealCount{Pkts: uint64(fast), Bytes: bytes}) {
+		t.Errorf("real server 7 counted %+v (%v), want %d packets, %d bytes", rc, err, fast, bytes)
 	}
-	if n, _, _ := p.RealCounts(8); n != 0 {
-		t.Errorf("real server 8 counted %d packets, want none", n)
+	if c, _ := p.RealCounts(8); c.Pkts != 0 {
+		t.Errorf("real server 8 counted %d packets, want none", c.Pkts)
 	}
-	seen, ok := p.FlowSeen(NewFlowKey(addr16(client), addr16(vip), 40000, 80, 6))
+	seen, ok := p.FlowSeen(&Flow{Key: NewFlowKey(addr16(client), addr16(vip), 40000, 80, 6)})
 	if !ok || seen < before {
 		t.Errorf("the fast connection was last seen at %d (%v), before this test's packets (%d)", seen, ok, before)
 	}
@@ -339,5 +322,195 @@ func TestFastPathProgram(t *testing.T) {
 	ret, err := objs.UlvsSteer.Run(&ebpf.RunOptions{Data: in, Context: &xdpMD{DataEnd: uint32(len(in)), IngressIfindex: 1}})
 	if err != nil || ret != steer {
 		t.Fatalf("with the fast path off: action %d, %v", ret, err)
+	}
+}
+
+// loadFast loads the program for BPF_PROG_TEST_RUN with the fast path on,
+// "attached" to ifindex 1, serving 198.18.40.100 TCP 80 and UDP 53 and
+// 2001:db8::100 TCP 80, and the NAT real servers natReals.
+func loadFast(t *testing.T, natReals []Tuple) *Program {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		if topotest.Strict() {
+			t.Fatal("loading BPF programs needs root")
+		}
+		t.Skip("loading BPF programs needs root")
+	}
+	_ = rlimit.RemoveMemlock()
+	spec, err := loadSteer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec.Maps["flows"].MaxEntries = 1024
+	spec.Maps["replies"].MaxEntries = 1024
+	var objs steerObjects
+	if err := spec.LoadAndAssign(&objs, nil); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { objs.Close() })
+	p := &Program{objs: objs, ifindex: 1, fast: true, services: map[tupleKey]bool{}, natReals: map[tupleKey]bool{},
+		vips: map[[16]byte]uint8{}, natAddrs: map[[16]byte]uint8{}, locals: map[[16]byte]bool{}}
+	a := netip.MustParseAddr
+	if err := p.Sync([]Tuple{{Addr: a("198.18.40.100"), Proto: 6, Port: 80}, {Addr: a("198.18.40.100"), Proto: 17, Port: 53},
+		{Addr: a("2001:db8::100"), Proto: 6, Port: 80}}, natReals, []netip.Addr{a("198.18.40.2")}); err != nil {
+		t.Fatal(err)
+	}
+	if err := objs.FastOn.Put(uint32(0), uint32(1)); err != nil { // as Attach does
+		t.Fatal(err)
+	}
+	return p
+}
+
+// TestFastPathNATProgram: a NAT connection's packets both ways leave the
+// program byte for byte as user space's rewrite (forward/frame) makes them
+// — addresses, ports, TTL, every checksum — with valid checksums, counted
+// in and out; what the program must not take goes to the socket.
+func TestFastPathNATProgram(t *testing.T) {
+	a := netip.MustParseAddr
+	rs, rs6 := a("198.18.40.11"), a("2001:db8::11")
+	p := loadFast(t, []Tuple{{Addr: rs, Proto: 6, Port: 8080}, {Addr: rs, Proto: 17, Port: 5353}, {Addr: rs6, Proto: 6, Port: 8080}})
+	rsMAC, dirMAC, clientMAC := [6]byte{2, 0, 0, 0, 0, 11}, [6]byte{2, 0, 0, 0, 0, 2}, [6]byte{2, 0, 0, 0, 0, 1}
+	if err := p.SetReal(7, Hop{Ifindex: 1, Dst: rsMAC, Src: dirMAC}); err != nil {
+		t.Fatal(err)
+	}
+	vip, vip6, client, client6 := a("198.18.40.100"), a("2001:db8::100"), a("198.18.40.1"), a("2001:db8::1")
+	flows := []*Flow{
+		{Key: NewFlowKey(addr16(client), addr16(vip), 40000, 80, 6), RAddr: addr16(rs), RPort: 8080},
+		{Key: NewFlowKey(addr16(client), addr16(vip), 40001, 53, 17), RAddr: addr16(rs), RPort: 5353},
+		{Key: NewFlowKey(addr16(client6), addr16(vip6), 40000, 80, 6), RAddr: addr16(rs6), RPort: 8080},
+	}
+	for _, f := range flows {
+		f.Real, f.NAT, f.ClientMAC, f.IfaceMAC = 7, true, clientMAC, dirMAC
+		if err := p.AddFlow(f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(2 * time.Millisecond)
+	before := Monotonic()
+	const steer, tx = 1, 3
+	const ack, fin, psh = 0x10, 0x01, 0x08
+	type dir int
+	const (
+		toReal dir = iota
+		toClient
+	)
+	var want RealCount
+	for _, c := range []struct {
+		name string
+		d    dir
+		f    frameSpec
+		ttl  uint8 // IPv4 TTL or IPv6 hop limit (0: 64)
+		want uint32
+	}{
+		{"client ACK", toReal, frameSpec{src: "198.18.40.1", dst: "198.18.40.100", proto: 6, sport: 40000, dport: 80, tcpFlags: ack}, 0, tx},
+		{"client data", toReal, frameSpec{src: "198.18.40.1", dst: "198.18.40.100", proto: 6, sport: 40000, dport: 80, tcpFlags: psh | ack}, 0, tx},
+		{"reply", toClient, frameSpec{src: "198.18.40.11", dst: "198.18.40.1", proto: 6, sport: 8080, dport: 40000, tcpFlags: psh | ack}, 0, tx},
+		{"reply FIN", toClient, frameSpec{src: "198.18.40.11", dst: "198.18.40.1", proto: 6, sport: 8080, dport: 40000, tcpFlags: fin | ack}, 0, steer},
+		{"reply with TTL 1", toClient, frameSpec{src: "198.18.40.11", dst: "198.18.40.1", proto: 6, sport: 8080, dport: 40000, tcpFlags: ack}, 1, steer},
+		{"reply, partial checksum", toClient, frameSpec{src: "198.18.40.11", dst: "198.18.40.1", proto: 6, sport: 8080, dport: 40000, tcpFlags: ack, partial: true}, 0, steer},
+		{"reply from another port", toClient, frameSpec{src: "198.18.40.11", dst: "198.18.40.1", proto: 6, sport: 8080, dport: 40009, tcpFlags: ack}, 0, steer},
+		{"UDP", toReal, frameSpec{src: "198.18.40.1", dst: "198.18.40.100", proto: 17, sport: 40001, dport: 53}, 0, tx},
+		{"UDP reply", toClient, frameSpec{src: "198.18.40.11", dst: "198.18.40.1", proto: 17, sport: 5353, dport: 40001}, 0, tx},
+		{"IPv6 client ACK", toReal, frameSpec{src: "2001:db8::1", dst: "2001:db8::100", proto: 6, sport: 40000, dport: 80, tcpFlags: ack}, 0, tx},
+		{"IPv6 reply", toClient, frameSpec{src: "2001:db8::11", dst: "2001:db8::1", proto: 6, sport: 8080, dport: 40000, tcpFlags: ack}, 0, tx},
+		{"IPv6 reply with hop limit 1", toClient, frameSpec{src: "2001:db8::11", dst: "2001:db8::1", proto: 6, sport: 8080, dport: 40000, tcpFlags: ack}, 1, steer},
+	} {
+		in := buildFrame(c.f)
+		var fp frame.Packet
+		fp.Decode(in)
+		if c.ttl != 0 {
+			if fp.Family == 4 {
+				in[fp.L3+8] = c.ttl
+			} else {
+				in[fp.L3+7] = c.ttl
+			}
+		}
+		if !c.f.partial {
+			fp.FixChecksums() // valid checksums in, so valid ones out
+		}
+		// What user space sends (xmit and out in forward).
+		exp := append([]byte(nil), in...)
+		var q frame.Packet
+		q.Decode(exp)
+		n := uint64(q.IPLen())
+		if c.d == toReal {
+			r := flows[0].RAddr
+			if q.Family == 6 {
+				r = flows[2].RAddr
+			}
+			port := uint16(8080)
+			if q.Proto == 17 {
+				port = 5353
+			}
+			if q.Family == 4 {
+				q.SetDst(r[12:], port, false)
+			} else {
+				q.SetDst(r[:], port, false)
+			}
+			q.SetMACs(rsMAC[:], dirMAC[:])
+		} else {
+			v := addr16(vip)
+			vb := v[12:]
+			if q.Family == 6 {
+				v = addr16(vip6)
+				vb = v[:]
+			}
+			port := uint16(80)
+			if q.Proto == 17 {
+				port = 53
+			}
+			q.DecTTL()
+			q.SetSrc(vb, port, false)
+			q.SetMACs(clientMAC[:], dirMAC[:])
+		}
+		got := make([]byte, len(in)+256)
+		ret, err := p.objs.UlvsSteer.Run(&ebpf.RunOptions{Data: in, DataOut: got, Context: &xdpMD{DataEnd: uint32(len(in)), IngressIfindex: 1}})
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		if ret != c.want {
+			t.Errorf("%s: XDP action %d, want %d (1 steered without a socket, 3 XDP_TX)", c.name, ret, c.want)
+			continue
+		}
+		if ret != tx {
+			continue
+		}
+		got = got[:len(in)]
+		if string(got) != string(exp) {
+			t.Errorf("%s: left as\n%x\nuser space sends\n%x", c.name, got, exp)
+		}
+		var g frame.Packet
+		g.Decode(got)
+		if !g.HeaderValid() || !g.ChecksumValid() {
+			t.Errorf("%s: left with a bad checksum", c.name)
+		}
+		if c.d == toReal {
+			want.Pkts++
+			want.Bytes += n
+		} else {
+			want.OutPkts++
+			want.OutBytes += n
+		}
+	}
+	if rc, err := p.RealCounts(7); err != nil || rc != want {
+		t.Errorf("real server 7 counted %+v (%v), want %+v", rc, err, want)
+	}
+	// Both ways count as the connection's time.
+	if seen, ok := p.FlowSeen(flows[0]); !ok || seen < before {
+		t.Errorf("the NAT connection was last seen at %d (%v), before this test's packets (%d)", seen, ok, before)
+	}
+	// Taken off: both ways go to the socket.
+	if err := p.DeleteFlow(flows[0]); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []frameSpec{
+		{src: "198.18.40.1", dst: "198.18.40.100", proto: 6, sport: 40000, dport: 80, tcpFlags: ack},
+		{src: "198.18.40.11", dst: "198.18.40.1", proto: 6, sport: 8080, dport: 40000, tcpFlags: ack},
+	} {
+		in := buildFrame(f)
+		ret, err := p.objs.UlvsSteer.Run(&ebpf.RunOptions{Data: in, Context: &xdpMD{DataEnd: uint32(len(in)), IngressIfindex: 1}})
+		if err != nil || ret != steer {
+			t.Errorf("%s > %s after DeleteFlow: action %d, %v", f.src, f.dst, ret, err)
+		}
 	}
 }

@@ -19,17 +19,23 @@
 // (fail closed). Frames to a multicast or broadcast MAC (ARP, VRRP) and
 // 802.1Q-tagged frames always pass.
 //
-// The fast path (optional, the fast_on switch): a DR connection that user
-// space has marked established in the flows map is forwarded here, without
-// the socket: the frame gets its real server's MACs (the reals map, by
-// handle) and leaves by XDP_TX on the interface it came in on. Only what
-// cannot change the connection's state takes it: TCP without SYN, FIN or
-// RST and UDP, unfragmented, whose checksum is complete (a veth peer's
-// partial checksums go to user space, which completes them). Everything
-// else, and a flow whose real server leaves by another interface, goes to
-// the socket as before; user space keeps the connection table, its states
-// and timers (reading each flow's last packet time before it expires one)
-// and adds the per-real-server counts to its statistics.
+// The fast path (optional, the fast_on switch): a DR or NAT connection that
+// user space has marked established in the flows map is forwarded here,
+// without the socket: the frame gets its real server's MACs (the reals map,
+// by handle) and leaves by XDP_TX on the interface it came in on. A NAT
+// connection's packets are rewritten as user space does (forward/frame):
+// the client's to the real server's address and port, the real server's
+// replies (the replies map) to the VIP's, with the TTL or hop limit
+// decremented, to the client side's next hop — every checksum updated
+// incrementally (RFC 1624) in the same order, so the bytes are the same.
+// Only what cannot change the connection's state takes it: TCP without SYN,
+// FIN or RST and UDP, unfragmented, whose checksum is complete (a veth
+// peer's partial checksums go to user space, which completes them), and a
+// reply whose TTL would run out goes to user space too. Everything else,
+// and a flow whose real server or client leaves by another interface, goes
+// to the socket as before; user space keeps the connection table, its
+// states and timers (reading each flow's last packet time, both ways, before
+// it expires one) and adds the per-real-server counts to its statistics.
 //
 // Addresses in the maps are 16 bytes, IPv4 mapped into IPv6 (::ffff:a.b.c.d)
 // as forward/conntab stores them.
@@ -120,9 +126,13 @@ struct flow_key {
 struct flow {
 	// real is the real server's handle (the reals and real_stats index).
 	__u32 real;
-	__u32 pad;
+	// nat is 1 for a NAT connection: the packet goes to raddr:rport.
+	__u32 nat;
 	// seen is bpf_ktime_get_ns of the flow's last fast-path packet.
 	__u64 seen;
+	__u8 raddr[16];
+	__u16 rport; // network order
+	__u8 pad[6];
 };
 
 struct {
@@ -131,6 +141,27 @@ struct {
 	__type(key, struct flow_key);
 	__type(value, struct flow);
 } flows SEC(".maps");
+
+// A NAT connection's replies, keyed by the real server to the client (as
+// struct flow_key: src the real server, dst the client): they leave from
+// vaddr:vport, to the client side's next hop dmac from the interface's
+// smac, by the interface ifindex (the one the client's packets arrive on).
+struct reply {
+	__u8 vaddr[16];
+	__u16 vport; // network order
+	__u8 dmac[6], smac[6];
+	__u16 pad;
+	__u32 ifindex;
+	__u32 real;
+	__u64 seen;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 262144);
+	__type(key, struct flow_key);
+	__type(value, struct reply);
+} replies SEC(".maps");
 
 // A real server's next hop, by handle; ifindex 0 is none.
 struct real_hop {
@@ -145,9 +176,10 @@ struct {
 	__type(value, struct real_hop);
 } reals SEC(".maps");
 
-// Per real server and CPU: packets and IP bytes the fast path forwarded.
+// Per real server and CPU: packets and IP bytes the fast path forwarded to
+// it, and (NAT) of its replies.
 struct real_count {
-	__u64 pkts, bytes;
+	__u64 pkts, bytes, out_pkts, out_bytes;
 };
 
 struct {
@@ -248,30 +280,129 @@ static __always_inline __u16 pseudo_sum(struct addr *src, struct addr *dst, __u8
 	return (__u16)sum;
 }
 
-// fast forwards an established DR connection's packet, or returns -1 for
-// the socket to have it.
-static __always_inline int fast(struct xdp_md *ctx, struct addr *src, struct addr *dst, __u8 proto, void *l4,
-				void *end, struct pkt *pk)
+// be16 and put16 read and write a 16-bit field in network order.
+static __always_inline __u16 be16(const __u8 *p)
+{
+	return (__u16)p[0] << 8 | p[1];
+}
+
+static __always_inline void put16(__u8 *p, __u16 v)
+{
+	p[0] = v >> 8;
+	p[1] = v;
+}
+
+static __always_inline __u16 fold(__u64 sum)
+{
+	sum = (sum & 0xffff) + (sum >> 16);
+	sum = (sum & 0xffff) + (sum >> 16);
+	sum = (sum & 0xffff) + (sum >> 16);
+	return (__u16)sum;
+}
+
+// update16 and update4/update16s are RFC 1624's HC' = ~(~HC + ~m + m'),
+// frame.Update16 and frame.Update: a 16-bit field, a 4- or 16-byte one.
+static __always_inline __u16 update16(__u16 hc, __u16 old, __u16 new)
+{
+	return ~fold((__u64)(__u16)~hc + (__u16)~old + new);
+}
+
+static __always_inline __u16 update4(__u16 hc, const __u8 *old, const __u8 *new)
+{
+	__u64 sum = (__u16)~hc;
+	sum += (__u16)~be16(old) + be16(new);
+	sum += (__u16)~be16(old + 2) + be16(new + 2);
+	return ~fold(sum);
+}
+
+static __always_inline __u16 update16s(__u16 hc, const __u8 *old, const __u8 *new)
+{
+	__u64 sum = (__u16)~hc;
+#pragma unroll
+	for (int i = 0; i < 16; i += 2)
+		sum += (__u16)~be16(old + i) + be16(new + i);
+	return ~fold(sum);
+}
+
+// fixudp keeps a computed UDP checksum of 0 off the wire (RFC 768: zero
+// is "none"), as frame's fixUDPZero.
+static __always_inline __u16 fixudp(__u8 proto, __u16 c)
+{
+	return proto == IPPROTO_UDP && c == 0 ? 0xffff : c;
+}
+
+// setport writes newport into the port field at port, updating the
+// transport checksum at cs (NULL: none).
+static __always_inline void setport(__u8 *port, __u8 *cs, __u8 proto, __u16 newport)
+{
+	__u16 old = be16(port);
+	if (old == newport)
+		return;
+	put16(port, newport);
+	if (cs)
+		put16(cs, fixudp(proto, update16(be16(cs), old, newport)));
+}
+
+// rewrite4 and rewrite6 replace the address at a (in the IPv4 header ip,
+// or the IPv6 one) with addr and the port at port with newport, updating
+// the IPv4 header checksum and the transport checksum at cs (NULL: a
+// UDP/IPv4 datagram without one) in frame.Packet's rewrite's order.
+static __always_inline void rewrite4(__u8 *ip, __u8 *a, __u8 *port, __u8 *cs, __u8 proto, const __u8 *addr,
+				     __u16 newport)
+{
+	put16(ip + 10, update4(be16(ip + 10), a, addr));
+	if (cs)
+		put16(cs, fixudp(proto, update4(be16(cs), a, addr)));
+	__builtin_memcpy(a, addr, 4);
+	setport(port, cs, proto, newport);
+}
+
+static __always_inline void rewrite6(__u8 *a, __u8 *port, __u8 *cs, __u8 proto, const __u8 *addr, __u16 newport)
+{
+	if (cs)
+		put16(cs, fixudp(proto, update16s(be16(cs), a, addr)));
+	__builtin_memcpy(a, addr, 16);
+	setport(port, cs, proto, newport);
+}
+
+// fast_ok says whether a packet may take the fast path at all (the switch
+// is on, it is whole, cannot change its connection's state and carries a
+// complete checksum), and sets *cs to its transport checksum field (NULL
+// for a UDP/IPv4 datagram without one).
+static __always_inline int fast_ok(struct addr *src, struct addr *dst, __u8 proto, __u8 *h, void *end,
+				   struct pkt *pk, __u8 **cs)
 {
 	__u32 zero = 0;
 	__u32 *on = bpf_map_lookup_elem(&fast_on, &zero);
 	if (!on || !*on || !pk->whole)
-		return -1;
-	__u8 *h = l4;
-	__u16 csum;
+		return 0;
 	if (proto == IPPROTO_TCP) {
 		if ((void *)(h + 20) > end || (h[13] & 0x07)) // FIN, SYN, RST
-			return -1;
-		csum = (__u16)h[16] << 8 | h[17];
+			return 0;
+		*cs = h + 16;
 	} else if (proto == IPPROTO_UDP) {
 		if ((void *)(h + 8) > end)
-			return -1;
-		csum = (__u16)h[6] << 8 | h[7];
+			return 0;
+		*cs = h + 6;
 	} else {
-		return -1;
+		return 0;
 	}
+	__u16 csum = be16(*cs);
 	if (csum == pseudo_sum(src, dst, proto, pk))
-		return -1; // a partial checksum: user space completes it
+		return 0; // a partial checksum: user space completes it
+	if (proto == IPPROTO_UDP && csum == 0 && !pk->v6)
+		*cs = 0;
+	return 1;
+}
+
+// fast forwards an established connection's packet from the client, or
+// returns -1 for the socket to have it.
+static __always_inline int fast(struct xdp_md *ctx, struct addr *src, struct addr *dst, __u8 proto, void *l4,
+				void *end, struct pkt *pk)
+{
+	__u8 *h = l4, *cs;
+	if (!fast_ok(src, dst, proto, h, end, pk, &cs))
+		return -1;
 	struct flow_key k = {};
 	__builtin_memcpy(k.src, src->a, 16);
 	__builtin_memcpy(k.dst, dst->a, 16);
@@ -285,8 +416,21 @@ static __always_inline int fast(struct xdp_md *ctx, struct addr *src, struct add
 	struct real_hop *hop = bpf_map_lookup_elem(&reals, &real);
 	if (!hop || hop->ifindex == 0 || hop->ifindex != ctx->ingress_ifindex)
 		return -1;
-	void *data = (void *)(long)ctx->data;
-	if (data + 12 > end)
+	__u8 *data = (void *)(long)ctx->data;
+	if (f->nat) {
+		// The IP header follows the Ethernet one (tagged frames pass).
+		__u8 *ip = data + ETH_HLEN;
+		if (pk->v6) {
+			if ((void *)(ip + 40) > end)
+				return -1;
+			rewrite6(ip + 24, h + 2, cs, proto, f->raddr, bpf_ntohs(f->rport));
+		} else {
+			if ((void *)(ip + 20) > end)
+				return -1;
+			rewrite4(ip, ip + 16, h + 2, cs, proto, f->raddr + 12, bpf_ntohs(f->rport));
+		}
+	}
+	if ((void *)(data + 12) > end)
 		return -1;
 	__builtin_memcpy(data, hop->dst, 6);
 	__builtin_memcpy(data + 6, hop->src, 6);
@@ -299,6 +443,58 @@ static __always_inline int fast(struct xdp_md *ctx, struct addr *src, struct add
 	if (c) {
 		c->pkts += 1;
 		c->bytes += pk->iplen;
+	}
+	count(STAT_FAST);
+	return XDP_TX;
+}
+
+// fast_reply forwards a NAT real server's reply on an established
+// connection to the client, from the VIP, or returns -1 for the socket to
+// have it.
+static __always_inline int fast_reply(struct xdp_md *ctx, struct addr *src, struct addr *dst, __u8 proto,
+				      void *l4, void *end, struct pkt *pk)
+{
+	__u8 *h = l4, *cs;
+	if (!fast_ok(src, dst, proto, h, end, pk, &cs))
+		return -1;
+	struct flow_key k = {};
+	__builtin_memcpy(k.src, src->a, 16);
+	__builtin_memcpy(k.dst, dst->a, 16);
+	__builtin_memcpy(&k.sport, h, 2);
+	__builtin_memcpy(&k.dport, h + 2, 2);
+	k.proto = proto;
+	struct reply *r = bpf_map_lookup_elem(&replies, &k);
+	if (!r || r->ifindex != ctx->ingress_ifindex)
+		return -1;
+	__u8 *data = (void *)(long)ctx->data;
+	__u8 *ip = data + ETH_HLEN;
+	// frame.Packet's DecTTL, then SetSrc, then SetMACs; a TTL that runs
+	// out is user space's to count (ttl_exceeded).
+	if (!pk->v6) {
+		if ((void *)(ip + 20) > end || ip[8] <= 1)
+			return -1;
+		__u16 old = be16(ip + 8);
+		ip[8]--;
+		put16(ip + 10, update16(be16(ip + 10), old, be16(ip + 8)));
+		rewrite4(ip, ip + 12, h, cs, proto, r->vaddr + 12, bpf_ntohs(r->vport));
+	} else {
+		if ((void *)(ip + 40) > end || ip[7] <= 1)
+			return -1;
+		ip[7]--;
+		rewrite6(ip + 8, h, cs, proto, r->vaddr, bpf_ntohs(r->vport));
+	}
+	if ((void *)(data + 12) > end)
+		return -1;
+	__builtin_memcpy(data, r->dmac, 6);
+	__builtin_memcpy(data + 6, r->smac, 6);
+	__u64 now = bpf_ktime_get_ns();
+	if (now - r->seen > 1000000)
+		r->seen = now;
+	__u32 real = r->real;
+	struct real_count *c = bpf_map_lookup_elem(&real_stats, &real);
+	if (c) {
+		c->out_pkts += 1;
+		c->out_bytes += pk->iplen;
 	}
 	count(STAT_FAST);
 	return XDP_TX;
@@ -370,8 +566,12 @@ static __always_inline int classify(struct xdp_md *ctx, struct addr *src, struct
 			k.port = 0;
 			hit = bpf_map_lookup_elem(&nat_reals, &k) != 0;
 		}
-		if (hit && !bpf_map_lookup_elem(&locals, dst))
+		if (hit && !bpf_map_lookup_elem(&locals, dst)) {
+			int v = fast_reply(ctx, src, dst, proto, l4, end, pk);
+			if (v >= 0)
+				return v;
 			return steer(ctx);
+		}
 	}
 	return pass();
 }
