@@ -211,6 +211,11 @@ func loadProfile(path string) (*profile, error) {
 		p.packets = v["udp_delivered_pps"] * p.meta.Seconds
 	case v["offered_pps"] > 0:
 		p.packets = v["offered_pps"] * p.meta.Seconds
+	case v["close_rps"] > 0:
+		// wrk: per request (a short connection's whole exchange).
+		p.packets = v["close_rps"] * p.meta.Seconds
+	case v["keepalive_rps"] > 0:
+		p.packets = v["keepalive_rps"] * p.meta.Seconds
 	}
 	cmd := exec.Command("perf", "script", "-i", path, "-F", "comm,tid,ip,sym", "--no-demangle")
 	var stderr bytes.Buffer
@@ -312,7 +317,7 @@ func profileTable(title, out string, profs []*profile) string {
 	fmt.Fprintf(&b, "# %s\n\n", title)
 	b.WriteString("Each column is one `perf record -a -g -e cpu-clock` of the whole machine while one load ran through one scenario; " +
 		"a cell is the CPU time of the samples in that category divided by the packets the real servers received (the UDP flood) " +
-		"or the datagrams offered (the paced 50,000/s CPU-per-packet load), in ns per packet. A sample's category is that of the " +
+		"or the datagrams offered (the paced 50,000/s CPU-per-packet load), in ns per packet — for the wrk loads, per request answered. A sample's category is that of the " +
 		"first frame, from the leaf up, that a category names (its own CPU, where the time went). Idle is left out.\n\n")
 	b.WriteString("| category |")
 	for _, p := range profs {
@@ -345,7 +350,7 @@ func profileTable(title, out string, profs []*profile) string {
 		}
 		fmt.Fprintf(&b, " **%.0f** |", p.nsPerPacket(s))
 	}
-	b.WriteString("\n| packets counted |")
+	b.WriteString("\n| packets (wrk: requests) counted |")
 	for _, p := range profs {
 		fmt.Fprintf(&b, " %.0f |", p.packets)
 	}
