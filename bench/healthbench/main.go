@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"github.com/ulvs/ulvs/health"
+	"github.com/ulvs/ulvs/internal/procstat"
 	"github.com/ulvs/ulvs/internal/topo"
 )
 
@@ -203,7 +204,7 @@ func runParent(n int, delay, warm, measure time.Duration, out string) error {
 	}
 	time.Sleep(warm)
 	pid := child.Pid()
-	c0, err := cpuTicks(pid)
+	p0, err := procstat.ReadProcess(pid, false)
 	if err != nil {
 		return err
 	}
@@ -213,7 +214,7 @@ func runParent(n int, delay, warm, measure time.Duration, out string) error {
 		return err
 	}
 	time.Sleep(measure)
-	c1, err := cpuTicks(pid)
+	p1, err := procstat.ReadProcess(pid, true)
 	if err != nil {
 		return err
 	}
@@ -222,11 +223,8 @@ func runParent(n int, delay, warm, measure time.Duration, out string) error {
 	if err != nil {
 		return err
 	}
-	rss, hwm, threads, err := memory(pid)
-	if err != nil {
-		return err
-	}
-	cpu := time.Duration(c1-c0) * time.Second / 100 // USER_HZ
+	cpu := time.Duration((p1.CPU - p0.CPU) * float64(time.Second))
+	rss, hwm, threads := int64(p1.RSS>>10), int64(p1.HWM>>10), int64(p1.Threads)
 	res := result{
 		Date: time.Now().UTC().Format(time.RFC3339), Checkers: n, DelayLoop: delay.String(),
 		Window: wall.Round(time.Millisecond).String(), CPUSeconds: cpu.Seconds(),
@@ -261,44 +259,6 @@ type result struct {
 	Goroutines   int
 	HeapInuseKiB uint64
 	Machine      string
-}
-
-// cpuTicks returns utime+stime of pid in clock ticks (/proc/PID/stat).
-func cpuTicks(pid int) (int64, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, err
-	}
-	// The command name may hold spaces: fields start after the last ')'.
-	s := string(b)
-	f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
-	ut, _ := strconv.ParseInt(f[11], 10, 64)
-	st, _ := strconv.ParseInt(f[12], 10, 64)
-	return ut + st, nil
-}
-
-// memory returns VmRSS, VmHWM (KiB) and the thread count of pid.
-func memory(pid int) (rss, hwm, threads int64, err error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0, 0, 0, err
-	}
-	for _, l := range strings.Split(string(b), "\n") {
-		f := strings.Fields(l)
-		if len(f) < 2 {
-			continue
-		}
-		v, _ := strconv.ParseInt(f[1], 10, 64)
-		switch f[0] {
-		case "VmRSS:":
-			rss = v
-		case "VmHWM:":
-			hwm = v
-		case "Threads:":
-			threads = v
-		}
-	}
-	return rss, hwm, threads, nil
 }
 
 func machine() string {

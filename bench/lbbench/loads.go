@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"syscall"
 	"time"
+
+	"github.com/ulvs/ulvs/internal/procstat"
 )
 
 // load is one measurement taken in every scenario: it returns metric
@@ -238,21 +240,14 @@ func busyBeyondQuiet(d time.Duration, fn func() error) (float64, error) {
 
 // busy measures the machine's busy CPU (in cores) while fn runs.
 func busy(fn func() error) (float64, error) {
-	read := func() (cpuTimes, error) {
-		b, err := os.ReadFile("/proc/stat")
-		if err != nil {
-			return cpuTimes{}, err
-		}
-		return parseProcStat(b)
-	}
-	a, err := read()
+	a, err := procstat.ReadMachine()
 	if err != nil {
 		return 0, err
 	}
 	if err := fn(); err != nil {
 		return 0, err
 	}
-	b, err := read()
+	b, err := procstat.ReadMachine()
 	if err != nil {
 		return 0, err
 	}
@@ -265,7 +260,7 @@ func busy(fn func() error) (float64, error) {
 	} else {
 		ncpu = float64(numCPU())
 	}
-	return ncpu * float64(b.Busy-a.Busy) / float64(b.Total-a.Total), nil
+	return ncpu * (b.Busy - a.Busy) / (b.Total - a.Total), nil
 }
 
 // paced runs this program's "pace" mode in the client's namespace: UDP

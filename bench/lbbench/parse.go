@@ -136,32 +136,3 @@ func parseNftCounter(b []byte) (uint64, error) {
 	}
 	return 0, fmt.Errorf("nft counter: no counter in %q", b)
 }
-
-// cpuTimes is the "cpu" line of /proc/stat, in clock ticks.
-type cpuTimes struct {
-	Busy, Total uint64
-}
-
-// parseProcStat reads the all-CPU line of /proc/stat: busy is everything
-// but idle and iowait.
-func parseProcStat(b []byte) (cpuTimes, error) {
-	for _, line := range strings.Split(string(b), "\n") {
-		f := strings.Fields(line)
-		if len(f) < 5 || f[0] != "cpu" {
-			continue
-		}
-		var t cpuTimes
-		for i, s := range f[1:] {
-			v, err := strconv.ParseUint(s, 10, 64)
-			if err != nil {
-				return t, fmt.Errorf("/proc/stat: bad field %q", s)
-			}
-			t.Total += v
-			if i != 3 && i != 4 { // idle, iowait
-				t.Busy += v
-			}
-		}
-		return t, nil
-	}
-	return cpuTimes{}, fmt.Errorf("/proc/stat: no cpu line")
-}

@@ -118,34 +118,6 @@ func TestParseNftCounter(t *testing.T) {
 	}
 }
 
-func TestParseProcStat(t *testing.T) {
-	t.Parallel()
-	in := "cpu  100 5 50 1000 20 1 4 0 0 0\ncpu0 50 2 25 500 10 1 2 0 0 0\nintr 12345\n"
-	got, err := parseProcStat([]byte(in))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if want := (cpuTimes{Busy: 160, Total: 1180}); got != want {
-		t.Errorf("parseProcStat = %+v, want %+v", got, want)
-	}
-	if _, err := parseProcStat([]byte("cpu0 1 2 3 4 5\n")); err == nil {
-		t.Error("no aggregate line was accepted")
-	}
-}
-
-func FuzzParseProcStat(f *testing.F) {
-	f.Add([]byte("cpu  100 5 50 1000 20 1 4 0 0 0\n"))
-	f.Fuzz(func(t *testing.T, b []byte) {
-		c, err := parseProcStat(b)
-		if err != nil {
-			return
-		}
-		if c.Busy > c.Total {
-			t.Fatalf("busy %d > total %d", c.Busy, c.Total)
-		}
-	})
-}
-
 func TestMedian(t *testing.T) {
 	t.Parallel()
 	for _, tt := range []struct {

@@ -17,6 +17,7 @@ import (
 	"github.com/vishvananda/netns"
 	"golang.org/x/net/ipv4"
 
+	"github.com/ulvs/ulvs/internal/procstat"
 	"github.com/ulvs/ulvs/internal/topo"
 	"github.com/ulvs/ulvs/vrrp"
 )
@@ -185,17 +186,11 @@ func hostileVRRP(ns string, vrid uint8, vip netip.Addr, pass string, count int, 
 // procRSS and procFDs read a process's resident set (KiB) and open
 // descriptors.
 func procRSS(pid int) int {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	p, err := procstat.ReadProcess(pid, true)
 	if err != nil {
 		return 0
 	}
-	for _, l := range strings.Split(string(b), "\n") {
-		if f := strings.Fields(l); len(f) >= 2 && f[0] == "VmRSS:" {
-			n, _ := strconv.Atoi(f[1])
-			return n
-		}
-	}
-	return 0
+	return int(p.RSS >> 10)
 }
 
 func procFDs(pid int) int {

@@ -2,9 +2,13 @@ package main
 
 import (
 	"bytes"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ulvs/ulvs/internal/procstat"
 )
 
 // TestChaosVerdicts: the invariants' bookkeeping, without a lab: failed
@@ -83,19 +87,38 @@ func TestTakeoverWindow(t *testing.T) {
 	}
 }
 
-// TestCPUReadings: /proc/stat's aggregate line and a process's stat line
-// (a name with spaces and parentheses) are read as the kernel writes them.
+// TestCPUReadings: two readings of a /proc of the test's own give the
+// machine's busy share and the lab processes' share of all CPUs between
+// them, in percent; the first reading gives none.
 func TestCPUReadings(t *testing.T) {
 	t.Parallel()
-	total, busy, ok := cpuTicks("cpu  100 5 50 800 40 3 2 0 0 0\ncpu0 50 2 25 400 20 1 1 0 0 0\n")
-	if !ok || total != 1000 || busy != 160 {
-		t.Errorf("cpuTicks = %d, %d, %v; want 1000, 160", total, busy, ok)
+	root := t.TempDir()
+	write := func(cpu, proc string) {
+		t.Helper()
+		if err := os.MkdirAll(filepath.Join(root, "4242"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(root, "stat"), []byte("cpu  "+cpu+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		line := "4242 (ulvs d) (x)) S 1 4242 4242 0 -1 4194560 1000 0 0 0 " + proc + " 0 0 20 0 9 0 100" + strings.Repeat(" 0", 32) + "\n"
+		if err := os.WriteFile(filepath.Join(root, "4242/stat"), []byte(line), 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
-	n, ok := procTicks("4242 (ulvs d) (x)) S 1 4242 4242 0 -1 4194560 1000 0 0 0 321 123 0 0 20 0 9 0 100 0 0")
-	if !ok || n != 444 {
-		t.Errorf("procTicks = %d, %v; want 321+123", n, ok)
+	r, err := procstat.New(root)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if _, ok := procTicks("garbage"); ok {
-		t.Error("procTicks read garbage")
+	m := cpuMeter{proc: r}
+	write("100 0 100 800 0 0 0 0 0 0", "10 10")
+	if _, _, ok := m.read([]int{4242, 4243}); ok {
+		t.Error("the first reading gave shares")
+	}
+	// 1,000 ticks later: 300 busy, 80 of them the lab's process.
+	write("300 0 200 1500 0 0 0 0 0 0", "60 40")
+	busy, lab, ok := m.read([]int{4242, 4243})
+	if !ok || busy != 30 || lab != 8 {
+		t.Errorf("read = %d %%, %d %%, %v; want 30 %%, 8 %%", busy, lab, ok)
 	}
 }

@@ -81,6 +81,8 @@ var rules = []rule{
 		"the can-serve monitor runs probes it is given as functions; the daemon wires them to the forwarder and sets VRRP's condition"},
 	{"internal/netcap", []string{"..."},
 		"a listener's connection cap and the descriptor budget know no room"},
+	{"internal/procstat", []string{"..."},
+		"the /proc readings (CPU, memory, process state) of the lab tools and benchmarks know no room"},
 	{"internal/manpage", []string{"..."},
 		"manual pages render a command's flag set; they know no room"},
 	{"internal/kacompat", join(without(subsystems, "vrrp/..."), daemon, []string{"internal/ctl", "internal/ipvsfmt"}),

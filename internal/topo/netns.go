@@ -2,11 +2,12 @@ package topo
 
 import (
 	"fmt"
-	"os"
 	"runtime"
 	"syscall"
 
 	"github.com/vishvananda/netns"
+
+	"github.com/ulvs/ulvs/internal/procstat"
 )
 
 // InNamespace runs fn on an OS thread that has entered the named network
@@ -63,15 +64,6 @@ func PidInNamespace(pid int, ns string) bool {
 	if want.Dev != got.Dev || want.Ino != got.Ino {
 		return false
 	}
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return false
-	}
-	// The state follows the parenthesised command name: "pid (comm) S ...".
-	for i := len(b) - 1; i >= 0; i-- {
-		if b[i] == ')' {
-			return i+2 < len(b) && b[i+2] != 'Z' && b[i+2] != 'X'
-		}
-	}
-	return false
+	r, err := procstat.New("")
+	return err == nil && r.Alive(pid)
 }
