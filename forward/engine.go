@@ -528,18 +528,8 @@ func (w *worker) pick(s *service, f *sched.Flow) *real {
 
 func (w *worker) count(s *service, r *real, in bool) {
 	n := uint64(w.p.IPLen())
-	sc, rc := &s.stats[w.id], &r.stats[w.id]
-	if in {
-		sc.inPkts.Add(1)
-		sc.inBytes.Add(n)
-		rc.inPkts.Add(1)
-		rc.inBytes.Add(n)
-		return
-	}
-	sc.outPkts.Add(1)
-	sc.outBytes.Add(n)
-	rc.outPkts.Add(1)
-	rc.outBytes.Add(n)
+	s.stats[w.id].add(in, 1, n)
+	r.stats[w.id].add(in, 1, n)
 }
 
 func (w *worker) countConn(s *service, r *real) {

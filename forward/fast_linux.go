@@ -183,20 +183,17 @@ func (f *xdpFast) housekeep() {
 		if fr.r.svc != nil {
 			ss = &fr.r.svc.stats[last]
 		}
-		if dp, db := c.Pkts-fr.counted.Pkts, c.Bytes-fr.counted.Bytes; dp > 0 {
-			rs.inPkts.Add(dp)
-			rs.inBytes.Add(db)
-			if ss != nil {
-				ss.inPkts.Add(dp)
-				ss.inBytes.Add(db)
+		for _, d := range [2]struct {
+			in          bool
+			pkts, bytes uint64
+		}{{true, c.Pkts - fr.counted.Pkts, c.Bytes - fr.counted.Bytes},
+			{false, c.OutPkts - fr.counted.OutPkts, c.OutBytes - fr.counted.OutBytes}} {
+			if d.pkts == 0 {
+				continue
 			}
-		}
-		if dp, db := c.OutPkts-fr.counted.OutPkts, c.OutBytes-fr.counted.OutBytes; dp > 0 {
-			rs.outPkts.Add(dp)
-			rs.outBytes.Add(db)
+			rs.add(d.in, d.pkts, d.bytes)
 			if ss != nil {
-				ss.outPkts.Add(dp)
-				ss.outBytes.Add(db)
+				ss.add(d.in, d.pkts, d.bytes)
 			}
 		}
 		fr.counted = c

@@ -9,6 +9,18 @@ type counters struct {
 	_                                         [24]byte
 }
 
+// add counts pkts packets of bytes bytes in one direction: in, to the real
+// servers, or out (a NAT real server's replies).
+func (c *counters) add(in bool, pkts, bytes uint64) {
+	if in {
+		c.inPkts.Add(pkts)
+		c.inBytes.Add(bytes)
+		return
+	}
+	c.outPkts.Add(pkts)
+	c.outBytes.Add(bytes)
+}
+
 // counterSet has one counters per worker (plus one for the control side).
 type counterSet []counters
 

@@ -395,6 +395,28 @@ static __always_inline int fast_ok(struct addr *src, struct addr *dst, __u8 prot
 	return 1;
 }
 
+// key_of is the flows and replies maps' key of a packet: its addresses,
+// ports (at h) and protocol.
+static __always_inline void key_of(struct flow_key *k, struct addr *src, struct addr *dst, __u8 *h, __u8 proto)
+{
+	__builtin_memset(k, 0, sizeof(*k));
+	__builtin_memcpy(k->src, src->a, 16);
+	__builtin_memcpy(k->dst, dst->a, 16);
+	__builtin_memcpy(&k->sport, h, 2);
+	__builtin_memcpy(&k->dport, h + 2, 2);
+	k->proto = proto;
+}
+
+// stamp notes a fast-path packet's time in a flow's seen. A write per
+// packet dirties the entry's cache line: once a millisecond at most (user
+// space reads it in seconds).
+static __always_inline void stamp(__u64 *seen)
+{
+	__u64 now = bpf_ktime_get_ns();
+	if (now - *seen > 1000000)
+		*seen = now;
+}
+
 // fast forwards an established connection's packet from the client, or
 // returns -1 for the socket to have it.
 static __always_inline int fast(struct xdp_md *ctx, struct addr *src, struct addr *dst, __u8 proto, void *l4,
@@ -403,12 +425,8 @@ static __always_inline int fast(struct xdp_md *ctx, struct addr *src, struct add
 	__u8 *h = l4, *cs;
 	if (!fast_ok(src, dst, proto, h, end, pk, &cs))
 		return -1;
-	struct flow_key k = {};
-	__builtin_memcpy(k.src, src->a, 16);
-	__builtin_memcpy(k.dst, dst->a, 16);
-	__builtin_memcpy(&k.sport, h, 2);
-	__builtin_memcpy(&k.dport, h + 2, 2);
-	k.proto = proto;
+	struct flow_key k;
+	key_of(&k, src, dst, h, proto);
 	struct flow *f = bpf_map_lookup_elem(&flows, &k);
 	if (!f)
 		return -1;
@@ -434,11 +452,7 @@ static __always_inline int fast(struct xdp_md *ctx, struct addr *src, struct add
 		return -1;
 	__builtin_memcpy(data, hop->dst, 6);
 	__builtin_memcpy(data + 6, hop->src, 6);
-	__u64 now = bpf_ktime_get_ns();
-	// A write per packet dirties the entry's cache line: refresh the time
-	// once a millisecond at most (user space reads it in seconds).
-	if (now - f->seen > 1000000)
-		f->seen = now;
+	stamp(&f->seen);
 	struct real_count *c = bpf_map_lookup_elem(&real_stats, &real);
 	if (c) {
 		c->pkts += 1;
@@ -457,12 +471,8 @@ static __always_inline int fast_reply(struct xdp_md *ctx, struct addr *src, stru
 	__u8 *h = l4, *cs;
 	if (!fast_ok(src, dst, proto, h, end, pk, &cs))
 		return -1;
-	struct flow_key k = {};
-	__builtin_memcpy(k.src, src->a, 16);
-	__builtin_memcpy(k.dst, dst->a, 16);
-	__builtin_memcpy(&k.sport, h, 2);
-	__builtin_memcpy(&k.dport, h + 2, 2);
-	k.proto = proto;
+	struct flow_key k;
+	key_of(&k, src, dst, h, proto);
 	struct reply *r = bpf_map_lookup_elem(&replies, &k);
 	if (!r || r->ifindex != ctx->ingress_ifindex)
 		return -1;
@@ -487,9 +497,7 @@ static __always_inline int fast_reply(struct xdp_md *ctx, struct addr *src, stru
 		return -1;
 	__builtin_memcpy(data, r->dmac, 6);
 	__builtin_memcpy(data + 6, r->smac, 6);
-	__u64 now = bpf_ktime_get_ns();
-	if (now - r->seen > 1000000)
-		r->seen = now;
+	stamp(&r->seen);
 	__u32 real = r->real;
 	struct real_count *c = bpf_map_lookup_elem(&real_stats, &real);
 	if (c) {
