@@ -24,8 +24,14 @@ func TestSyncAfterLinkCut(t *testing.T) {
 	d2n := l.node("dir2", "198.18.0.3")
 	big := bytes.Repeat([]byte("0123456789abcdef"), 1<<17) // 2 MiB at 256 KiB/s: 8 s
 	for i, a := range []string{"198.18.0.11", "198.18.0.12"} {
-		l.drRealServing(fmt.Sprintf("rs%d", i+1), a, []string{"198.18.0.100"},
+		rs := l.drRealServing(fmt.Sprintf("rs%d", i+1), a, []string{"198.18.0.100"},
 			topo.NginxConfig{LimitRate: "256k", Files: map[string][]byte{"/big": big}})
+		// Segments as a wire carries them. With TSO a veth hands the
+		// client 64 KiB at once and it acknowledges a few times a second,
+		// so the sync master's refresh of the connection (every 50th client
+		// packet, as IPVS's sync_period) could come only after director1
+		// has taken the VIP back.
+		topotest.Run(t, rs.Node, "ethtool", "-K", "eth0", "tso", "off", "gso", "off")
 	}
 	d1 := l.ulvsd(d1n, syncConf("MASTER", 150))
 	d2 := l.ulvsd(d2n, syncConf("BACKUP", 100))
