@@ -179,6 +179,16 @@ func (r *runner) flood(t *target) (map[string]float64, error) {
 	return vals, nil
 }
 
+// frameCounts reads the frames the client's eth0 has sent and those the
+// real servers have counted.
+func (r *runner) frameCounts() (tx, rx uint64, err error) {
+	if tx, err = txPackets(r.l.client); err != nil {
+		return 0, 0, err
+	}
+	rx, err = r.l.udpDelivered()
+	return tx, rx, err
+}
+
 // trafgen runs trafgen from the client (at rate, e.g. "50000pps", or
 // unlimited when "") and returns frames sent, frames the real servers
 // counted, and the seconds it ran.
@@ -187,11 +197,7 @@ func (r *runner) trafgen(t *target, rate string) (sent, got uint64, secs float64
 	if err := os.WriteFile(cfg, []byte(trafgenConfig(r.l, t)), 0o644); err != nil {
 		return 0, 0, 0, err
 	}
-	tx0, err := txPackets(r.l.client)
-	if err != nil {
-		return 0, 0, 0, err
-	}
-	rx0, err := r.l.udpDelivered()
+	tx0, rx0, err := r.frameCounts()
 	if err != nil {
 		return 0, 0, 0, err
 	}
@@ -214,11 +220,7 @@ func (r *runner) trafgen(t *target, rate string) (sent, got uint64, secs float64
 	secs = time.Since(start).Seconds()
 	// Frames in flight land within a few milliseconds.
 	time.Sleep(200 * time.Millisecond)
-	tx1, err := txPackets(r.l.client)
-	if err != nil {
-		return 0, 0, 0, err
-	}
-	rx1, err := r.l.udpDelivered()
+	tx1, rx1, err := r.frameCounts()
 	if err != nil {
 		return 0, 0, 0, err
 	}
@@ -321,11 +323,7 @@ func (r *runner) cpuPerConn(t *target) (map[string]float64, error) {
 // sent (the client's eth0 counter), frames the real servers counted, and
 // the seconds it ran.
 func (r *runner) rawPace(t *target, rate int) (sent, got uint64, secs float64, err error) {
-	tx0, err := txPackets(r.l.client)
-	if err != nil {
-		return 0, 0, 0, err
-	}
-	rx0, err := r.l.udpDelivered()
+	tx0, rx0, err := r.frameCounts()
 	if err != nil {
 		return 0, 0, 0, err
 	}
@@ -348,11 +346,7 @@ func (r *runner) rawPace(t *target, rate int) (sent, got uint64, secs float64, e
 	}
 	secs = min(secs, r.d.Seconds()) // the pacer's own start-up is not sending time
 	time.Sleep(200 * time.Millisecond)
-	tx1, err := txPackets(r.l.client)
-	if err != nil {
-		return 0, 0, 0, err
-	}
-	rx1, err := r.l.udpDelivered()
+	tx1, rx1, err := r.frameCounts()
 	if err != nil {
 		return 0, 0, 0, err
 	}

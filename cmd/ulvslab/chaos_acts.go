@@ -364,34 +364,45 @@ func (c *chaos) synFlood(n int) error {
 	return nil
 }
 
-// graceful stops the master with SIGTERM: the backup takes over at once
-// (priority 0) and the downloads continue through it (lvs_sync_daemon);
-// the director comes back and, preferred, takes over again.
-func (c *chaos) graceful() error {
+// outage is a failover of the mix: the master is taken out, the backup
+// takes over, and the master comes back and, preferred, takes over again.
+type outage struct {
+	// kind is the event's kind; what says what happens, with the
+	// master's name for its one %s; after names the outage in messages.
+	kind, what, after string
+	// window is how long requests opening as the VIP moves may fail, and
+	// why; bound is how soon the backup must be master.
+	window, bound time.Duration
+	why           string
+	// down takes the master out, for out; up brings it back, and back
+	// (after the master's name) says why requests may fail then.
+	down, up func(m *dirWatch) error
+	out      time.Duration
+	back     string
+}
+
+// fail runs an outage of the current master and waits until it is master
+// again.
+func (c *chaos) fail(o outage) error {
 	m := c.master()
 	if m == nil {
 		return fmt.Errorf("no master")
 	}
-	o := c.other(m)
-	done := c.event("graceful", m.d.Name, "SIGTERM to %s's ulvsd (priority 0), restarted 8 s later", m.d.Name)
+	other := c.other(m)
+	done := c.event(o.kind, m.d.Name, o.what, m.d.Name)
 	defer done()
-	c.tolerate(3*time.Second, 0, "graceful failover: connections opening while the VIP moves")
-	if err := c.stopGracefully(m); err != nil {
+	c.tolerate(o.window, 0, o.why)
+	if err := o.down(m); err != nil {
 		return err
 	}
-	if err := waitFor(3*time.Second, o.d.Name+" master after the graceful stop", func() (bool, error) {
-		return c.l.master("VI_1") == o.d, nil
+	if err := waitFor(o.bound, other.d.Name+" master after the "+o.after, func() (bool, error) {
+		return c.l.master("VI_1") == other.d, nil
 	}); err != nil {
 		return err
 	}
-	time.Sleep(8 * time.Second)
-	return c.comeBack(m)
-}
-
-// comeBack restarts a director and waits until it is master again.
-func (c *chaos) comeBack(m *dirWatch) error {
-	c.tolerate(4*time.Second, 0, m.d.Name+" restarted: it preempts the backup")
-	if err := c.restart(m); err != nil {
+	time.Sleep(o.out)
+	c.tolerate(4*time.Second, 0, m.d.Name+o.back)
+	if err := o.up(m); err != nil {
 		return err
 	}
 	if err := waitFor(20*time.Second, m.d.Name+" master again", func() (bool, error) {
@@ -401,6 +412,15 @@ func (c *chaos) comeBack(m *dirWatch) error {
 	}
 	c.tolerateTakeover(m.d.Name, time.Now())
 	return nil
+}
+
+// graceful stops the master with SIGTERM: the backup takes over at once
+// (priority 0) and the downloads continue through it (lvs_sync_daemon);
+// the director comes back and, preferred, takes over again.
+func (c *chaos) graceful() error {
+	return c.fail(outage{kind: "graceful", what: "SIGTERM to %s's ulvsd (priority 0), restarted 8 s later", after: "graceful stop",
+		window: 3 * time.Second, why: "graceful failover: connections opening while the VIP moves", bound: 3 * time.Second,
+		down: c.stopGracefully, out: 8 * time.Second, up: c.restart, back: " restarted: it preempts the backup"})
 }
 
 // tolerateTakeover opens the window of a preemption: the director just
@@ -423,56 +443,19 @@ func (c *chaos) tolerateTakeover(who string, at time.Time) {
 // crash kills the master's ulvsd (SIGKILL: no goodbye): the backup takes
 // over within the failover bound.
 func (c *chaos) crash() error {
-	m := c.master()
-	if m == nil {
-		return fmt.Errorf("no master")
-	}
-	o := c.other(m)
-	done := c.event("crash", m.d.Name, "kill -9 %s's ulvsd, restarted 6 s later", m.d.Name)
-	defer done()
-	c.tolerate(chaosFailover+2*time.Second, 0, "crash: until the backup declares the master dead")
-	if err := c.l.stop(m.d, procUlvsd); err != nil {
-		return err
-	}
-	if err := waitFor(chaosFailover+time.Second, o.d.Name+" master after the crash", func() (bool, error) {
-		return c.l.master("VI_1") == o.d, nil
-	}); err != nil {
-		return err
-	}
-	time.Sleep(6 * time.Second)
-	return c.comeBack(m)
+	return c.fail(outage{kind: "crash", what: "kill -9 %s's ulvsd, restarted 6 s later", after: "crash",
+		window: chaosFailover + 2*time.Second, why: "crash: until the backup declares the master dead", bound: chaosFailover + time.Second,
+		down: func(m *dirWatch) error { return c.l.stop(m.d, procUlvsd) }, out: 6 * time.Second, up: c.restart,
+		back: " restarted: it preempts the backup"})
 }
 
 // linkCut takes the master's link down: the backup takes over within the
 // failover bound; the link comes back and the director takes over again.
 func (c *chaos) linkCut() error {
-	m := c.master()
-	if m == nil {
-		return fmt.Errorf("no master")
+	link := func(state string) func(m *dirWatch) error {
+		return func(m *dirWatch) error { return c.l.nodes[m.d.Name].IP("link", "set", "eth0", state) }
 	}
-	o := c.other(m)
-	done := c.event("linkcut", m.d.Name, "eth0 of %s down for 8 s", m.d.Name)
-	defer done()
-	c.tolerate(chaosFailover+2*time.Second, 0, "link cut: until the backup declares the master dead")
-	node := c.l.nodes[m.d.Name]
-	if err := node.IP("link", "set", "eth0", "down"); err != nil {
-		return err
-	}
-	if err := waitFor(chaosFailover+time.Second, o.d.Name+" master after the link cut", func() (bool, error) {
-		return c.l.master("VI_1") == o.d, nil
-	}); err != nil {
-		return err
-	}
-	time.Sleep(8 * time.Second)
-	c.tolerate(4*time.Second, 0, m.d.Name+"'s link back: it preempts the backup")
-	if err := node.IP("link", "set", "eth0", "up"); err != nil {
-		return err
-	}
-	if err := waitFor(20*time.Second, m.d.Name+" master again", func() (bool, error) {
-		return c.l.master("VI_1") == m.d, nil
-	}); err != nil {
-		return err
-	}
-	c.tolerateTakeover(m.d.Name, time.Now())
-	return nil
+	return c.fail(outage{kind: "linkcut", what: "eth0 of %s down for 8 s", after: "link cut",
+		window: chaosFailover + 2*time.Second, why: "link cut: until the backup declares the master dead", bound: chaosFailover + time.Second,
+		down: link("down"), out: 8 * time.Second, up: link("up"), back: "'s link back: it preempts the backup"})
 }
