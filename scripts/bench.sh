@@ -7,8 +7,12 @@
 #                             min–max, ratios to direct, and the micro results
 #   <date>-<metric>.svg       one chart per end-to-end metric
 # ROUNDS (default 3), DURATION (per measurement, default 5s), COUNT (go test
-# -count, default 1), SCENARIOS and LOADS (comma-separated names) and VM=0
-# (no QEMU scenarios) tune it.
+# -count, default 1), SCENARIOS and LOADS (comma-separated names), VM=0
+# (no QEMU scenarios) and WIRE_CHECKSUMS=0 tune it. By default the client's
+# and real servers' TX checksum offload is off (lbbench -wire-checksums):
+# frames reach the director with complete checksums, as from a wire, which
+# the XDP fast path scenarios need (a veth leaves a local sender's checksums
+# partial, and the fast path hands those to user space).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p bench/results
@@ -40,5 +44,9 @@ else
 fi
 go build -o bin/lbbench ./bench/lbbench
 CGO_ENABLED=0 go build -o bin/ulvsd ./cmd/ulvsd
-bin/lbbench -rounds "$rounds" -d "${DURATION:-5s}" -micro "$out" -out "bench/results/$stamp" -ulvsd bin/ulvsd "${vm[@]}" \
+wire=(-wire-checksums)
+if [ "${WIRE_CHECKSUMS:-1}" = 0 ]; then
+  wire=()
+fi
+bin/lbbench -rounds "$rounds" -d "${DURATION:-5s}" -micro "$out" -out "bench/results/$stamp" -ulvsd bin/ulvsd "${vm[@]}" "${wire[@]}" \
   ${SCENARIOS:+-scenarios "$SCENARIOS"} ${LOADS:+-loads "$LOADS"}
