@@ -44,26 +44,9 @@ var removeMemlock sync.Once
 // fast path; see xdp.c). It fails when the driver has no native XDP (the
 // caller falls back to AF_PACKET) and says why.
 func Attach(ifindex, fastFlows int) (*Program, error) {
-	removeMemlock.Do(func() { _ = rlimit.RemoveMemlock() })
-	p := &Program{ifindex: ifindex, services: map[tupleKey]bool{}, natReals: map[tupleKey]bool{},
-		vips: map[[16]byte]uint8{}, natAddrs: map[[16]byte]uint8{}, locals: map[[16]byte]bool{}}
-	spec, err := loadSteer()
+	p, err := load(ifindex, fastFlows)
 	if err != nil {
-		return nil, fmt.Errorf("xsk: loading the XDP program: %w", err)
-	}
-	// The flow table is preallocated: without a fast path it is left at
-	// its smallest.
-	spec.Maps["flows"].MaxEntries = uint32(max(fastFlows, minFlows))
-	spec.Maps["replies"].MaxEntries = uint32(max(fastFlows, minFlows))
-	if err := spec.LoadAndAssign(&p.objs, nil); err != nil {
-		return nil, fmt.Errorf("xsk: loading the XDP program: %w", err)
-	}
-	if fastFlows > 0 {
-		if err := p.objs.FastOn.Put(uint32(0), uint32(1)); err != nil {
-			p.objs.Close()
-			return nil, fmt.Errorf("xsk: turning the fast path on: %w", err)
-		}
-		p.fast = true
+		return nil, err
 	}
 	l, err := link.AttachXDP(link.XDPOptions{Program: p.objs.UlvsSteer, Interface: ifindex, Flags: link.XDPDriverMode})
 	if err != nil {
@@ -74,6 +57,35 @@ func Attach(ifindex, fastFlows int) (*Program, error) {
 		return nil, fmt.Errorf("xsk: native XDP on ifindex %d: %w", ifindex, err)
 	}
 	p.link = l
+	return p, nil
+}
+
+// load loads the program for interface ifindex without attaching it (the
+// tests run it with BPF_PROG_TEST_RUN), with the fast path on when
+// fastFlows > 0.
+func load(ifindex, fastFlows int) (*Program, error) {
+	removeMemlock.Do(func() { _ = rlimit.RemoveMemlock() })
+	p := &Program{ifindex: ifindex, services: map[tupleKey]bool{}, natReals: map[tupleKey]bool{},
+		vips: map[[16]byte]uint8{}, natAddrs: map[[16]byte]uint8{}, locals: map[[16]byte]bool{}}
+	spec, err := loadSteer()
+	if err != nil {
+		return nil, fmt.Errorf("xsk: loading the XDP program: %w", err)
+	}
+	// The flow tables are preallocated: without a fast path they are left
+	// at their smallest.
+	for _, m := range []string{"flows", "replies"} {
+		spec.Maps[m].MaxEntries = uint32(max(fastFlows, minFlows))
+	}
+	if err := spec.LoadAndAssign(&p.objs, nil); err != nil {
+		return nil, fmt.Errorf("xsk: loading the XDP program: %w", err)
+	}
+	if fastFlows > 0 {
+		if err := p.objs.FastOn.Put(uint32(0), uint32(1)); err != nil {
+			p.objs.Close()
+			return nil, fmt.Errorf("xsk: turning the fast path on: %w", err)
+		}
+		p.fast = true
+	}
 	return p, nil
 }
 

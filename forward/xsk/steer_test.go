@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/cilium/ebpf"
-	"github.com/cilium/ebpf/rlimit"
 
 	"github.com/ulvs/ulvs/forward/frame"
 	"github.com/ulvs/ulvs/internal/topo/topotest"
@@ -121,20 +120,8 @@ func buildFrame(f frameSpec) []byte {
 // XSKMAP that is XDP_DROP, counted as no_socket: fail closed), everything
 // else passes. The cases follow the guard's rules one by one.
 func TestSteering(t *testing.T) {
-	if os.Geteuid() != 0 {
-		if topotest.Strict() {
-			t.Fatal("loading BPF programs needs root")
-		}
-		t.Skip("loading BPF programs needs root")
-	}
-	_ = rlimit.RemoveMemlock()
-	var objs steerObjects
-	if err := loadSteerObjects(&objs, nil); err != nil {
-		t.Fatal(err)
-	}
-	defer objs.Close()
-	p := &Program{objs: objs, services: map[tupleKey]bool{}, natReals: map[tupleKey]bool{},
-		vips: map[[16]byte]uint8{}, natAddrs: map[[16]byte]uint8{}, locals: map[[16]byte]bool{}}
+	p := loadForTest(t, 0)
+	objs := p.objs
 	a := netip.MustParseAddr
 	if err := p.Sync([]Tuple{
 		{Addr: a("198.18.40.100"), Proto: 6, Port: 80},
@@ -222,12 +209,6 @@ type xdpMD struct {
 // packet cannot change its state, is whole and carries a complete
 // checksum; every other frame goes to the socket as before.
 func TestFastPathProgram(t *testing.T) {
-	if os.Geteuid() != 0 {
-		if topotest.Strict() {
-			t.Fatal("loading BPF programs needs root")
-		}
-		t.Skip("loading BPF programs needs root")
-	}
 	a := netip.MustParseAddr
 	p := loadFast(t, nil)
 	objs := p.objs
@@ -330,34 +311,30 @@ func TestFastPathProgram(t *testing.T) {
 // 2001:db8::100 TCP 80, and the NAT real servers natReals.
 func loadFast(t *testing.T, natReals []Tuple) *Program {
 	t.Helper()
+	p := loadForTest(t, 1024)
+	a := netip.MustParseAddr
+	if err := p.Sync([]Tuple{{Addr: a("198.18.40.100"), Proto: 6, Port: 80}, {Addr: a("198.18.40.100"), Proto: 17, Port: 53},
+		{Addr: a("2001:db8::100"), Proto: 6, Port: 80}}, natReals, []netip.Addr{a("198.18.40.2")}); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// loadForTest loads the program as Attach does, "attached" to ifindex 1,
+// with room for fastFlows fast-path connections, closed with the test.
+func loadForTest(t *testing.T, fastFlows int) *Program {
+	t.Helper()
 	if os.Geteuid() != 0 {
 		if topotest.Strict() {
 			t.Fatal("loading BPF programs needs root")
 		}
 		t.Skip("loading BPF programs needs root")
 	}
-	_ = rlimit.RemoveMemlock()
-	spec, err := loadSteer()
+	p, err := load(1, fastFlows)
 	if err != nil {
 		t.Fatal(err)
 	}
-	spec.Maps["flows"].MaxEntries = 1024
-	spec.Maps["replies"].MaxEntries = 1024
-	var objs steerObjects
-	if err := spec.LoadAndAssign(&objs, nil); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { objs.Close() })
-	p := &Program{objs: objs, ifindex: 1, fast: true, services: map[tupleKey]bool{}, natReals: map[tupleKey]bool{},
-		vips: map[[16]byte]uint8{}, natAddrs: map[[16]byte]uint8{}, locals: map[[16]byte]bool{}}
-	a := netip.MustParseAddr
-	if err := p.Sync([]Tuple{{Addr: a("198.18.40.100"), Proto: 6, Port: 80}, {Addr: a("198.18.40.100"), Proto: 17, Port: 53},
-		{Addr: a("2001:db8::100"), Proto: 6, Port: 80}}, natReals, []netip.Addr{a("198.18.40.2")}); err != nil {
-		t.Fatal(err)
-	}
-	if err := objs.FastOn.Put(uint32(0), uint32(1)); err != nil { // as Attach does
-		t.Fatal(err)
-	}
+	t.Cleanup(func() { p.objs.Close() })
 	return p
 }
 
