@@ -83,10 +83,7 @@ func (f *xdpFast) counts(h uint32) xsk.RealCount {
 			f.fail(err)
 			continue
 		}
-		sum.Pkts += c.Pkts
-		sum.Bytes += c.Bytes
-		sum.OutPkts += c.OutPkts
-		sum.OutBytes += c.OutBytes
+		sum.Add(c)
 	}
 	return sum
 }
@@ -123,9 +120,7 @@ func (f *xdpFast) add(e *conntab.Entry, r *real) bool {
 		fr.hop, fr.prog = hp, p
 	}
 	f.mu.Unlock()
-	fl := f.flow(e)
-	fl.Real = r.handle
-	if err := p.AddFlow(fl); err != nil {
+	if err := p.AddFlow(f.flow(e)); err != nil {
 		f.fail(err)
 		return false
 	}
@@ -177,24 +172,15 @@ func (f *xdpFast) housekeep() {
 	defer f.mu.Unlock()
 	for h, fr := range f.reals {
 		c := f.counts(h)
+		d := c.Since(fr.counted)
 		last := len(fr.r.stats) - 1
-		rs := &fr.r.stats[last]
-		var ss *counters
+		sets := []*counters{&fr.r.stats[last]}
 		if fr.r.svc != nil {
-			ss = &fr.r.svc.stats[last]
+			sets = append(sets, &fr.r.svc.stats[last])
 		}
-		for _, d := range [2]struct {
-			in          bool
-			pkts, bytes uint64
-		}{{true, c.Pkts - fr.counted.Pkts, c.Bytes - fr.counted.Bytes},
-			{false, c.OutPkts - fr.counted.OutPkts, c.OutBytes - fr.counted.OutBytes}} {
-			if d.pkts == 0 {
-				continue
-			}
-			rs.add(d.in, d.pkts, d.bytes)
-			if ss != nil {
-				ss.add(d.in, d.pkts, d.bytes)
-			}
+		for _, cs := range sets {
+			cs.add(true, d.Pkts, d.Bytes)
+			cs.add(false, d.OutPkts, d.OutBytes)
 		}
 		fr.counted = c
 		r := snap.real(h)

@@ -68,6 +68,19 @@ type RealCount struct {
 	Pkts, Bytes, OutPkts, OutBytes uint64
 }
 
+// Add adds o's counts to c's.
+func (c *RealCount) Add(o RealCount) {
+	c.Pkts += o.Pkts
+	c.Bytes += o.Bytes
+	c.OutPkts += o.OutPkts
+	c.OutBytes += o.OutBytes
+}
+
+// Since returns what c counted beyond an earlier reading of the same counts.
+func (c RealCount) Since(earlier RealCount) RealCount {
+	return RealCount{c.Pkts - earlier.Pkts, c.Bytes - earlier.Bytes, c.OutPkts - earlier.OutPkts, c.OutBytes - earlier.OutBytes}
+}
+
 // Flow is a connection on the fast path: Key, the client to the VIP, goes
 // to real server handle Real; a NAT connection (NAT set) goes to
 // RAddr:RPort (host order), and its replies leave from the VIP to the
@@ -105,8 +118,6 @@ func (p *Program) AddFlow(f *Flow) error {
 	v := flowValue{Real: f.Real, Seen: now}
 	if f.NAT {
 		v.NAT, v.RAddr, v.RPort = 1, f.RAddr, htons(f.RPort)
-		// The replies first: a client packet that goes fast before its
-		// replies can is harmless, the other way round is not possible.
 		r := replyValue{VAddr: f.Key.Dst, VPort: f.Key.Dport, DMAC: f.ClientMAC, SMAC: f.IfaceMAC,
 			Ifindex: uint32(p.ifindex), Real: f.Real, Seen: now}
 		if err := p.objs.Replies.Put(f.Key.Reply(f.RAddr, f.RPort), r); err != nil {
@@ -128,16 +139,22 @@ func (p *Program) DeleteFlow(f *Flow) error {
 	if !p.fast {
 		return nil
 	}
-	err := p.objs.Flows.Delete(f.Key)
+	err := absent(p.objs.Flows.Delete(f.Key))
 	if f.NAT {
-		if e := p.objs.Replies.Delete(f.Key.Reply(f.RAddr, f.RPort)); err == nil || errors.Is(err, ebpf.ErrKeyNotExist) {
-			err = e
-		}
+		err = errors.Join(err, absent(p.objs.Replies.Delete(f.Key.Reply(f.RAddr, f.RPort))))
 	}
-	if err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
+	if err != nil {
 		return fmt.Errorf("xsk: fast path: deleting a flow: %w", err)
 	}
 	return nil
+}
+
+// absent forgives a deletion of what is not there.
+func absent(err error) error {
+	if errors.Is(err, ebpf.ErrKeyNotExist) {
+		return nil
+	}
+	return err
 }
 
 // FlowSeen returns when the connection's last fast-path packet came, either
@@ -189,10 +206,7 @@ func (p *Program) RealCounts(h uint32) (RealCount, error) {
 		return sum, fmt.Errorf("xsk: fast path: counts of real server %d: %w", h, err)
 	}
 	for _, c := range per {
-		sum.Pkts += c.Pkts
-		sum.Bytes += c.Bytes
-		sum.OutPkts += c.OutPkts
-		sum.OutBytes += c.OutBytes
+		sum.Add(c)
 	}
 	return sum, nil
 }
