@@ -417,6 +417,32 @@ static __always_inline void stamp(__u64 *seen)
 		*seen = now;
 }
 
+// leave sends the frame back out by XDP_TX from smac to dmac, notes the
+// flow's time in seen and counts the packet for real server real: to it,
+// or (out) from it, a NAT reply.
+static __always_inline int leave(struct xdp_md *ctx, void *end, const __u8 *dmac, const __u8 *smac, __u64 *seen,
+				 __u32 real, int out, struct pkt *pk)
+{
+	__u8 *data = (void *)(long)ctx->data;
+	if ((void *)(data + 12) > end)
+		return -1;
+	__builtin_memcpy(data, dmac, 6);
+	__builtin_memcpy(data + 6, smac, 6);
+	stamp(seen);
+	struct real_count *c = bpf_map_lookup_elem(&real_stats, &real);
+	if (c) {
+		if (out) {
+			c->out_pkts += 1;
+			c->out_bytes += pk->iplen;
+		} else {
+			c->pkts += 1;
+			c->bytes += pk->iplen;
+		}
+	}
+	count(STAT_FAST);
+	return XDP_TX;
+}
+
 // fast forwards an established connection's packet from the client, or
 // returns -1 for the socket to have it.
 static __always_inline int fast(struct xdp_md *ctx, struct addr *src, struct addr *dst, __u8 proto, void *l4,
@@ -448,18 +474,7 @@ static __always_inline int fast(struct xdp_md *ctx, struct addr *src, struct add
 			rewrite4(ip, ip + 16, h + 2, cs, proto, f->raddr + 12, bpf_ntohs(f->rport));
 		}
 	}
-	if ((void *)(data + 12) > end)
-		return -1;
-	__builtin_memcpy(data, hop->dst, 6);
-	__builtin_memcpy(data + 6, hop->src, 6);
-	stamp(&f->seen);
-	struct real_count *c = bpf_map_lookup_elem(&real_stats, &real);
-	if (c) {
-		c->pkts += 1;
-		c->bytes += pk->iplen;
-	}
-	count(STAT_FAST);
-	return XDP_TX;
+	return leave(ctx, end, hop->dst, hop->src, &f->seen, real, 0, pk);
 }
 
 // fast_reply forwards a NAT real server's reply on an established
@@ -493,19 +508,7 @@ static __always_inline int fast_reply(struct xdp_md *ctx, struct addr *src, stru
 		ip[7]--;
 		rewrite6(ip + 8, h, cs, proto, r->vaddr, bpf_ntohs(r->vport));
 	}
-	if ((void *)(data + 12) > end)
-		return -1;
-	__builtin_memcpy(data, r->dmac, 6);
-	__builtin_memcpy(data + 6, r->smac, 6);
-	stamp(&r->seen);
-	__u32 real = r->real;
-	struct real_count *c = bpf_map_lookup_elem(&real_stats, &real);
-	if (c) {
-		c->out_pkts += 1;
-		c->out_bytes += pk->iplen;
-	}
-	count(STAT_FAST);
-	return XDP_TX;
+	return leave(ctx, end, r->dmac, r->smac, &r->seen, r->real, 1, pk);
 }
 
 // classify decides for an IP packet whose addresses are in src and dst
