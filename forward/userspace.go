@@ -287,11 +287,7 @@ func (u *Userspace) UpdateService(c ServiceConfig) error {
 		return err
 	}
 	for ap, r := range ns.reals {
-		m := r.method
-		if !r.cfg.MethodSet {
-			m = c.Method
-		}
-		ns.reals[ap] = u.replaceLocked(r, &ns, r.cfg, m)
+		ns.reals[ap] = u.replaceLocked(r, &ns, r.cfg, r.cfg.methodIn(c.Method))
 	}
 	g.svcs[k] = &ns
 	u.publishLocked()
@@ -308,11 +304,7 @@ func (u *Userspace) setSorryLocked(s *service, c *RealConfig) error {
 		if err := c.validate(); err != nil {
 			return err
 		}
-		m := s.cfg.Method
-		if c.MethodSet {
-			m = c.Method
-		}
-		s.sorry = u.replaceLocked(s.sorry, s, *c, m)
+		s.sorry = u.replaceLocked(s.sorry, s, *c, c.methodIn(s.cfg.Method))
 		return nil
 	}
 	if s.sorry != nil {
@@ -344,11 +336,8 @@ func (u *Userspace) setSorryLocked(s *service, c *RealConfig) error {
 
 func (u *Userspace) newReal(s *service, c RealConfig, d *sched.Dest) *real {
 	c.Addr = c.Addr.Unmap()
-	r := &real{cfg: c, method: s.cfg.Method, dest: d, svc: s, addr: put16(c.Addr), ab: wire(c.Addr),
+	r := &real{cfg: c, method: c.methodIn(s.cfg.Method), dest: d, svc: s, addr: put16(c.Addr), ab: wire(c.Addr),
 		stats: newCounterSet(u.workers)}
-	if c.MethodSet {
-		r.method = c.Method
-	}
 	u.e.reg.newRealLocked(r)
 	if u.e.resolve != nil {
 		u.e.resolve(r)
@@ -401,6 +390,15 @@ func (u *Userspace) DeleteService(k ServiceKey) error {
 	return nil
 }
 
+// methodIn is the real server's forwarding method in a service whose
+// method is svc: its own lb_kind when it has one.
+func (c *RealConfig) methodIn(svc Method) Method {
+	if c.MethodSet {
+		return c.Method
+	}
+	return svc
+}
+
 // dest is the scheduler's view of the real server.
 func (c *RealConfig) dest() sched.DestConfig {
 	return sched.DestConfig{Addr: c.Addr, Port: c.Port, Weight: c.Weight, UThreshold: c.UThreshold, LThreshold: c.LThreshold}
@@ -444,11 +442,7 @@ func (u *Userspace) AddReal(k ServiceKey, c RealConfig) error {
 func (u *Userspace) reviveLocked(s *service, c RealConfig, d *sched.Dest) *real {
 	for _, r := range u.e.reg.reals {
 		if r != nil && r.removed && r.dest == d && r.svc == s {
-			m := s.cfg.Method
-			if c.MethodSet {
-				m = c.Method
-			}
-			nr := u.replaceLocked(r, s, c, m)
+			nr := u.replaceLocked(r, s, c, c.methodIn(s.cfg.Method))
 			nr.removed = false
 			return nr
 		}
@@ -477,11 +471,7 @@ func (u *Userspace) UpdateReal(k ServiceKey, c RealConfig) error {
 	if _, err := s.sched.UpdateDest(c.dest()); err != nil {
 		return fmt.Errorf("forward: service %v: real server %v: %w", k, ap, err)
 	}
-	m := s.cfg.Method
-	if c.MethodSet {
-		m = c.Method
-	}
-	s.reals[ap] = u.replaceLocked(r, s, c, m)
+	s.reals[ap] = u.replaceLocked(r, s, c, c.methodIn(s.cfg.Method))
 	u.publishLocked()
 	u.e.log.Info("real server updated", zap.Stringer("service", k), zap.Stringer("real", ap), zap.Int32("weight", c.Weight))
 	return nil
