@@ -20,7 +20,7 @@ type cpuMeter struct {
 // all CPUs since the last read, in percent (ok false on the first read).
 func (m *cpuMeter) read(pids []int) (busyPct, labPct int, ok bool) {
 	if m.proc == nil {
-		r, err := procstat.New("")
+		r, err := procstat.Proc()
 		if err != nil {
 			return 0, 0, false
 		}

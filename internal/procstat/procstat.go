@@ -5,6 +5,8 @@
 package procstat
 
 import (
+	"sync"
+
 	"github.com/prometheus/procfs"
 )
 
@@ -86,9 +88,15 @@ func (r *Reader) Alive(pid int) bool {
 	return err == nil && p.State != "Z" && p.State != "X"
 }
 
+// proc is the Reader of /proc, opened once (procfs.NewFS checks the mount).
+var proc = sync.OnceValues(func() (*Reader, error) { return New("") })
+
+// Proc returns the Reader of /proc.
+func Proc() (*Reader, error) { return proc() }
+
 // ReadMachine reads the machine's CPU time from /proc.
 func ReadMachine() (Machine, error) {
-	r, err := New("")
+	r, err := proc()
 	if err != nil {
 		return Machine{}, err
 	}
@@ -97,7 +105,7 @@ func ReadMachine() (Machine, error) {
 
 // ReadProcess reads a process from /proc (see Reader.Process).
 func ReadProcess(pid int, memory bool) (Process, error) {
-	r, err := New("")
+	r, err := proc()
 	if err != nil {
 		return Process{}, err
 	}

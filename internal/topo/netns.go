@@ -64,6 +64,6 @@ func PidInNamespace(pid int, ns string) bool {
 	if want.Dev != got.Dev || want.Ino != got.Ino {
 		return false
 	}
-	r, err := procstat.New("")
+	r, err := procstat.Proc()
 	return err == nil && r.Alive(pid)
 }
