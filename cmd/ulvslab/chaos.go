@@ -197,22 +197,25 @@ func (c *chaos) event(kind, target, format string, args ...any) (done func()) {
 	}
 }
 
+// open adds a window in which requests may fail and returns its index.
+func (c *chaos) open(w window) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.windows = append(c.windows, w)
+	return len(c.windows) - 1
+}
+
 // tolerate lets requests fail over the next d (at most max of them when
 // max > 0).
 func (c *chaos) tolerate(d time.Duration, max int, why string) {
-	c.mu.Lock()
-	c.windows = append(c.windows, window{From: time.Now(), To: time.Now().Add(d), Max: max, Why: why})
-	c.mu.Unlock()
+	c.open(window{From: time.Now(), To: time.Now().Add(d), Max: max, Why: why})
 }
 
 // tolerateUntil opens a window in which requests may fail, and returns
 // the function that closes it (grace later: a request started before then
 // may still fail).
 func (c *chaos) tolerateUntil(grace time.Duration, why string) (end func()) {
-	c.mu.Lock()
-	i := len(c.windows)
-	c.windows = append(c.windows, window{From: time.Now(), To: time.Now().Add(24 * time.Hour), Why: why})
-	c.mu.Unlock()
+	i := c.open(window{From: time.Now(), To: time.Now().Add(24 * time.Hour), Why: why})
 	return func() {
 		c.mu.Lock()
 		c.windows[i].To = time.Now().Add(grace)

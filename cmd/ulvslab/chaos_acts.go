@@ -434,9 +434,7 @@ func (c *chaos) graceful() error {
 // the move: a backup preempts once its master-down interval (3.61 s at
 // priority 100) has passed, plus the daemon's start.
 func (c *chaos) tolerateTakeover(who string, at time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.windows = append(c.windows, window{From: at.Add(-time.Second), To: at.Add(3 * time.Second),
+	c.open(window{From: at.Add(-time.Second), To: at.Add(3 * time.Second),
 		Why: who + " took the VIP back from the backup (preemption)"})
 }
 
