@@ -51,8 +51,8 @@ type replyValue struct {
 	VPort      uint16 // network order
 	DMAC, SMAC [6]byte
 	Pad        uint16
-	Ifindex    uint32
 	Real       uint32
+	Pad2       uint32
 	Seen       uint64
 }
 
@@ -119,7 +119,7 @@ func (p *Program) AddFlow(f *Flow) error {
 	if f.NAT {
 		v.NAT, v.RAddr, v.RPort = 1, f.RAddr, htons(f.RPort)
 		r := replyValue{VAddr: f.Key.Dst, VPort: f.Key.Dport, DMAC: f.ClientMAC, SMAC: f.IfaceMAC,
-			Ifindex: uint32(p.ifindex), Real: f.Real, Seen: now}
+			Real: f.Real, Seen: now}
 		if err := p.objs.Replies.Put(f.Key.Reply(f.RAddr, f.RPort), r); err != nil {
 			return fmt.Errorf("xsk: fast path: adding a NAT flow's replies: %w", err)
 		}

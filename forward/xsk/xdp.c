@@ -145,14 +145,16 @@ struct {
 // A NAT connection's replies, keyed by the real server to the client (as
 // struct flow_key: src the real server, dst the client): they leave from
 // vaddr:vport, to the client side's next hop dmac from the interface's
-// smac, by the interface ifindex (the one the client's packets arrive on).
+// smac, by XDP_TX. Each interface's program has its own maps, and user
+// space puts a connection's replies only into the program of the interface
+// that both its client and its real server are behind.
 struct reply {
 	__u8 vaddr[16];
 	__u16 vport; // network order
 	__u8 dmac[6], smac[6];
 	__u16 pad;
-	__u32 ifindex;
 	__u32 real;
+	__u32 pad2;
 	__u64 seen;
 };
 
@@ -489,7 +491,7 @@ static __always_inline int fast_reply(struct xdp_md *ctx, struct addr *src, stru
 	struct flow_key k;
 	key_of(&k, src, dst, h, proto);
 	struct reply *r = bpf_map_lookup_elem(&replies, &k);
-	if (!r || r->ifindex != ctx->ingress_ifindex)
+	if (!r)
 		return -1;
 	__u8 *data = (void *)(long)ctx->data;
 	__u8 *ip = data + ETH_HLEN;
