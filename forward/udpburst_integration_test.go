@@ -158,7 +158,13 @@ func loadNft(t *testing.T, n *topo.Node, rules string) {
 // sinkCount reads a real server's udpSink counter.
 func sinkCount(t *testing.T, n *topo.Node) uint64 {
 	t.Helper()
-	out := topotest.Run(t, n, "nft", "-j", "list", "counter", "inet", "ulvs_sink", "udpsink")
+	return nftCounter(t, n, "inet", "ulvs_sink", "udpsink")
+}
+
+// nftCounter reads the packets of a node's named nftables counter.
+func nftCounter(t *testing.T, n *topo.Node, family, table, name string) uint64 {
+	t.Helper()
+	out := topotest.Run(t, n, "nft", "-j", "list", "counter", family, table, name)
 	var doc struct {
 		Nftables []struct {
 			Counter *struct {
