@@ -2,7 +2,9 @@ package forward
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
+	"net"
 	"net/netip"
 	"net/rpc"
 	"path/filepath"
@@ -11,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/mdlayher/packet"
 
 	"github.com/ulvs/ulvs/internal/topo"
 	"github.com/ulvs/ulvs/internal/topo/topotest"
@@ -195,11 +199,53 @@ func (l *lab) tsharkList(filter string, fields ...string) string {
 }
 
 // stopCapture ends the capture so the file is complete.
+//
+// tshark's file receives packets a block at a time (the ring's block
+// timeout), and a SIGTERM drops the block not handed over yet — the last
+// few hundred milliseconds of traffic, the very packets a test has just
+// provoked (a TUN run's fragmentation-needed was usually left out). So the
+// client first sends a marker frame (a local experimental EtherType, not IP:
+// no check counts it) and the capture stops only once its file holds the
+// marker, and with it everything the interface carried before.
 func (l *lab) stopCapture() {
-	if l.capture != nil {
-		_ = l.capture.Stop(5 * time.Second)
+	if l.capture == nil {
+		return
 	}
+	mac, err := l.client.MAC("eth0")
+	if err != nil {
+		l.t.Fatal(err)
+	}
+	bcast := net.HardwareAddr{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}
+	marker := make([]byte, 60)
+	copy(marker, bcast)
+	copy(marker[6:], mac)
+	binary.BigEndian.PutUint16(marker[12:], captureMarker)
+	topotest.InNS(l.t, l.client, func() {
+		ifi, err := net.InterfaceByName("eth0")
+		if err == nil {
+			var c *packet.Conn
+			if c, err = packet.Listen(ifi, packet.Raw, captureMarker, nil); err == nil {
+				_, err = c.WriteTo(marker, &packet.Addr{HardwareAddr: bcast})
+				c.Close()
+			}
+		}
+		if err != nil {
+			l.t.Fatalf("capture marker: %v", err)
+		}
+	})
+	filter := fmt.Sprintf("eth.type == 0x%04x", captureMarker)
+	topotest.Eventually(l.t, 30*time.Second, "the capture holds the marker sent after the traffic", func() bool {
+		// The file is still being written: its last packet may be cut
+		// short, which tshark reports as an error after printing the rest.
+		out, _ := l.client.Output(context.Background(), "tshark", "-r", l.capFile, "-Y", filter, "-T", "fields", "-e", "frame.number")
+		return strings.TrimSpace(out) != ""
+	})
+	_ = l.capture.Stop(5 * time.Second)
 }
+
+// captureMarker is the EtherType of stopCapture's marker frame: IEEE 802's
+// local experimental EtherType 1.
+const captureMarker = 0x88b5
 
 // checkWire asserts the client saw no RST or ICMP from the director, no bad
 // checksum and (NAT) no real server's address.
@@ -223,9 +269,13 @@ func (l *lab) checkWire(allowFragNeeded bool) {
 		"RST or ICMP from the director": fmt.Sprintf("eth.src == %s && ip.ttl == 64 && (tcp.flags.reset == 1 || %s)", mac, icmp),
 		// Frames the director sent to the client (what it is answerable
 		// for): the bridge may also flood the client a copy of a forwarded
-		// GSO frame whose checksum is legitimately partial.
+		// GSO frame whose checksum is legitimately partial. An ICMP error's
+		// own checksums are the director's; the TCP or UDP header it
+		// quotes is the client's, and tshark "verifies" a quoted checksum
+		// over the quote's first bytes only, so a correct one reads Bad.
 		"bad checksums": fmt.Sprintf("eth.src == %s && eth.dst == %s && (ip.checksum.status == \"Bad\" || "+
-			"tcp.checksum.status == \"Bad\" || udp.checksum.status == \"Bad\")", mac, clientMAC),
+			"icmp.checksum.status == \"Bad\" || icmpv6.checksum.status == \"Bad\" || (!icmp && !icmpv6 && "+
+			"(tcp.checksum.status == \"Bad\" || udp.checksum.status == \"Bad\")))", mac, clientMAC),
 	}
 	if l.mode == NAT {
 		checks["a real server's address"] = "ip.src == 198.18.51.0/24"
