@@ -250,15 +250,17 @@ func runRounds(res *Results, rounds int, d time.Duration, conns, pps, cps int, u
 			"receive run there, and the balancer's threads, if any, are pinned there. sat_ns_per_packet is the lab's whole CPU "+
 			"(generator and sinks included) per packet delivered during the UDP flood.")
 	}
+	round := 0
 	record := func(s, metric string, v float64) {
 		m := res.Metrics[metric]
 		if m == nil {
-			m = &Metric{metricInfo: metrics[metric], Rounds: map[string][]float64{}}
+			m = &Metric{metricInfo: metrics[metric], Rounds: map[string][]float64{}, RoundOf: map[string][]int{}}
 			res.Metrics[metric] = m
 		}
 		m.Rounds[s] = append(m.Rounds[s], v)
+		m.RoundOf[s] = append(m.RoundOf[s], round)
 	}
-	for round := 1; round <= rounds; round++ {
+	for round = 1; round <= rounds; round++ {
 		var base map[string]float64
 		for _, s := range scs {
 			logf("round %d/%d: %s", round, rounds, s.name)

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -160,5 +161,63 @@ func TestSummarizeAndReport(t *testing.T) {
 	svg := barChart("keepalive_rps", r.Metrics["keepalive_rps"], r.Order)
 	if !strings.HasPrefix(svg, "<svg") || !strings.Contains(svg, "nft DR") || !strings.Contains(svg, "(1.20×)") {
 		t.Errorf("chart:\n%s", svg)
+	}
+}
+
+func TestPeerOf(t *testing.T) {
+	t.Parallel()
+	order := []string{"direct", "nft DR", "nft NAT", "ulvs DR", "ulvs NAT v3", "ulvs TUN", "HAProxy", "IPVS DR (VM)", "ulvs DR XDP (VM)"}
+	for s, want := range map[string]string{
+		"ulvs DR": "nft DR", "ulvs NAT v3": "nft NAT", "ulvs DR XDP (VM)": "IPVS DR (VM)",
+		"ulvs TUN": "", "HAProxy": "", "nft DR": "", "direct": "", "IPVS DR (VM)": "",
+	} {
+		if got := peerOf(s, order); got != want {
+			t.Errorf("peerOf(%q) = %q, want %q", s, got, want)
+		}
+	}
+	if got := peerOf("ulvs DR", []string{"direct", "ulvs DR"}); got != "" {
+		t.Errorf("peerOf without nft DR in the run = %q", got)
+	}
+}
+
+// TestPeerRatio: ratios pair values of the same round, so a round one side
+// lost is left out rather than shifting the other rounds against each
+// other; lower-is-better metrics divide the other way; results written
+// before RoundOf pair by position.
+func TestPeerRatio(t *testing.T) {
+	t.Parallel()
+	r := &Results{Order: []string{"direct", "nft NAT", "ulvs NAT", "ulvs TUN"}, Metrics: map[string]*Metric{
+		"close_rps": {metricInfo: metrics["close_rps"],
+			Rounds:  map[string][]float64{"direct": {10, 10, 10}, "nft NAT": {100, 200, 400}, "ulvs NAT": {50, 300}, "ulvs TUN": {1, 1, 1}},
+			RoundOf: map[string][]int{"direct": {1, 2, 3}, "nft NAT": {1, 2, 3}, "ulvs NAT": {1, 3}, "ulvs TUN": {1, 2, 3}}},
+		"cpu_ns_per_packet": {metricInfo: metrics["cpu_ns_per_packet"],
+			Rounds: map[string][]float64{"direct": {0, 0, 0}, "nft NAT": {1000, 1000, 900}, "ulvs NAT": {2000, 500, 900}}},
+		"udp_loss_pct": {metricInfo: metrics["udp_loss_pct"],
+			Rounds: map[string][]float64{"nft NAT": {1, 1, 1}, "ulvs NAT": {2, 2, 2}}},
+	}}
+	r.summarize()
+	pr := r.Metrics["close_rps"].Peer["ulvs NAT"]
+	if pr == nil || pr.Peer != "nft NAT" || !slices.Equal(pr.Rounds, []float64{0.5, 0.75}) || pr.Median != 0.625 || pr.Min != 0.5 || pr.Max != 0.75 {
+		t.Errorf("close_rps against nft NAT: %+v, want rounds [0.5 0.75] (round 2 lost), median 0.625", pr)
+	}
+	if p := r.Metrics["close_rps"].Peer; p["ulvs TUN"] != nil || p["nft NAT"] != nil || p["direct"] != nil {
+		t.Errorf("peer ratios for scenarios without a peer: %v", p)
+	}
+	// A cost: peer / scenario, so above 1 is still better; no RoundOf
+	// (an older results file) pairs by position.
+	if pr := r.Metrics["cpu_ns_per_packet"].Peer["ulvs NAT"]; pr == nil || !slices.Equal(pr.Rounds, []float64{0.5, 2, 1}) || pr.Median != 1 {
+		t.Errorf("CPU against nft NAT: %+v, want rounds [0.5 2 1]", pr)
+	}
+	if r.Metrics["udp_loss_pct"].Peer != nil {
+		t.Error("a ratio of loss percentages")
+	}
+	md := r.markdown("x")
+	for _, want := range []string{"| scenario | peer | close_rps | cpu_ns_per_packet |", "| ulvs NAT | nft NAT | 0.62 (0.50–0.75) | 1.00 (0.50–2.00) |"} {
+		if !strings.Contains(md, want) {
+			t.Errorf("markdown lacks %q:\n%s", want, md)
+		}
+	}
+	if _, peers, _ := strings.Cut(md, "Against the kernel's own balancer"); strings.Contains(peers, "ulvs TUN") {
+		t.Errorf("ulvs TUN, which has no peer, has a row:\n%s", md)
 	}
 }

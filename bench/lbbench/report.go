@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
@@ -52,10 +53,84 @@ type Metric struct {
 	Median map[string]float64   `json:"median"`
 	Min    map[string]float64   `json:"min"`
 	Max    map[string]float64   `json:"max"`
+	// RoundOf is the round each of Rounds' values was measured in (a
+	// failed measurement leaves a round out). Absent in results written
+	// before it: then the values are rounds 1, 2, ...
+	RoundOf map[string][]int `json:"round_of,omitempty"`
 	// Ratio is median / direct's median (higher is better for both
 	// directions of metrics: for lower-is-better ones it is direct /
 	// median). Absent for the CPU costs, which are already relative.
 	Ratio map[string]float64 `json:"ratio_to_direct,omitempty"`
+	// Peer compares each ulvs scenario with the kernel's own balancer of
+	// the same method (peerOf) round by round.
+	Peer map[string]*PeerRatio `json:"ratio_to_peer,omitempty"`
+}
+
+// PeerRatio is a scenario against its peer in the rounds both were
+// measured in: each round's ratio, above 1 when the scenario did better
+// (for a lower-is-better metric, peer / scenario), and their median and
+// spread. Issue 16's goals are ratios of this kind; pairing within a round
+// keeps the machine's drift between rounds out of them.
+type PeerRatio struct {
+	Peer   string    `json:"peer"`
+	Rounds []float64 `json:"rounds"`
+	Median float64   `json:"median"`
+	Min    float64   `json:"min"`
+	Max    float64   `json:"max"`
+}
+
+// peerOf names the scenario a ulvs scenario is judged against: the kernel's
+// own balancer of the same method in the same place — nftables DR or NAT on
+// the host, kernel IPVS in the guest — when the run has it.
+func peerOf(s string, order []string) string {
+	f := strings.Fields(s)
+	if len(f) < 2 || f[0] != "ulvs" {
+		return ""
+	}
+	peer := "nft " + f[1]
+	if strings.HasSuffix(s, "(VM)") {
+		peer = "IPVS " + f[1] + " (VM)"
+	}
+	if !slices.Contains(order, peer) {
+		return ""
+	}
+	return peer
+}
+
+// byRound returns a scenario's values by the round they were measured in.
+func (m *Metric) byRound(s string) map[int]float64 {
+	out := map[int]float64{}
+	for i, v := range m.Rounds[s] {
+		r := i + 1
+		if ro := m.RoundOf[s]; i < len(ro) {
+			r = ro[i]
+		}
+		out[r] = v
+	}
+	return out
+}
+
+// peerRatio pairs s with peer round by round; nil when no round has both
+// (or a value the ratio cannot divide by).
+func (m *Metric) peerRatio(s, peer string) *PeerRatio {
+	mine, theirs := m.byRound(s), m.byRound(peer)
+	pr := &PeerRatio{Peer: peer}
+	for _, r := range slices.Sorted(maps.Keys(mine)) {
+		v, ok := theirs[r]
+		num, den := mine[r], v
+		if !m.Higher {
+			num, den = v, mine[r]
+		}
+		if !ok || den <= 0 || num < 0 {
+			continue
+		}
+		pr.Rounds = append(pr.Rounds, num/den)
+	}
+	if len(pr.Rounds) == 0 {
+		return nil
+	}
+	pr.Median, pr.Min, pr.Max = median(pr.Rounds), slices.Min(pr.Rounds), slices.Max(pr.Rounds)
+	return pr
 }
 
 func median(v []float64) float64 {
@@ -75,11 +150,20 @@ func median(v []float64) float64 {
 func (r *Results) summarize() {
 	for name, m := range r.Metrics {
 		m.Median, m.Min, m.Max = map[string]float64{}, map[string]float64{}, map[string]float64{}
+		m.Peer = nil
 		for s, v := range m.Rounds {
 			if len(v) == 0 {
 				continue
 			}
 			m.Median[s], m.Min[s], m.Max[s] = median(v), slices.Min(v), slices.Max(v)
+			if peer := peerOf(s, r.Order); peer != "" && name != "udp_loss_pct" {
+				if pr := m.peerRatio(s, peer); pr != nil {
+					if m.Peer == nil {
+						m.Peer = map[string]*PeerRatio{}
+					}
+					m.Peer[s] = pr
+				}
+			}
 		}
 		if strings.HasPrefix(name, "cpu_") {
 			continue
@@ -182,6 +266,7 @@ func (r *Results) markdown(base string) string {
 		}
 		b.WriteString("\n")
 	}
+	r.peerTable(&b, cols)
 	b.WriteString("\nCharts: ")
 	for i, c := range cols {
 		if i > 0 {
@@ -215,6 +300,45 @@ func (r *Results) markdown(base string) string {
 		}
 	}
 	return b.String()
+}
+
+// peerTable renders each ulvs scenario against its peer (PeerRatio), when
+// the run has any.
+func (r *Results) peerTable(b *strings.Builder, cols []string) {
+	var pcols []string
+	for _, c := range cols {
+		if len(r.Metrics[c].Peer) > 0 {
+			pcols = append(pcols, c)
+		}
+	}
+	if len(pcols) == 0 {
+		return
+	}
+	b.WriteString("\nAgainst the kernel's own balancer of the same method, round by round: each round's ratio (above 1 is better " +
+		"than the peer; for a cost or a latency, peer / scenario), the median of those ratios and their min–max.\n\n| scenario | peer |")
+	for _, c := range pcols {
+		fmt.Fprintf(b, " %s |", c)
+	}
+	b.WriteString("\n|---|---|")
+	for range pcols {
+		b.WriteString("---|")
+	}
+	b.WriteString("\n")
+	for _, s := range r.Order {
+		peer := peerOf(s, r.Order)
+		if peer == "" {
+			continue
+		}
+		fmt.Fprintf(b, "| %s | %s |", s, peer)
+		for _, c := range pcols {
+			if pr := r.Metrics[c].Peer[s]; pr != nil {
+				fmt.Fprintf(b, " %.2f (%.2f–%.2f) |", pr.Median, pr.Min, pr.Max)
+			} else {
+				b.WriteString(" n/a |")
+			}
+		}
+		b.WriteString("\n")
+	}
 }
 
 func sortedKeys[V any](m map[string]V) []string {
