@@ -81,7 +81,7 @@ func run() error {
 	if *out == "" {
 		return fmt.Errorf("-out is required")
 	}
-	res := &Results{Date: time.Now().UTC().Format("2006-01-02T15:04:05Z"), Command: strings.Join(os.Args, " "),
+	res := &Results{Date: time.Now().UTC().Format("2006-01-02T15:04:05Z"), Command: shellJoin(os.Args),
 		Metrics: map[string]*Metric{},
 		Config:  Config{Rounds: *rounds, Duration: d.String(), WrkConns: *conns, CostPPS: *pps, CostCPS: *cps}}
 	res.Machine = machine()
@@ -338,4 +338,22 @@ func loadavg() string {
 		return "?"
 	}
 	return strings.Join(f[:3], " ")
+}
+
+// shellJoin renders a command line so that it can be pasted into a shell:
+// an argument with anything but letters, digits and _./=:,@%+- in it is
+// single-quoted.
+func shellJoin(args []string) string {
+	q := make([]string, len(args))
+	for i, a := range args {
+		plain := a != "" && strings.IndexFunc(a, func(r rune) bool {
+			return !('a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' || strings.ContainsRune("_./=:,@%+-", r))
+		}) < 0
+		if plain {
+			q[i] = a
+		} else {
+			q[i] = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+		}
+	}
+	return strings.Join(q, " ")
 }

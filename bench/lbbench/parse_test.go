@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"slices"
 	"strings"
 	"testing"
@@ -219,5 +220,28 @@ func TestPeerRatio(t *testing.T) {
 	}
 	if _, peers, _ := strings.Cut(md, "Against the kernel's own balancer"); strings.Contains(peers, "ulvs TUN") {
 		t.Errorf("ulvs TUN, which has no peer, has a row:\n%s", md)
+	}
+}
+
+// TestShellJoin: the command a results file records runs when pasted into
+// sh, spaces, quotes and empty arguments included.
+func TestShellJoin(t *testing.T) {
+	t.Parallel()
+	args := []string{"bin/lbbench", "-rounds", "5", "-scenarios", "direct,nft DR,ulvs DR", "-variants", "v2=- --ring-version 2", "it's", "", "-out", "bench/results/x"}
+	got := shellJoin(args)
+	want := `bin/lbbench -rounds 5 -scenarios 'direct,nft DR,ulvs DR' -variants 'v2=- --ring-version 2' 'it'\''s' '' -out bench/results/x`
+	if got != want {
+		t.Fatalf("shellJoin = %s\nwant       %s", got, want)
+	}
+	out, err := exec.Command("sh", "-c", "printargs() { for a in \"$@\"; do printf '[%s]' \"$a\"; done; }; printargs "+got).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wantOut strings.Builder
+	for _, a := range args {
+		wantOut.WriteString("[" + a + "]")
+	}
+	if string(out) != wantOut.String() {
+		t.Errorf("sh read %s\nwant    %s", out, wantOut.String())
 	}
 }
