@@ -73,7 +73,8 @@ func run() error {
 		"(a NAT real server's replies too) carries a complete checksum, as from a physical wire (on a veth a local sender's are left partial, "+
 		"and ulvs's XDP fast path hands those to user space)")
 	variants := flag.String("variants", "", "comma-separated LABEL=BINARY [OPTION...]: adds the scenarios \"ulvs DR LABEL\" and \"ulvs NAT LABEL\", "+
-		"ulvsd from BINARY (- for -ulvsd) with OPTIONs added, on AF_PACKET (same-run A/B of a change or an option)")
+		"ulvsd from BINARY (- for -ulvsd) with OPTIONs added, on AF_PACKET (same-run A/B of a change or an option); with --xdp-fastpath "+
+		"among the OPTIONs, on XDP with the fast path as the \"ulvs DR XDP fast\" scenario runs it")
 	flag.Parse()
 	if err := addVariants(*variants); err != nil {
 		return err
@@ -121,7 +122,8 @@ func run() error {
 // addVariants adds the -variants scenarios after the ulvs ones: for each
 // "LABEL=BINARY [OPTION...]", "ulvs DR LABEL" and "ulvs NAT LABEL" run
 // BINARY (or -ulvsd where BINARY is "-") with the options added, on
-// AF_PACKET: a same-run A/B of a change or of an option.
+// AF_PACKET, or set up as "ulvs DR XDP fast" is when the options hold
+// --xdp-fastpath: a same-run A/B of a change or of an option.
 func addVariants(list string) error {
 	if list == "" {
 		return nil
@@ -144,8 +146,11 @@ func addVariants(list string) error {
 			}
 			v.bin = abs
 		}
-		add = append(add, scenario{name: "ulvs DR " + label, setup: ulvsVariant("DR", "afpacket", v)},
-			scenario{name: "ulvs NAT " + label, setup: ulvsVariant("NAT", "afpacket", v)})
+		setup := func(method string) func(l *lab) (*target, error) { return ulvsVariant(method, "afpacket", v) }
+		if slices.Contains(v.args, "--xdp-fastpath") {
+			setup = func(method string) func(l *lab) (*target, error) { return ulvsFast(method, v) }
+		}
+		add = append(add, scenario{name: "ulvs DR " + label, setup: setup("DR")}, scenario{name: "ulvs NAT " + label, setup: setup("NAT")})
 	}
 	i := slices.IndexFunc(scenarios, func(s scenario) bool { return s.vm })
 	if i < 0 {

@@ -202,12 +202,13 @@ func decapMain([]string) error {
 	return d.Serve(ctx)
 }
 
-// ulvsFast is "ulvs DR XDP" (or NAT) with --xdp-fastpath, and on the director's
-// switch port the pass-all XDP program that a veth's peer needs for the
-// fast path's XDP_TX frames to be delivered (it costs every frame the
-// director sends a trip through that port's NAPI, which a NIC does not).
-func ulvsFast(method string) func(l *lab) (*target, error) {
-	inner := ulvsVariant(method, "xdp", variant{label: "fast", args: []string{"--xdp-fastpath"}})
+// ulvsFast is "ulvs DR XDP" (or NAT) run as v says (its options hold
+// --xdp-fastpath), and on the director's switch port the pass-all XDP
+// program that a veth's peer needs for the fast path's XDP_TX frames to be
+// delivered (it costs every frame the director sends a trip through that
+// port's NAPI, which a NIC does not).
+func ulvsFast(method string, v variant) func(l *lab) (*target, error) {
+	inner := ulvsVariant(method, "xdp", v)
 	return func(l *lab) (*target, error) {
 		var pass io.Closer
 		if err := topo.InNamespace(l.tp.Switch, func() error {
