@@ -14,9 +14,17 @@ import (
 // connection's state still comes here, and a connection's time is read
 // from the program before it expires.
 type fastPath interface {
-	// add puts connection e on the fast path of the interface its client
-	// packets arrive on, to real server r; false if it cannot go there.
-	add(e *conntab.Entry, r *real) bool
+	// add puts connection e, whose packet worker wid is handling, on the
+	// fast path of the interface its client packets arrive on, to real
+	// server r; false if it cannot go there. The program is given it at
+	// the worker's next commit.
+	add(wid int, e *conntab.Entry, r *real) bool
+	// commit gives the programs the connections worker wid added since its
+	// last commit, in one system call per map rather than one per
+	// connection inside the shard lock (a flood of new flows overflowed
+	// the socket's receive ring), and undoes what changed meanwhile. The
+	// worker calls it after each batch of frames, holding no shard lock.
+	commit(wid int)
 	// del takes e off the fast path.
 	del(e *conntab.Entry)
 	// seen returns how long ago e's last fast-path packet came; false
@@ -51,7 +59,7 @@ func (w *worker) fastUpdate(e *conntab.Entry, r *real) {
 	want, has := fastEligible(e, w.e.syncq.Load() != nil), e.Flags&conntab.FlagFast != 0
 	switch {
 	case want && !has:
-		if w.e.fast.add(e, r) {
+		if w.e.fast.add(w.id, e, r) {
 			e.Flags |= conntab.FlagFast
 			// The first look at its last packet time comes at half its
 			// timeout, so that a backup director hears of it in time.

@@ -12,8 +12,8 @@ import (
 )
 
 // fastFlows is the size of each XDP program's fast-path flow table (an LRU
-// table: a flow evicted from it takes the socket path until its next
-// packet puts it back).
+// table: a connection whose flow is evicted from it takes the socket path
+// for the rest of its life; nothing puts it back).
 const fastFlows = 1 << 18
 
 // xdpFast is the fast path over the interfaces' XDP programs.
@@ -29,6 +29,9 @@ type xdpFast struct {
 	// already added to statistics. By handle, as the program keys them:
 	// UpdateReal and a revival replace a handle's *real, and its flows stay.
 	reals map[uint32]*fastReal
+	// queues hold each worker's connections added since its last commit;
+	// only that worker touches its queue.
+	queues [][]fastQueued
 	// failed counts map updates that failed; lastErr is the last one.
 	failed  atomic.Uint64
 	lastErr atomic.Pointer[error]
@@ -43,6 +46,14 @@ type fastReal struct {
 	prog *xsk.Program
 	// counted is what the programs had forwarded at the last look.
 	counted xsk.RealCount
+}
+
+// fastQueued is a connection added to the fast path that its program has
+// not been given yet.
+type fastQueued struct {
+	prog *xsk.Program
+	flow xsk.Flow
+	key  conntab.Key
 }
 
 var _ fastPath = (*xdpFast)(nil)
@@ -60,8 +71,8 @@ func (f *xdpFast) prog(e *conntab.Entry) *xsk.Program {
 }
 
 // flow describes connection e to the program (DR or NAT).
-func (f *xdpFast) flow(e *conntab.Entry) *xsk.Flow {
-	fl := &xsk.Flow{Key: xsk.NewFlowKey(e.CAddr, e.VAddr, e.CPort, e.VPort, e.Proto), Real: e.Dest}
+func (f *xdpFast) flow(e *conntab.Entry) xsk.Flow {
+	fl := xsk.Flow{Key: xsk.NewFlowKey(e.CAddr, e.VAddr, e.CPort, e.VPort, e.Proto), Real: e.Dest}
 	if Method(e.Method) == NAT {
 		fl.NAT, fl.RAddr, fl.RPort, fl.ClientMAC = true, e.DAddr, e.DPort, e.MAC
 		if int(e.Ifx) < len(f.e.ifaces) {
@@ -88,7 +99,7 @@ func (f *xdpFast) counts(h uint32) xsk.RealCount {
 	return sum
 }
 
-func (f *xdpFast) add(e *conntab.Entry, r *real) bool {
+func (f *xdpFast) add(wid int, e *conntab.Entry, r *real) bool {
 	p := f.prog(e)
 	if p == nil || r.handle >= xsk.MaxReals {
 		return false
@@ -120,11 +131,61 @@ func (f *xdpFast) add(e *conntab.Entry, r *real) bool {
 		fr.hop, fr.prog = hp, p
 	}
 	f.mu.Unlock()
-	if err := p.AddFlow(f.flow(e)); err != nil {
-		f.fail(err)
-		return false
-	}
+	f.queues[wid] = append(f.queues[wid], fastQueued{prog: p, flow: f.flow(e), key: e.InKey()})
 	return true
+}
+
+func (f *xdpFast) commit(wid int) {
+	q := f.queues[wid]
+	if len(q) == 0 {
+		return
+	}
+	// Usually one program (one interface) takes the whole queue.
+	held, grouped := make([]bool, len(q)), make([]bool, len(q))
+	var flows []xsk.Flow
+	var at []int
+	for first := range q {
+		if grouped[first] {
+			continue
+		}
+		p := q[first].prog
+		flows, at = flows[:0], at[:0]
+		for i := first; i < len(q); i++ {
+			if q[i].prog == p {
+				flows, at, grouped[i] = append(flows, q[i].flow), append(at, i), true
+			}
+		}
+		n, err := p.AddFlows(flows)
+		if err != nil {
+			f.fail(err)
+		}
+		for _, i := range at[:n] {
+			held[i] = true
+		}
+	}
+	// What changed while queued: a connection the engine took off (a FIN,
+	// its expiry) before its flow went in must not stay in the program;
+	// one whose flow could not go in takes the socket path, and its next
+	// packet may try again.
+	for i := range q {
+		k := &q[i].key
+		h := f.e.conns.Hash(k.Proto, &k.CAddr, k.CPort)
+		sh := f.e.conns.Shard(h)
+		sh.Lock()
+		e := sh.FindLocked(h, k)
+		fast := e != nil && e.Flags&conntab.FlagFast != 0 && e.Dest == q[i].flow.Real
+		if fast && !held[i] {
+			e.Flags &^= conntab.FlagFast
+		}
+		sh.Unlock()
+		if held[i] && !fast {
+			if err := q[i].prog.DeleteFlow(&q[i].flow); err != nil {
+				f.fail(err)
+			}
+		}
+	}
+	clear(q)
+	f.queues[wid] = q[:0]
 }
 
 func (f *xdpFast) retire(r *real) {
@@ -141,7 +202,8 @@ func (f *xdpFast) retire(r *real) {
 
 func (f *xdpFast) del(e *conntab.Entry) {
 	if p := f.prog(e); p != nil {
-		if err := p.DeleteFlow(f.flow(e)); err != nil {
+		fl := f.flow(e)
+		if err := p.DeleteFlow(&fl); err != nil {
 			f.fail(err)
 		}
 	}
@@ -152,7 +214,8 @@ func (f *xdpFast) seen(e *conntab.Entry) (time.Duration, bool) {
 	if p == nil {
 		return 0, false
 	}
-	at, ok := p.FlowSeen(f.flow(e))
+	fl := f.flow(e)
+	at, ok := p.FlowSeen(&fl)
 	if !ok {
 		return 0, false
 	}

@@ -19,7 +19,7 @@ type fakeFast struct {
 	full bool                     // add refuses
 }
 
-func (f *fakeFast) add(e *conntab.Entry, r *real) bool {
+func (f *fakeFast) add(_ int, e *conntab.Entry, r *real) bool {
 	if f.full {
 		f.log = append(f.log, "add refused")
 		return false
@@ -33,6 +33,8 @@ func (f *fakeFast) del(e *conntab.Entry) {
 	f.log = append(f.log, "del")
 	delete(f.age, e.CPort)
 }
+
+func (f *fakeFast) commit(int) {}
 
 func (f *fakeFast) retire(r *real) { f.log = append(f.log, "retire "+r.cfg.Addr.String()) }
 

@@ -218,6 +218,9 @@ func NewUserspace(cfg *Config) (*Userspace, error) {
 	u.changed = io.sync
 	u.closeFn = io.close
 	u.pollIO = io.pollStats
+	if io.fast != nil {
+		io.fast.queues = make([][]fastQueued, len(io.workers))
+	}
 	for i := range io.workers {
 		io.wg.Add(1)
 		go io.run(i)
@@ -316,6 +319,9 @@ func (io *uio) run(i int) {
 		}
 		// Frames alias the ring: send them before Recv gives them back.
 		w.flush()
+		if io.fast != nil {
+			io.fast.commit(w.id)
+		}
 		if f, lastErr := fails(); f != failed {
 			io.u.e.drops.txError.Add(f - failed)
 			failed = f

@@ -135,6 +135,11 @@ const (
 	Out
 )
 
+// InKey returns the key the connection's client packets find it by.
+func (e *Entry) InKey() Key {
+	return Key{Proto: e.Proto, CAddr: e.CAddr, CPort: e.CPort, Addr: e.VAddr, Port: e.VPort, Direction: In}
+}
+
 func (e *Entry) matches(k *Key) bool {
 	if e.Proto != k.Proto || e.CPort != k.CPort || e.CAddr != k.CAddr {
 		return false

@@ -111,26 +111,67 @@ func Monotonic() uint64 {
 
 // AddFlow puts a connection on the fast path, seen now.
 func (p *Program) AddFlow(f *Flow) error {
-	if !p.fast || f.Real >= MaxReals {
-		return nil
+	_, err := p.AddFlows([]Flow{*f})
+	return err
+}
+
+// AddFlows puts connections on the fast path, seen now, with one system
+// call per map (BPF_MAP_UPDATE_BATCH; one per flow where the kernel lacks
+// it). It returns how many of flows, from the first, the program holds:
+// on an error the rest were not added (a NAT flow's replies may have been,
+// which forwards nothing the engine would not).
+func (p *Program) AddFlows(flows []Flow) (int, error) {
+	if !p.fast {
+		return len(flows), nil
 	}
 	now := Monotonic()
-	v := flowValue{Real: f.Real, Seen: now}
-	if f.NAT {
-		v.NAT, v.RAddr, v.RPort = 1, f.RAddr, htons(f.RPort)
-		r := replyValue{VAddr: f.Key.Dst, VPort: f.Key.Dport, DMAC: f.ClientMAC, SMAC: f.IfaceMAC,
-			Real: f.Real, Seen: now}
-		if err := p.objs.Replies.Put(f.Key.Reply(f.RAddr, f.RPort), r); err != nil {
-			return fmt.Errorf("xsk: fast path: adding a NAT flow's replies: %w", err)
+	keys, vals := make([]FlowKey, 0, len(flows)), make([]flowValue, 0, len(flows))
+	var rkeys []FlowKey
+	var rvals []replyValue
+	var refused error
+	for i := range flows {
+		f := &flows[i]
+		if f.Real >= MaxReals {
+			refused = fmt.Errorf("xsk: fast path: real server handle %d beyond the program's %d", f.Real, MaxReals)
+			break
 		}
-	}
-	if err := p.objs.Flows.Put(f.Key, v); err != nil {
+		v := flowValue{Real: f.Real, Seen: now}
 		if f.NAT {
-			_ = p.objs.Replies.Delete(f.Key.Reply(f.RAddr, f.RPort))
+			v.NAT, v.RAddr, v.RPort = 1, f.RAddr, htons(f.RPort)
+			rkeys = append(rkeys, f.Key.Reply(f.RAddr, f.RPort))
+			rvals = append(rvals, replyValue{VAddr: f.Key.Dst, VPort: f.Key.Dport, DMAC: f.ClientMAC, SMAC: f.IfaceMAC,
+				Real: f.Real, Seen: now})
 		}
-		return fmt.Errorf("xsk: fast path: adding a flow: %w", err)
+		keys, vals = append(keys, f.Key), append(vals, v)
 	}
-	return nil
+	if len(keys) == 0 {
+		return 0, refused
+	}
+	if len(rkeys) > 0 {
+		if _, err := batchPut(p.objs.Replies, rkeys, rvals); err != nil {
+			return 0, fmt.Errorf("xsk: fast path: adding NAT flows' replies: %w", err)
+		}
+	}
+	n, err := batchPut(p.objs.Flows, keys, vals)
+	if err != nil {
+		return n, fmt.Errorf("xsk: fast path: adding flows (%d of %d added): %w", n, len(flows), err)
+	}
+	return n, refused
+}
+
+// batchPut writes keys[i] = vals[i] into m, in one system call where the
+// kernel has BPF_MAP_UPDATE_BATCH (5.6); it returns how many it wrote.
+func batchPut[K, V any](m *ebpf.Map, keys []K, vals []V) (int, error) {
+	n, err := m.BatchUpdate(keys, vals, nil)
+	if !errors.Is(err, ebpf.ErrNotSupported) {
+		return n, err
+	}
+	for i := range keys {
+		if err := m.Put(keys[i], vals[i]); err != nil {
+			return i, err
+		}
+	}
+	return len(keys), nil
 }
 
 // DeleteFlow takes a connection off the fast path; one that is not there

@@ -44,7 +44,7 @@ var removeMemlock sync.Once
 // fast path; see xdp.c). It fails when the driver has no native XDP (the
 // caller falls back to AF_PACKET) and says why.
 func Attach(ifindex, fastFlows int) (*Program, error) {
-	p, err := load(ifindex, fastFlows)
+	p, err := Load(ifindex, fastFlows)
 	if err != nil {
 		return nil, err
 	}
@@ -60,10 +60,11 @@ func Attach(ifindex, fastFlows int) (*Program, error) {
 	return p, nil
 }
 
-// load loads the program for interface ifindex without attaching it (the
-// tests run it with BPF_PROG_TEST_RUN), with the fast path on when
-// fastFlows > 0.
-func load(ifindex, fastFlows int) (*Program, error) {
+// Load loads the program for interface ifindex without attaching it, with
+// the fast path on when fastFlows > 0: Attach attaches it; tests run it
+// with BPF_PROG_TEST_RUN and read what user space wrote into its maps.
+// Close releases it.
+func Load(ifindex, fastFlows int) (*Program, error) {
 	removeMemlock.Do(func() { _ = rlimit.RemoveMemlock() })
 	p := &Program{ifindex: ifindex, services: map[tupleKey]bool{}, natReals: map[tupleKey]bool{},
 		vips: map[[16]byte]uint8{}, natAddrs: map[[16]byte]uint8{}, locals: map[[16]byte]bool{}}

@@ -330,7 +330,7 @@ func loadForTest(t *testing.T, fastFlows int) *Program {
 		}
 		t.Skip("loading BPF programs needs root")
 	}
-	p, err := load(1, fastFlows)
+	p, err := Load(1, fastFlows)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -489,5 +489,49 @@ func TestFastPathNATProgram(t *testing.T) {
 		if err != nil || ret != steer {
 			t.Errorf("%s > %s after DeleteFlow: action %d, %v", f.src, f.dst, ret, err)
 		}
+	}
+}
+
+// TestAddFlows: a batch of flows (DR, NAT with its replies, IPv6) goes in
+// with one call; a flow the program cannot take stops the batch there, the
+// flows before it held and the count saying so.
+func TestAddFlows(t *testing.T) {
+	p := loadFast(t, nil)
+	a := netip.MustParseAddr
+	client, vip, rs := addr16(a("198.18.40.1")), addr16(a("198.18.40.100")), addr16(a("198.18.41.11"))
+	flows := []Flow{
+		{Key: NewFlowKey(client, vip, 40000, 80, 6), Real: 7},
+		{Key: NewFlowKey(client, vip, 40001, 80, 6), Real: 8, NAT: true, RAddr: rs, RPort: 8080,
+			ClientMAC: [6]byte{2, 0, 0, 0, 0, 1}, IfaceMAC: [6]byte{2, 0, 0, 0, 0, 2}},
+		{Key: NewFlowKey(addr16(a("2001:db8::1")), addr16(a("2001:db8::100")), 40000, 80, 6), Real: 7},
+	}
+	if n, err := p.AddFlows(flows); n != 3 || err != nil {
+		t.Fatalf("AddFlows: %d, %v; want 3, nil", n, err)
+	}
+	for i := range flows {
+		if _, ok := p.FlowSeen(&flows[i]); !ok {
+			t.Errorf("flow %d not held", i)
+		}
+	}
+	var r replyValue
+	if err := p.objs.Replies.Lookup(flows[1].Key.Reply(rs, 8080), &r); err != nil || r.Real != 8 || r.VPort != htons(80) {
+		t.Errorf("the NAT flow's replies: %+v, %v", r, err)
+	}
+	bad := []Flow{
+		{Key: NewFlowKey(client, vip, 40010, 80, 6), Real: 7},
+		{Key: NewFlowKey(client, vip, 40011, 80, 6), Real: MaxReals},
+		{Key: NewFlowKey(client, vip, 40012, 80, 6), Real: 7},
+	}
+	n, err := p.AddFlows(bad)
+	if n != 1 || err == nil {
+		t.Fatalf("AddFlows with a handle beyond MaxReals: %d, %v; want 1 and an error", n, err)
+	}
+	for i, want := range []bool{true, false, false} {
+		if _, ok := p.FlowSeen(&bad[i]); ok != want {
+			t.Errorf("flow %d held %v, want %v", i, ok, want)
+		}
+	}
+	if n, err := p.AddFlows(bad[1:]); n != 0 || err == nil {
+		t.Errorf("AddFlows starting with a handle beyond MaxReals: %d, %v; want 0 and an error", n, err)
 	}
 }
