@@ -168,15 +168,6 @@ func testFastPath(t *testing.T, mode Method) {
 	l.stopAndCheckClean(l.stateWithoutForwarder())
 }
 
-func mustMAC(t *testing.T, l *lab) string {
-	t.Helper()
-	mac, err := l.client.MAC("eth0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return mac.String()
-}
-
 // xdpDiag is what the director's veth pair says of XDP, for a failure.
 func xdpDiag(t *testing.T, l *lab) string {
 	t.Helper()
