@@ -62,10 +62,13 @@
 //     offloads them). Socket and program drops count as receive_overflow
 //     and transmit_error.
 //   - The XDP fast path (Config.XDPFastPath, ulvsd --xdp-fastpath): once
-//     a DR or NAT connection is established (UDP: any) — on a sync master,
-//     once the sync daemon has had its first message about it (the 3rd
-//     client packet) — the engine puts it into the XDP program of the
-//     interface it arrives on, which forwards its further packets itself
+//     a DR or NAT TCP connection is established and has sent fastAfter client
+//     packets (a short connection ends before, without a map update; UDP:
+//     from its first packet — on a sync master, once the sync daemon has
+//     had its first message about it, the 3rd client packet), the engine
+//     puts it into the XDP program of the interface it arrives on (each
+//     worker's new flows in one batch after each batch of frames), which
+//     forwards its further packets itself
 //     (XDP_TX with the real server's MACs; NAT: rewritten to the real
 //     server, and its replies rewritten to the VIP with the TTL
 //     decremented, byte for byte as frame's rewrite) when they cannot

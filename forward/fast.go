@@ -36,10 +36,11 @@ type fastPath interface {
 }
 
 // fastEligible says whether a connection may take the fast path after the
-// current packet: a DR or NAT connection, UDP or established TCP; while this
-// director is a sync master, only once the sync daemon has had its first
-// message about it (the 3rd client packet, as syncNeeded), since the fast
-// path's packets do not count towards the next one.
+// current packet: a DR or NAT connection, UDP or established TCP that has
+// sent fastAfter packets; while this director is a sync master, only once
+// the sync daemon has had its first message about it (the 3rd client
+// packet, as syncNeeded), since the fast path's packets do not count
+// towards the next one.
 func fastEligible(e *conntab.Entry, syncing bool) bool {
 	if m := Method(e.Method); m != DR && m != NAT || syncing && e.Pkts < syncThreshold {
 		return false
@@ -48,10 +49,18 @@ func fastEligible(e *conntab.Entry, syncing bool) bool {
 	case UDP:
 		return true
 	case TCP:
-		return e.State == conntab.TCPEstablished
+		return e.State == conntab.TCPEstablished && e.Pkts >= fastAfter
 	}
 	return false
 }
+
+// fastAfter is how many client packets a TCP connection sends through user
+// space before it takes the fast path. A short connection — handshake, a
+// request, the ACK of its answer, the closes: five or six client packets —
+// ends before that and spends no map update going on the fast path and
+// none coming off it, which cost it more than its one or two fast packets
+// saved; a long one loses a few packets' worth.
+const fastAfter = 8
 
 // fastUpdate puts a connection on the fast path or takes it off after its
 // packet moved it, either way (shard lock held).

@@ -3,6 +3,7 @@ package forward
 import (
 	"net/netip"
 	"os"
+	"strings"
 	"testing"
 
 	"github.com/ulvs/ulvs/forward/conntab"
@@ -53,7 +54,8 @@ func TestFastPathCommit(t *testing.T) {
 		return fast
 	}
 
-	send(41000, "SA")
+	est := "S" + strings.Repeat("A", fastAfter-1) // on the fast path from its last packet
+	send(41000, est)
 	if held(41000) {
 		t.Fatal("the program has the connection before the worker's commit")
 	}
@@ -63,7 +65,7 @@ func TestFastPathCommit(t *testing.T) {
 	}
 	// Established and closed within one batch of frames: the FIN takes it
 	// off the fast path before the program ever had it.
-	send(41001, "SAF")
+	send(41001, est+"F")
 	f.commit(0)
 	if held(41001) || fastFlag(41001) {
 		t.Fatalf("a connection closed before the commit: in the program %v, marked fast %v; want neither", held(41001), fastFlag(41001))

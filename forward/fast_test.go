@@ -48,6 +48,9 @@ func (f *fakeFast) seen(e *conntab.Entry) (time.Duration, bool) {
 func TestFastPathStates(t *testing.T) {
 	t.Parallel()
 	key := ServiceKey{Addr: vip, Port: 80, Proto: TCP}
+	// est is a connection's client packets after its SYN up to the one that
+	// puts it on the fast path (fastAfter in all).
+	est := strings.Repeat("A", fastAfter-1)
 	for _, tc := range []struct {
 		name    string
 		method  Method
@@ -56,23 +59,26 @@ func TestFastPathStates(t *testing.T) {
 		sync    bool // a sync master
 		want    []string
 	}{
-		// SYN, then the handshake's ACK (ESTABLISHED) puts it on; FIN
+		// Established, its 8th client packet (fastAfter) puts it on; FIN
 		// takes it off.
-		{"DR", DR, "SAAF", false, false, []string{"add 198.18.0.11", "del"}},
-		{"DR handshake only", DR, "SA", false, false, []string{"add 198.18.0.11"}},
+		{"DR", DR, "S" + est + "F", false, false, []string{"add 198.18.0.11", "del"}},
+		{"DR, still open", DR, "S" + est, false, false, []string{"add 198.18.0.11"}},
+		// A short connection ends on the socket path: no map updates.
+		{"DR short", DR, "SAAAF", false, false, nil},
+		{"DR handshake only", DR, "SA", false, false, nil},
 		{"DR reset in the handshake", DR, "SF", false, false, nil},
-		// A sync master waits for the sync daemon's first message about
-		// it: the 3rd packet.
-		{"DR, sync master", DR, "SAAAF", false, true, []string{"add 198.18.0.11", "del"}},
-		{"DR handshake only, sync master", DR, "SA", false, true, nil},
-		// NAT: the client's ACK establishes it (the real server's SYN-ACK
-		// in between); a FIN either way takes it off.
-		{"NAT", NAT, "SsAAF", false, false, []string{"add 198.18.0.11", "del"}},
-		{"NAT, the real server closes", NAT, "SsAAf", false, false, []string{"add 198.18.0.11", "del"}},
-		{"NAT, sync master", NAT, "SsAAAF", false, true, []string{"add 198.18.0.11", "del"}},
+		// A sync master waits for the sync daemon's first message too (the
+		// 3rd packet), which fastAfter already covers for TCP.
+		{"DR, sync master", DR, "S" + est + "F", false, true, []string{"add 198.18.0.11", "del"}},
+		// NAT: the real server's packets do not count; a FIN either way
+		// takes it off.
+		{"NAT", NAT, "Ss" + est + "F", false, false, []string{"add 198.18.0.11", "del"}},
+		{"NAT, the real server closes", NAT, "Ss" + est + "f", false, false, []string{"add 198.18.0.11", "del"}},
+		{"NAT short", NAT, "SsAAAF", false, false, nil},
+		{"NAT, sync master", NAT, "Ss" + est + "F", false, true, []string{"add 198.18.0.11", "del"}},
 		// A program that cannot take it is asked again at the next
 		// packet, and the connection forwards as before.
-		{"DR refused", DR, "SAA", true, false, []string{"add refused", "add refused"}},
+		{"DR refused", DR, "S" + est + "A", true, false, []string{"add refused", "add refused"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, w, tx := testBackend(t, ServiceConfig{Key: key, Scheduler: "rr", Method: tc.method}, "198.18.0.11")
@@ -115,7 +121,7 @@ func TestFastPathExpiry(t *testing.T) {
 	w.e.fast = f
 	c := netip.MustParseAddrPort("198.18.1.1:41000")
 	start := time.Now()
-	for _, fl := range "SAA" {
+	for _, fl := range "S" + strings.Repeat("A", fastAfter-1) {
 		w.feed(tcpFrame(t, clientMAC, dirMAC, c, netip.AddrPortFrom(vip, 80), string(fl)))
 	}
 	conns := func() int { return w.e.conns.Len() }
