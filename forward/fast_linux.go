@@ -1,6 +1,8 @@
 package forward
 
 import (
+	"cmp"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -31,7 +33,7 @@ type xdpFast struct {
 	reals map[uint32]*fastReal
 	// queues hold each worker's connections added since its last commit;
 	// only that worker touches its queue.
-	queues [][]fastQueued
+	queues []fastQueue
 	// failed counts map updates that failed; lastErr is the last one.
 	failed  atomic.Uint64
 	lastErr atomic.Pointer[error]
@@ -48,12 +50,20 @@ type fastReal struct {
 	counted xsk.RealCount
 }
 
-// fastQueued is a connection added to the fast path that its program has
-// not been given yet.
+// fastQueue is a worker's connections added to the fast path that their
+// programs have not been given yet.
+type fastQueue struct {
+	items []fastQueued
+	// flows is AddFlows' argument, kept for the next commit.
+	flows []xsk.Flow
+}
+
 type fastQueued struct {
 	prog *xsk.Program
 	flow xsk.Flow
 	key  conntab.Key
+	// held is set once the program has the flow.
+	held bool
 }
 
 var _ fastPath = (*xdpFast)(nil)
@@ -131,61 +141,60 @@ func (f *xdpFast) add(wid int, e *conntab.Entry, r *real) bool {
 		fr.hop, fr.prog = hp, p
 	}
 	f.mu.Unlock()
-	f.queues[wid] = append(f.queues[wid], fastQueued{prog: p, flow: f.flow(e), key: e.InKey()})
+	q := &f.queues[wid]
+	q.items = append(q.items, fastQueued{prog: p, flow: f.flow(e), key: e.InKey()})
 	return true
 }
 
 func (f *xdpFast) commit(wid int) {
-	q := f.queues[wid]
-	if len(q) == 0 {
+	q := &f.queues[wid]
+	if len(q.items) == 0 {
 		return
 	}
-	// Usually one program (one interface) takes the whole queue.
-	held, grouped := make([]bool, len(q)), make([]bool, len(q))
-	var flows []xsk.Flow
-	var at []int
-	for first := range q {
-		if grouped[first] {
-			continue
+	// Each program's flows in one call: the queue in runs by program
+	// (usually one run: a worker serves one interface).
+	slices.SortStableFunc(q.items, func(a, b fastQueued) int { return cmp.Compare(a.prog.Ifindex(), b.prog.Ifindex()) })
+	for run := q.items; len(run) > 0; {
+		n := 1
+		for n < len(run) && run[n].prog == run[0].prog {
+			n++
 		}
-		p := q[first].prog
-		flows, at = flows[:0], at[:0]
-		for i := first; i < len(q); i++ {
-			if q[i].prog == p {
-				flows, at, grouped[i] = append(flows, q[i].flow), append(at, i), true
-			}
+		q.flows = q.flows[:0]
+		for i := range run[:n] {
+			q.flows = append(q.flows, run[i].flow)
 		}
-		n, err := p.AddFlows(flows)
+		held, err := run[0].prog.AddFlows(q.flows)
 		if err != nil {
 			f.fail(err)
 		}
-		for _, i := range at[:n] {
-			held[i] = true
+		for i := range run[:held] {
+			run[i].held = true
 		}
+		run = run[n:]
 	}
 	// What changed while queued: a connection the engine took off (a FIN,
 	// its expiry) before its flow went in must not stay in the program;
 	// one whose flow could not go in takes the socket path, and its next
 	// packet may try again.
-	for i := range q {
-		k := &q[i].key
-		h := f.e.conns.Hash(k.Proto, &k.CAddr, k.CPort)
+	for i := range q.items {
+		it := &q.items[i]
+		h := f.e.conns.Hash(it.key.Proto, &it.key.CAddr, it.key.CPort)
 		sh := f.e.conns.Shard(h)
 		sh.Lock()
-		e := sh.FindLocked(h, k)
-		fast := e != nil && e.Flags&conntab.FlagFast != 0 && e.Dest == q[i].flow.Real
-		if fast && !held[i] {
+		e := sh.FindLocked(h, &it.key)
+		fast := e != nil && e.Flags&conntab.FlagFast != 0 && e.Dest == it.flow.Real
+		if fast && !it.held {
 			e.Flags &^= conntab.FlagFast
 		}
 		sh.Unlock()
-		if held[i] && !fast {
-			if err := q[i].prog.DeleteFlow(&q[i].flow); err != nil {
+		if it.held && !fast {
+			if err := it.prog.DeleteFlow(&it.flow); err != nil {
 				f.fail(err)
 			}
 		}
 	}
-	clear(q)
-	f.queues[wid] = q[:0]
+	clear(q.items)
+	q.items = q.items[:0]
 }
 
 func (f *xdpFast) retire(r *real) {

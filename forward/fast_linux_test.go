@@ -30,7 +30,7 @@ func TestFastPathCommit(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { p.Close() })
-	f := &xdpFast{e: w.e, progs: []*xsk.Program{p}, reals: map[uint32]*fastReal{}, queues: make([][]fastQueued, 1)}
+	f := &xdpFast{e: w.e, progs: []*xsk.Program{p}, reals: map[uint32]*fastReal{}, queues: make([]fastQueue, 1)}
 	w.e.fast = f
 	send := func(port uint16, flags string) {
 		for _, fl := range flags {
@@ -70,8 +70,8 @@ func TestFastPathCommit(t *testing.T) {
 	if held(41001) || fastFlag(41001) {
 		t.Fatalf("a connection closed before the commit: in the program %v, marked fast %v; want neither", held(41001), fastFlag(41001))
 	}
-	if len(f.queues[0]) != 0 {
-		t.Fatalf("%d connections still queued after the commit", len(f.queues[0]))
+	if len(f.queues[0].items) != 0 {
+		t.Fatalf("%d connections still queued after the commit", len(f.queues[0].items))
 	}
 	// A FIN after the commit takes it out of the program at once.
 	send(41000, "F")

@@ -219,7 +219,7 @@ func NewUserspace(cfg *Config) (*Userspace, error) {
 	u.closeFn = io.close
 	u.pollIO = io.pollStats
 	if io.fast != nil {
-		io.fast.queues = make([][]fastQueued, len(io.workers))
+		io.fast.queues = make([]fastQueue, len(io.workers))
 	}
 	for i := range io.workers {
 		io.wg.Add(1)
