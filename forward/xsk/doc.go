@@ -11,9 +11,9 @@
 //     queue without a socket are dropped (fail closed); everything else
 //     passes to the kernel. Counters reports what it steered, passed and
 //     dropped.
-//   - The fast path (Attach with fastFlows > 0): AddFlow puts a
-//     connection into the program's LRU flow table with its real server's
-//     handle, SetReal gives a handle its next hop; the program then
+//   - The fast path (Attach with fastFlows > 0): AddFlows puts
+//     connections into the program's LRU flow table with their real
+//     servers' handles (one system call per map), SetReal gives a handle its next hop; the program then
 //     forwards the connection's state-neutral packets itself by XDP_TX
 //     (see xdp.c), stamping the flow's last packet time (FlowSeen) and
 //     counting per real server (RealCounts). AttachPass is the pass-all

@@ -109,12 +109,6 @@ func Monotonic() uint64 {
 	return uint64(ts.Nano())
 }
 
-// AddFlow puts a connection on the fast path, seen now.
-func (p *Program) AddFlow(f *Flow) error {
-	_, err := p.AddFlows([]Flow{*f})
-	return err
-}
-
 // AddFlows puts connections on the fast path, seen now, with one system
 // call per map (BPF_MAP_UPDATE_BATCH; one per flow where the kernel lacks
 // it). It returns how many of flows, from the first, the program holds:

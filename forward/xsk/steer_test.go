@@ -221,7 +221,7 @@ func TestFastPathProgram(t *testing.T) {
 	}
 	vip, vip6, client := a("198.18.40.100"), a("2001:db8::100"), a("198.18.40.1")
 	flow := func(c netip.Addr, cport uint16, v netip.Addr, vport uint16, proto uint8, real uint32) {
-		if err := p.AddFlow(&Flow{Key: NewFlowKey(addr16(c), addr16(v), cport, vport, proto), Real: real}); err != nil {
+		if _, err := p.AddFlows([]Flow{{Key: NewFlowKey(addr16(c), addr16(v), cport, vport, proto), Real: real}}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -358,7 +358,7 @@ func TestFastPathNATProgram(t *testing.T) {
 	}
 	for _, f := range flows {
 		f.Real, f.NAT, f.ClientMAC, f.IfaceMAC = 7, true, clientMAC, dirMAC
-		if err := p.AddFlow(f); err != nil {
+		if _, err := p.AddFlows([]Flow{*f}); err != nil {
 			t.Fatal(err)
 		}
 	}
