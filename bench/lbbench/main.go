@@ -34,6 +34,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/ulvs/ulvs/internal/script"
 )
 
 func main() {
@@ -255,8 +257,7 @@ func runRounds(res *Results, rounds int, d time.Duration, conns, pps, cps int, u
 			"receive run there, and the balancer's threads, if any, are pinned there. sat_ns_per_packet is the lab's whole CPU "+
 			"(generator and sinks included) per packet delivered during the UDP flood.")
 	}
-	round := 0
-	record := func(s, metric string, v float64) {
+	record := func(round int, s, metric string, v float64) {
 		m := res.Metrics[metric]
 		if m == nil {
 			m = &Metric{metricInfo: metrics[metric], Rounds: map[string][]float64{}, RoundOf: map[string][]int{}}
@@ -265,7 +266,7 @@ func runRounds(res *Results, rounds int, d time.Duration, conns, pps, cps int, u
 		m.Rounds[s] = append(m.Rounds[s], v)
 		m.RoundOf[s] = append(m.RoundOf[s], round)
 	}
-	for round = 1; round <= rounds; round++ {
+	for round := 1; round <= rounds; round++ {
 		var base map[string]float64
 		for _, s := range scs {
 			logf("round %d/%d: %s", round, rounds, s.name)
@@ -294,7 +295,7 @@ func runRounds(res *Results, rounds int, d time.Duration, conns, pps, cps int, u
 			}
 			for k, v := range got {
 				if _, ok := metrics[k]; ok {
-					record(s.name, k, v)
+					record(round, s.name, k, v)
 				}
 			}
 			// CPU costs: the busy cores beyond direct's in this round, per
@@ -302,12 +303,12 @@ func runRounds(res *Results, rounds int, d time.Duration, conns, pps, cps int, u
 			if base != nil {
 				if b, ok := base["busy_cores_pkt"]; ok {
 					if v, ok := got["busy_cores_pkt"]; ok && got["offered_pps"] > 0 {
-						record(s.name, "cpu_ns_per_packet", (v-b)/got["offered_pps"]*1e9)
+						record(round, s.name, "cpu_ns_per_packet", (v-b)/got["offered_pps"]*1e9)
 					}
 				}
 				if b, ok := base["busy_cores_conn"]; ok {
 					if v, ok := got["busy_cores_conn"]; ok && got["offered_cps"] > 0 {
-						record(s.name, "cpu_us_per_conn", (v-b)/got["offered_cps"]*1e6)
+						record(round, s.name, "cpu_us_per_conn", (v-b)/got["offered_cps"]*1e6)
 					}
 				}
 			}
@@ -347,7 +348,7 @@ func loadavg() string {
 
 // shellJoin renders a command line so that it can be pasted into a shell:
 // an argument with anything but letters, digits and _./=:,@%+- in it is
-// single-quoted.
+// quoted (script.Quote).
 func shellJoin(args []string) string {
 	q := make([]string, len(args))
 	for i, a := range args {
@@ -357,7 +358,7 @@ func shellJoin(args []string) string {
 		if plain {
 			q[i] = a
 		} else {
-			q[i] = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+			q[i] = script.Quote(a)
 		}
 	}
 	return strings.Join(q, " ")

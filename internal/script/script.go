@@ -466,7 +466,7 @@ func shellJoin(argv, extra []string) string {
 			b.WriteByte(' ')
 		}
 		if i >= len(argv) || strings.ContainsAny(a, " \t\n") {
-			b.WriteString(shellQuote(a))
+			b.WriteString(Quote(a))
 		} else {
 			b.WriteString(a)
 		}
@@ -474,7 +474,9 @@ func shellJoin(argv, extra []string) string {
 	return b.String()
 }
 
-func shellQuote(s string) string {
+// Quote returns s as one word for /bin/sh: single-quoted, each single
+// quote in it ending the quoting, escaped, and opening it again.
+func Quote(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
