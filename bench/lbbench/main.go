@@ -148,11 +148,12 @@ func addVariants(list string) error {
 			}
 			v.bin = abs
 		}
-		setup := func(method string) func(l *lab) (*target, error) { return ulvsVariant(method, "afpacket", v) }
+		layer := "afpacket"
 		if slices.Contains(v.args, "--xdp-fastpath") {
-			setup = func(method string) func(l *lab) (*target, error) { return ulvsFast(method, v) }
+			layer = "xdp" // the fast path is part of the XDP program
 		}
-		add = append(add, scenario{name: "ulvs DR " + label, setup: setup("DR")}, scenario{name: "ulvs NAT " + label, setup: setup("NAT")})
+		add = append(add, scenario{name: "ulvs DR " + label, setup: ulvsVariant("DR", layer, v)},
+			scenario{name: "ulvs NAT " + label, setup: ulvsVariant("NAT", layer, v)})
 	}
 	i := slices.IndexFunc(scenarios, func(s scenario) bool { return s.vm })
 	if i < 0 {

@@ -54,8 +54,8 @@ var scenarios = []scenario{
 	{name: "ulvs TUN", setup: ulvsScenario("TUN", "afpacket")},
 	{name: "ulvs DR XDP", setup: ulvsScenario("DR", "xdp")},
 	{name: "ulvs NAT XDP", setup: ulvsScenario("NAT", "xdp")},
-	{name: "ulvs DR XDP fast", setup: ulvsFast("DR", fastVariant)},
-	{name: "ulvs NAT XDP fast", setup: ulvsFast("NAT", fastVariant)},
+	{name: "ulvs DR XDP fast", setup: ulvsVariant("DR", "xdp", fastVariant)},
+	{name: "ulvs NAT XDP fast", setup: ulvsVariant("NAT", "xdp", fastVariant)},
 	{name: "IPVS DR (VM)", setup: vmScenario("ipvs"), vm: true},
 	{name: "ulvs DR (VM)", setup: vmScenario("ulvs"), vm: true},
 	{name: "ulvs DR V2 (VM)", setup: vmScenario("ulvs-v2"), vm: true},
@@ -252,5 +252,5 @@ func stop(p *topo.Proc) error {
 	return nil
 }
 
-// fastVariant runs ulvsd with the XDP fast path (ulvsFast).
+// fastVariant runs ulvsd with the XDP fast path.
 var fastVariant = variant{label: "fast", args: []string{"--xdp-fastpath"}}

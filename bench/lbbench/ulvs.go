@@ -2,13 +2,13 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -35,8 +35,10 @@ type variant struct {
 	args       []string
 }
 
-// ulvsVariant is ulvsScenario run as v says.
-func ulvsVariant(method, io string, v variant) func(l *lab) (*target, error) {
+// ulvsVariant is ulvsScenario run as v says (layer is --io); with
+// --xdp-fastpath among v's options, the director's switch port runs the
+// pass-all XDP program too.
+func ulvsVariant(method, layer string, v variant) func(l *lab) (*target, error) {
 	return func(l *lab) (*target, error) {
 		ulvsd := l.ulvsd
 		if v.bin != "" {
@@ -46,12 +48,32 @@ func ulvsVariant(method, io string, v variant) func(l *lab) (*target, error) {
 			return nil, fmt.Errorf("no ulvsd binary (-ulvsd)")
 		}
 		var procs []*topo.Proc
+		var pass io.Closer
 		undo := func() {
 			for i := len(procs) - 1; i >= 0; i-- {
 				_ = stop(procs[i])
 			}
 			if method == "NAT" {
 				_ = l.natRoutes(false)
+			}
+			if pass != nil {
+				_ = pass.Close()
+			}
+		}
+		if slices.Contains(v.args, "--xdp-fastpath") {
+			// The fast path's XDP_TX frames reach the switch only while the
+			// director's port, the veth's peer, runs a native XDP program:
+			// a pass-all one (it costs every frame the director sends a
+			// trip through that port's NAPI, which a NIC does not).
+			if err := topo.InNamespace(l.tp.Switch, func() error {
+				ifc, err := net.InterfaceByName(l.director.Port)
+				if err != nil {
+					return err
+				}
+				pass, err = xsk.AttachPass(ifc.Index)
+				return err
+			}); err != nil {
+				return nil, fmt.Errorf("the pass program on the director's switch port: %w", err)
 			}
 		}
 		if method == "TUN" {
@@ -69,10 +91,11 @@ func ulvsVariant(method, io string, v variant) func(l *lab) (*target, error) {
 		}
 		if method == "NAT" {
 			if err := l.natRoutes(true); err != nil {
+				undo()
 				return nil, err
 			}
 		}
-		base := filepath.Join(l.dir, "ulvsd-"+method+"-"+io)
+		base := filepath.Join(l.dir, "ulvsd-"+method+"-"+layer)
 		if v.label != "" {
 			base += "-" + v.label
 		}
@@ -83,7 +106,7 @@ func ulvsVariant(method, io string, v variant) func(l *lab) (*target, error) {
 		sock := base + ".sock"
 		_ = os.Remove(sock)
 		args := []string{"-n", "-l", "-f", base + ".conf", "-p", base + ".pid",
-			"-r", base + "-vrrp.pid", "-c", base + "-check.pid", "--control", sock, "--interfaces", "eth0", "--io", io}
+			"-r", base + "-vrrp.pid", "-c", base + "-check.pid", "--control", sock, "--interfaces", "eth0", "--io", layer}
 		args = append(args, v.args...)
 		debug := os.Getenv("LBBENCH_DEBUG") != ""
 		if debug {
@@ -200,37 +223,4 @@ func decapMain([]string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	return d.Serve(ctx)
-}
-
-// ulvsFast is "ulvs DR XDP" (or NAT) run as v says (its options hold
-// --xdp-fastpath), and on the director's switch port the pass-all XDP
-// program that a veth's peer needs for the fast path's XDP_TX frames to be
-// delivered (it costs every frame the director sends a trip through that
-// port's NAPI, which a NIC does not).
-func ulvsFast(method string, v variant) func(l *lab) (*target, error) {
-	inner := ulvsVariant(method, "xdp", v)
-	return func(l *lab) (*target, error) {
-		var pass io.Closer
-		if err := topo.InNamespace(l.tp.Switch, func() error {
-			ifc, err := net.InterfaceByName(l.director.Port)
-			if err != nil {
-				return err
-			}
-			pass, err = xsk.AttachPass(ifc.Index)
-			return err
-		}); err != nil {
-			return nil, fmt.Errorf("the pass program on the director's switch port: %w", err)
-		}
-		t, err := inner(l)
-		if err != nil {
-			pass.Close()
-			return nil, err
-		}
-		td := t.teardown
-		t.teardown = func() error {
-			err := td()
-			return errors.Join(err, pass.Close())
-		}
-		return t, nil
-	}
 }
